@@ -1,0 +1,204 @@
+//! Parsing and checking the arguments of `#[migration(...)]`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ExprUnary, Lit, LitBool, LitStr, Meta, Token, UnOp};
+
+/// The checked arguments of one `#[migration(...)]`.
+pub(crate) struct Args {
+    pub(crate) version: i64,
+    pub(crate) name: Option<LitStr>,
+    pub(crate) transaction: bool,
+}
+
+const KEYS: &str = "`version`, `name`, `transaction`";
+
+/// Parses the attribute's arguments, reporting every mistake at once.
+pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr)?;
+    let mut errors = Errors::default();
+    let mut version = None;
+    let mut name = None;
+    let mut transaction = None;
+
+    for meta in &metas {
+        let Meta::NameValue(nv) = meta else {
+            errors.push(syn::Error::new_spanned(
+                meta,
+                format!("expected `key = value`, with a key among {KEYS}"),
+            ));
+            continue;
+        };
+        let Some(key) = nv.path.get_ident() else {
+            errors.push(syn::Error::new_spanned(
+                &nv.path,
+                format!("unknown key: expected one of {KEYS}"),
+            ));
+            continue;
+        };
+        let key_name = key.to_string();
+        let seen = match key_name.as_str() {
+            "version" => version.is_some(),
+            "name" => name.is_some(),
+            "transaction" => transaction.is_some(),
+            _ => {
+                errors.push(syn::Error::new_spanned(
+                    key,
+                    format!("unknown key `{key_name}`: expected one of {KEYS}"),
+                ));
+                continue;
+            }
+        };
+        if seen {
+            errors.push(syn::Error::new_spanned(
+                key,
+                format!("duplicate key `{key_name}`: give it once"),
+            ));
+            continue;
+        }
+        let parsed = match key_name.as_str() {
+            "version" => parse_version(&nv.value).map(|v| version = Some(v)),
+            "name" => parse_name(&nv.value).map(|n| name = Some(n)),
+            _ => parse_bool(&nv.value, "transaction").map(|b| transaction = Some(b)),
+        };
+        if let Err(e) = parsed {
+            errors.push(e);
+        }
+    }
+
+    let version = match version {
+        Some(v) => v,
+        None if errors.is_empty() => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "missing `version`: every migration needs one, e.g. \
+                 `#[migration(version = 20250224120000)]` (a UTC timestamp YYYYMMDDHHMMSS)",
+            ));
+        }
+        None => 0, // only reached with other errors, which are reported below
+    };
+    errors.finish()?;
+    Ok(Args {
+        version,
+        name,
+        transaction: transaction.unwrap_or(true),
+    })
+}
+
+fn parse_version(value: &Expr) -> syn::Result<i64> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            if !int.suffix().is_empty() {
+                return Err(syn::Error::new(
+                    int.span(),
+                    format!(
+                        "the version takes no type suffix: write `{}`",
+                        int.base10_digits()
+                    ),
+                ));
+            }
+            let version: i64 = int.base10_parse().map_err(|_| {
+                syn::Error::new(
+                    int.span(),
+                    format!(
+                        "version {} is out of range: it must fit in an i64 (at most {})",
+                        int.base10_digits(),
+                        i64::MAX
+                    ),
+                )
+            })?;
+            // syn folds `-N` into a negative literal, so the sign is checked here too.
+            if version < 0 {
+                return Err(syn::Error::new(
+                    int.span(),
+                    "version must be a positive integer, not negative",
+                ));
+            }
+            if version == 0 {
+                return Err(syn::Error::new(
+                    int.span(),
+                    "version must be a positive integer, not 0",
+                ));
+            }
+            Ok(version)
+        }
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => Err(syn::Error::new_spanned(
+            value,
+            "version must be a positive integer, not negative",
+        )),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            "version must be an integer literal, e.g. `version = 20250224120000`",
+        )),
+    }
+}
+
+fn parse_name(value: &Expr) -> syn::Result<LitStr> {
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(name),
+        ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            "name must be a string literal, e.g. `name = \"create_users\"`",
+        ));
+    };
+    let text = name.value();
+    if text.trim().is_empty() {
+        return Err(syn::Error::new(name.span(), "name must not be empty"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(syn::Error::new(
+            name.span(),
+            "name must be one line of printable text",
+        ));
+    }
+    Ok(name.clone())
+}
+
+fn parse_bool(value: &Expr, key: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(LitBool { value, .. }),
+            ..
+        }) => Ok(*value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` takes `true` or `false`"),
+        )),
+    }
+}
+
+/// Collects several errors into one, so that the user sees all of them in one build.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// All the errors so far, and `last`.
+    pub(crate) fn with(mut self, last: syn::Error) -> syn::Error {
+        self.push(last);
+        self.0
+            .unwrap_or_else(|| unreachable!("an error was just pushed"))
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,116 @@
+//! Writing the registration: the user's function, unchanged, and an `inventory` entry.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::{Expr, ExprLit, ItemFn, Lit, Meta};
+
+use crate::args::{self, Args};
+use crate::checksum::source_checksum;
+use crate::signature::{self, Kind};
+
+/// The whole expansion of `#[migration(attr)] item`. Errors become `compile_error!`
+/// here, once, and the user's item is emitted in every case.
+pub(crate) fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func = match syn::parse2::<ItemFn>(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let error = syn::Error::new_spanned(
+                first_tokens(&item),
+                "#[migration] goes on a function: `fn name(s: &mut Schema)` or \
+                 `async fn name(ctx: &mut DataContext<'_>) -> shiplap::Result<()>`",
+            );
+            let error = error.to_compile_error();
+            return quote! { #error #item };
+        }
+    };
+    // Check the arguments and the signature together, so both kinds of mistake show.
+    let (args, kind) = match (args::parse(attr), signature::check(&func)) {
+        (Ok(args), Ok(kind)) => (args, kind),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            return with_error(&func, a);
+        }
+        (Err(e), _) | (_, Err(e)) => return with_error(&func, e),
+    };
+    register(&func, &args, kind)
+}
+
+fn with_error(func: &ItemFn, error: syn::Error) -> TokenStream {
+    let error = error.to_compile_error();
+    quote! { #error #func }
+}
+
+/// The tokens an error about the whole item points at: its first few, so the message
+/// sits on the item's first line rather than spanning all of it.
+fn first_tokens(item: &TokenStream) -> TokenStream {
+    item.clone().into_iter().take(2).collect()
+}
+
+fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
+    let ident = &func.sig.ident;
+    let version = args.version;
+    let name = match &args.name {
+        Some(name) => name.value(),
+        None => ident.to_string().trim_start_matches("r#").to_owned(),
+    };
+    let transaction = args.transaction;
+    let checksum = source_checksum(func, transaction);
+    let doc = doc_text(func);
+    // Spanned at the user's function name: a wrong type fails there, not in here.
+    let line = quote_spanned!(ident.span()=> ::core::line!());
+    let run = match kind {
+        Kind::Schema => quote_spanned! {ident.span()=>
+            ::shiplap::__private::MigrationFn::Schema(#ident)
+        },
+        Kind::Data => quote_spanned! {ident.span()=>
+            ::shiplap::__private::MigrationFn::Data({
+                fn run<'a, 'c>(
+                    ctx: &'a mut ::shiplap::DataContext<'c>,
+                ) -> ::shiplap::__private::BoxFuture<'a> {
+                    ::std::boxed::Box::pin(#ident(ctx))
+                }
+                run
+            })
+        },
+    };
+    quote! {
+        #func
+
+        const _: () = {
+            ::shiplap::__private::inventory::submit! {
+                ::shiplap::__private::Migration::__new(
+                    #version,
+                    #name,
+                    #run,
+                    #transaction,
+                    #checksum,
+                    #doc,
+                    ::shiplap::__private::Location::__new(
+                        ::core::file!(),
+                        #line,
+                        ::core::module_path!(),
+                    ),
+                )
+            }
+        };
+    }
+}
+
+/// The function's doc comment, one line per `///` line, trimmed.
+fn doc_text(func: &ItemFn) -> String {
+    let lines: Vec<String> = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    lines.join("\n").trim().to_owned()
+}

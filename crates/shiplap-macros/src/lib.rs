@@ -1,0 +1,35 @@
+//! The `#[migration]` attribute of shiplap.
+//!
+//! Use it through `shiplap::migration` (the `shiplap` crate re-exports it); the generated
+//! code reaches the runtime only through `shiplap::__private`, so a crate of migrations
+//! depends on `shiplap` alone.
+//!
+//! The work is split by stage, each returning `syn::Result`: [`args`] parses the
+//! attribute's arguments, [`signature`] checks the function, [`checksum`] hashes its
+//! tokens and [`expand`] writes the registration. Errors are turned into
+//! `compile_error!` once, here, and the user's function is always emitted unchanged so
+//! that one mistake in the attribute does not bury it under follow-on errors.
+
+use proc_macro::TokenStream;
+
+mod args;
+mod checksum;
+mod expand;
+mod signature;
+
+/// Registers a function as a shiplap migration.
+///
+/// ```ignore
+/// #[migration(version = 20250224120000)]
+/// fn create_users(s: &mut Schema) { /* ... */ }
+///
+/// #[migration(version = 20250301000000, name = "backfill_emails", transaction = false)]
+/// async fn backfill(ctx: &mut DataContext<'_>) -> shiplap::Result<()> { /* ... */ }
+/// ```
+///
+/// Keys: `version` (required, a positive integer literal that fits in `i64`), `name`
+/// (default: the function's name) and `transaction` (default `true`).
+#[proc_macro_attribute]
+pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::migration(attr.into(), item.into()).into()
+}

@@ -1,0 +1,33 @@
+use shiplap::prelude::*;
+
+#[derive(Iden)]
+enum Users {
+    Table,
+    Id,
+}
+
+/// A schema migration.
+#[migration(version = 1)]
+fn create_users(s: &mut Schema) {
+    s.create_table(
+        Table::create()
+            .table(Users::Table)
+            .col(ColumnDef::new(Users::Id).big_integer().not_null().primary_key()),
+    );
+}
+
+#[migration(version = 2, name = "custom_name", transaction = false)]
+pub(crate) fn r#renamed(_s: &mut shiplap::Schema) {}
+
+#[migration(version = 3)]
+async fn backfill(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
+    let _ = ctx.backend();
+    Ok(())
+}
+
+#[migration(version = 9_223_372_036_854_775_807)]
+async fn largest(_ctx: &mut shiplap::DataContext<'_>) -> Result<(), shiplap::Error> {
+    Ok(())
+}
+
+fn main() {}

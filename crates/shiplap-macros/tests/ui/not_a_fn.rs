@@ -1,0 +1,8 @@
+use shiplap::prelude::*;
+
+#[migration(version = 20250101000000)]
+struct CreateUsers;
+
+fn main() {
+    let _ = CreateUsers;
+}

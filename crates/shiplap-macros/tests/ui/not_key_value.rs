@@ -1,0 +1,6 @@
+use shiplap::prelude::*;
+
+#[migration(20250101000000)]
+fn create_users(_s: &mut Schema) {}
+
+fn main() {}

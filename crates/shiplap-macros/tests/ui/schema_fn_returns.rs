@@ -1,0 +1,8 @@
+use shiplap::prelude::*;
+
+#[migration(version = 20250101000000)]
+fn create_users(_s: &mut Schema) -> bool {
+    true
+}
+
+fn main() {}

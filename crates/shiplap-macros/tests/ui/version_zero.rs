@@ -1,0 +1,6 @@
+use shiplap::prelude::*;
+
+#[migration(version = 0)]
+fn create_users(_s: &mut Schema) {}
+
+fn main() {}

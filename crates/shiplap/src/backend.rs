@@ -1,0 +1,77 @@
+//! The database backends shiplap renders SQL for and runs it on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+/// A database backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[non_exhaustive]
+pub enum Backend {
+    /// SQLite 3 (embedded; the default: it needs no server).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL and MariaDB.
+    #[value(name = "mysql", alias = "mariadb")]
+    MySql,
+}
+
+impl Backend {
+    /// Every backend, in the order shiplap lists them.
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::MySql];
+
+    /// The backend's short name: `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+
+    /// Whether DDL on this backend commits implicitly, so that a migration's schema
+    /// changes cannot be rolled back with its transaction.
+    pub fn ddl_commits_implicitly(self) -> bool {
+        matches!(self, Backend::MySql)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sqlite" | "sqlite3" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" | "pg" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
+            _ => Err(Error::UnknownBackend {
+                given: s.to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_aliases() {
+        assert_eq!("postgresql".parse::<Backend>().unwrap(), Backend::Postgres);
+        assert_eq!("MariaDB".parse::<Backend>().unwrap(), Backend::MySql);
+        assert_eq!("sqlite".parse::<Backend>().unwrap(), Backend::Sqlite);
+        let err = "oracle".parse::<Backend>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown backend `oracle`: expected sqlite, postgres or mysql"
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! shiplap: database migrations written as Rust functions, checked by the compiler,
+//! rendered as SQL for SQLite, PostgreSQL and MySQL/MariaDB, and reviewed as snapshots.
+//!
+//! A migration is a function annotated with [`#[migration]`](migration): a schema
+//! migration takes `&mut Schema` and adds sea-query statements to it; a data migration is
+//! an `async fn` taking `&mut DataContext<'_>`.
+//!
+//! ```
+//! use shiplap::prelude::*;
+//!
+//! #[derive(Iden)]
+//! enum Users { Table, Id, Email }
+//!
+//! /// Create the users table.
+//! #[migration(version = 20250224120000)]
+//! fn create_users(s: &mut Schema) {
+//!     s.create_table(
+//!         Table::create()
+//!             .table(Users::Table)
+//!             .col(ColumnDef::new(Users::Id).big_integer().not_null().primary_key())
+//!             .col(ColumnDef::new(Users::Email).string().not_null()),
+//!     );
+//! }
+//!
+//! // In the crate's lib.rs: `pub fn migrations()`, the registry of this crate.
+//! shiplap::migrations!();
+//!
+//! # fn main() -> shiplap::Result<()> {
+//! let registry = migrations()?;
+//! let users = registry.get(20250224120000)?;
+//! let sql = shiplap::render(users, Backend::Postgres, Direction::Up)?;
+//! assert_eq!(
+//!     sql.statements[0].sql,
+//!     r#"CREATE TABLE "users" ( "id" bigint NOT NULL PRIMARY KEY, "email" varchar NOT NULL )"#
+//! );
+//! # Ok(())
+//! # }
+//! ```
+
+mod backend;
+pub mod cli;
+mod data;
+mod error;
+mod migration;
+mod panic;
+mod plan;
+mod registry;
+mod render;
+mod schema;
+mod statement;
+
+pub use backend::Backend;
+pub use data::{DataContext, Dml};
+pub use error::{Error, Result};
+pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
+pub use plan::{Plan, plan};
+pub use registry::Registry;
+pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
+pub use schema::{Down, NeedsDown, Owned, Schema, Step, WithDown};
+pub use sea_query;
+pub use shiplap_macros::migration;
+pub use statement::{Raw, Statement};
+
+/// What a file of migrations needs: `use shiplap::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Backend, DataContext, Direction, Raw, Schema, migration};
+    // `#[derive(Iden)]` refers to `sea_query::...`: this makes it resolve without a
+    // direct dependency on sea-query.
+    pub use sea_query::{
+        self, Alias, ColumnDef, ConditionalStatement, Expr, ExprTrait, ForeignKey,
+        ForeignKeyAction, Iden, Index, Query, Table,
+    };
+}
+
+/// What `#[migration]`'s expansion uses. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::migration::{BoxFuture, Location, Migration, MigrationFn};
+    pub use inventory;
+}

@@ -1,0 +1,207 @@
+//! One registered migration: what `#[migration]` records about a function.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::{DataContext, Schema};
+
+/// A migration, as registered by `#[migration]`.
+///
+/// Built by the macro only; read it through the accessors.
+#[derive(Debug)]
+pub struct Migration {
+    version: i64,
+    name: &'static str,
+    run: MigrationFn,
+    transaction: bool,
+    source_checksum: &'static str,
+    doc: &'static str,
+    location: Location,
+}
+
+/// The future a data migration returns.
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>;
+
+/// The function behind a migration.
+#[derive(Clone, Copy)]
+pub enum MigrationFn {
+    /// `fn(&mut Schema)`: statements, planned and rendered without a database.
+    Schema(fn(&mut Schema)),
+    /// `async fn(&mut DataContext<'_>) -> Result<()>`: Rust code run against the database.
+    Data(for<'a, 'c> fn(&'a mut DataContext<'c>) -> BoxFuture<'a>),
+}
+
+impl fmt::Debug for MigrationFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MigrationFn::Schema(_) => "Schema(fn)",
+            MigrationFn::Data(_) => "Data(async fn)",
+        })
+    }
+}
+
+/// Whether a migration is built from statements or runs Rust code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Schema statements (and raw SQL), rendered per backend.
+    Schema,
+    /// Rust code with a database connection.
+    Data,
+}
+
+/// Where a migration is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The source file, relative to the workspace root.
+    pub file: &'static str,
+    /// The line of the function's name.
+    pub line: u32,
+    /// The module path, starting with the crate's name.
+    pub module_path: &'static str,
+}
+
+impl Location {
+    #[doc(hidden)]
+    pub const fn __new(file: &'static str, line: u32, module_path: &'static str) -> Self {
+        Location {
+            file,
+            line,
+            module_path,
+        }
+    }
+
+    /// The name of the crate the migration is defined in.
+    pub fn crate_name(&self) -> &'static str {
+        self.module_path
+            .split("::")
+            .next()
+            .unwrap_or(self.module_path)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+impl Migration {
+    #[doc(hidden)]
+    pub const fn __new(
+        version: i64,
+        name: &'static str,
+        run: MigrationFn,
+        transaction: bool,
+        source_checksum: &'static str,
+        doc: &'static str,
+        location: Location,
+    ) -> Self {
+        Migration {
+            version,
+            name,
+            run,
+            transaction,
+            source_checksum,
+            doc,
+            location,
+        }
+    }
+
+    /// The version: a positive integer, by convention a UTC timestamp `YYYYMMDDHHMMSS`.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The name: the function's, unless `name = "..."` was given.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Schema statements or Rust code.
+    pub fn kind(&self) -> Kind {
+        match self.run {
+            MigrationFn::Schema(_) => Kind::Schema,
+            MigrationFn::Data(_) => Kind::Data,
+        }
+    }
+
+    /// The function itself.
+    pub fn function(&self) -> MigrationFn {
+        self.run
+    }
+
+    /// Whether the migration runs inside a transaction (`transaction = false` turns it off).
+    pub fn transaction(&self) -> bool {
+        self.transaction
+    }
+
+    /// The SHA-256 (hex) of the function's tokens: changes when its code changes, not when
+    /// its comments, whitespace or line endings do.
+    pub fn source_checksum(&self) -> &'static str {
+        self.source_checksum
+    }
+
+    /// The function's doc comment (may be empty).
+    pub fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// Where the migration is defined.
+    pub fn location(&self) -> Location {
+        self.location
+    }
+
+    /// A short reference for messages: version, name and source location.
+    pub fn reference(&'static self) -> MigrationRef {
+        MigrationRef(self)
+    }
+}
+
+/// Names one migration in an error or a report; displays as `20250224120000
+/// create_users (migrations/src/users.rs:12)`.
+#[derive(Debug, Clone, Copy)]
+pub struct MigrationRef(&'static Migration);
+
+impl MigrationRef {
+    /// The migration.
+    pub fn migration(self) -> &'static Migration {
+        self.0
+    }
+
+    /// Its version.
+    pub fn version(self) -> i64 {
+        self.0.version
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// Where it is defined.
+    pub fn location(self) -> Location {
+        self.0.location
+    }
+}
+
+impl PartialEq for MigrationRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for MigrationRef {}
+
+impl fmt::Display for MigrationRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} ({})",
+            self.0.version, self.0.name, self.0.location
+        )
+    }
+}
+
+inventory::collect!(Migration);

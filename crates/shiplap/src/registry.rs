@@ -1,0 +1,100 @@
+//! The registry: the migrations of a crate, sorted by version, with no version twice.
+
+use crate::{Error, Migration, Result};
+
+/// A set of migrations sorted by version, each version once.
+///
+/// Get one from the `migrations()` function that [`migrations!`](crate::migrations)
+/// defines in a crate of migrations: calling it is also what makes the linker keep that
+/// crate's migrations in your binary.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    migrations: Vec<&'static Migration>,
+}
+
+impl Registry {
+    /// The migrations defined in the crate named `crate_name` (as in `module_path!()`,
+    /// with underscores). Only crates linked into the binary are seen: prefer the
+    /// crate's own `migrations()` function, which makes sure of that.
+    pub fn of_crate(crate_name: &str) -> Result<Self> {
+        Registry::new(
+            inventory::iter::<Migration>
+                .into_iter()
+                .filter(|m| m.location().crate_name() == crate_name),
+        )
+    }
+
+    /// Every migration linked into this binary, whichever crate defines it.
+    pub fn linked() -> Result<Self> {
+        Registry::new(inventory::iter::<Migration>)
+    }
+
+    /// A registry of the given migrations: sorted by version; two with the same version
+    /// are [`Error::DuplicateVersion`], naming both.
+    pub fn new(migrations: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
+        let mut migrations: Vec<&'static Migration> = migrations.into_iter().collect();
+        migrations.sort_by_key(|m| (m.version(), m.location().file, m.location().line));
+        if let Some(pair) = migrations
+            .windows(2)
+            .find(|w| w[0].version() == w[1].version())
+        {
+            return Err(Error::DuplicateVersion {
+                version: pair[0].version(),
+                first: pair[0].reference(),
+                second: pair[1].reference(),
+            });
+        }
+        Ok(Registry { migrations })
+    }
+
+    /// The migrations, by version.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'static Migration> + '_ {
+        self.migrations.iter().copied()
+    }
+
+    /// How many migrations there are.
+    pub fn len(&self) -> usize {
+        self.migrations.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.migrations.is_empty()
+    }
+
+    /// The migration with this version.
+    pub fn get(&self, version: i64) -> Result<&'static Migration> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version())
+            .map(|i| self.migrations[i])
+            .map_err(|_| Error::UnknownVersion { version })
+    }
+
+    /// The migrations with `from <= version <= to`.
+    pub fn range(&self, from: i64, to: i64) -> Result<Vec<&'static Migration>> {
+        if from > to {
+            return Err(Error::InvalidRange { from, to });
+        }
+        Ok(self
+            .iter()
+            .filter(|m| (from..=to).contains(&m.version()))
+            .collect())
+    }
+}
+
+/// Defines `pub fn migrations() -> shiplap::Result<shiplap::Registry>` in a crate of
+/// migrations: the migrations that crate defines. Put it once in the crate's `lib.rs`,
+/// and pass its result to [`cli::run`](crate::cli::run) or a `Migrator`.
+///
+/// Calling the function is what links the crate's migrations into a binary: without a
+/// reference to the crate, the linker may drop them and the binary would see none.
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        /// Every migration this crate defines, sorted by version.
+        pub fn migrations() -> $crate::Result<$crate::Registry> {
+            let module = ::core::module_path!();
+            $crate::Registry::of_crate(module.split("::").next().unwrap_or(module))
+        }
+    };
+}

@@ -1,0 +1,285 @@
+//! Rendering: a migration's up or down as SQL text for one backend, with its checksum.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::plan::{Plan, plan};
+use crate::schema::Down;
+use crate::{Backend, Error, Kind, Migration, Result};
+
+/// Up (apply) or down (revert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Apply.
+    Up,
+    /// Revert.
+    Down,
+}
+
+impl Direction {
+    /// `up` or `down`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// One migration's SQL for one backend and direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The backend rendered for.
+    pub backend: Backend,
+    /// Up or down.
+    pub direction: Direction,
+    /// Schema statements, or Rust code (then `statements` is empty).
+    pub kind: Kind,
+    /// The statements, in the order they run.
+    pub statements: Vec<RenderedStatement>,
+}
+
+/// One statement of a rendered migration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RenderedStatement {
+    /// The step it comes from, counted from 1 in the migration's function.
+    pub step: usize,
+    /// The SQL text (may hold several statements when it is raw SQL).
+    pub sql: String,
+}
+
+impl Rendered {
+    /// The SQL checksum: SHA-256 (hex) of the statements, with line endings and runs of
+    /// whitespace outside quotes normalised. `None` for a data migration.
+    pub fn checksum(&self) -> Option<String> {
+        (self.kind == Kind::Schema).then(|| {
+            let mut hasher = Sha256::new();
+            for statement in &self.statements {
+                hasher.update(normalize_sql(&statement.sql).as_bytes());
+                hasher.update([0]);
+            }
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+    }
+}
+
+/// Renders `migration` for `backend`. Going down, the steps' downs run in reverse order;
+/// a step with no down makes it [`Error::Irreversible`], naming the step.
+pub fn render(
+    migration: &'static Migration,
+    backend: Backend,
+    direction: Direction,
+) -> Result<Rendered> {
+    let mut rendered = Rendered {
+        backend,
+        direction,
+        kind: migration.kind(),
+        statements: Vec::new(),
+    };
+    let schema = match plan(migration)? {
+        Plan::Schema(schema) => schema,
+        Plan::Data => {
+            if direction == Direction::Down {
+                return Err(Error::Irreversible {
+                    migration: migration.reference(),
+                    reason: "it is a data migration (Rust code), which has no down".into(),
+                });
+            }
+            return Ok(rendered);
+        }
+    };
+    let steps: Vec<_> = schema
+        .steps()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i + 1, s))
+        .collect();
+    let render_one = |step: usize, statement: &crate::Statement| {
+        statement.render(backend).map_err(|message| Error::Render {
+            migration: migration.reference(),
+            step,
+            statement: statement.kind().to_owned(),
+            backend,
+            message,
+        })
+    };
+    match direction {
+        Direction::Up => {
+            for (number, step) in steps.iter().filter(|(_, s)| s.runs_on(backend)) {
+                if let Some(sql) = render_one(*number, step.up())? {
+                    rendered
+                        .statements
+                        .push(RenderedStatement { step: *number, sql });
+                }
+            }
+        }
+        Direction::Down => {
+            for (number, step) in steps.iter().rev().filter(|(_, s)| s.runs_on(backend)) {
+                let what = step.up().kind();
+                let statements = match step.down() {
+                    Down::Statements(statements) => statements.as_slice(),
+                    Down::Nothing(_) => &[],
+                    Down::Irreversible(reason) => {
+                        return Err(Error::Irreversible {
+                            migration: migration.reference(),
+                            reason: format!("step {number} ({what}) is irreversible: {reason}"),
+                        });
+                    }
+                    _ => {
+                        return Err(Error::Irreversible {
+                            migration: migration.reference(),
+                            reason: format!(
+                                "step {number} ({what}) has no down: give it one with \
+                                 `.down(...)`, or mark it `.irreversible(\"why\")`"
+                            ),
+                        });
+                    }
+                };
+                for statement in statements {
+                    if let Some(sql) = render_one(*number, statement)? {
+                        rendered
+                            .statements
+                            .push(RenderedStatement { step: *number, sql });
+                    }
+                }
+            }
+        }
+    }
+    Ok(rendered)
+}
+
+/// The SQL of `migration` as a reviewable script: a comment header (version, name,
+/// source, checksum) and each statement terminated by `;`. A migration that cannot be
+/// reverted says so in a comment instead of failing, so a range can be inspected whole.
+pub fn script(
+    migration: &'static Migration,
+    backend: Backend,
+    direction: Direction,
+) -> Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- {} {} ({}, {})",
+        migration.version(),
+        migration.name(),
+        direction.name(),
+        backend
+    );
+    let _ = writeln!(out, "-- source: {}", migration.location());
+    if let Some(summary) = migration.doc().lines().next().filter(|l| !l.is_empty()) {
+        let _ = writeln!(out, "-- {summary}");
+    }
+    match render(migration, backend, direction) {
+        Ok(rendered) => {
+            if !migration.transaction() {
+                let _ = writeln!(out, "-- transaction: none (each statement runs on its own)");
+            }
+            if let Some(checksum) = rendered.checksum() {
+                let _ = writeln!(out, "-- sql checksum: {checksum}");
+            }
+            out.push('\n');
+            write_statements(&mut out, &rendered);
+        }
+        Err(Error::Irreversible { reason, .. }) => {
+            let _ = writeln!(out, "-- cannot be reverted: {reason}");
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(out)
+}
+
+/// The up and down SQL of `migration` for `backend`, without source locations or
+/// checksums: what a snapshot test stores, so that moving code around changes nothing.
+pub fn snapshot(migration: &'static Migration, backend: Backend) -> Result<String> {
+    let mut out = String::new();
+    if !migration.transaction() {
+        out.push_str("-- transaction: none\n");
+    }
+    for direction in [Direction::Up, Direction::Down] {
+        let _ = writeln!(out, "-- {}", direction.name());
+        match render(migration, backend, direction) {
+            Ok(rendered) => write_statements(&mut out, &rendered),
+            Err(Error::Irreversible { reason, .. }) => {
+                let _ = writeln!(out, "-- cannot be reverted: {reason}");
+            }
+            Err(e) => return Err(e),
+        }
+        if direction == Direction::Up {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn write_statements(out: &mut String, rendered: &Rendered) {
+    if rendered.kind == Kind::Data {
+        out.push_str("-- data migration: runs Rust code against the database; no SQL to show\n");
+        return;
+    }
+    if rendered.statements.is_empty() {
+        let _ = writeln!(out, "-- nothing to run on {}", rendered.backend);
+    }
+    for (i, statement) in rendered.statements.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(statement.sql.trim_end());
+        if !statement.sql.trim_end().ends_with(';') {
+            out.push(';');
+        }
+        out.push('\n');
+    }
+}
+
+/// Normalises SQL for checksums: CRLF becomes LF, runs of whitespace outside quotes
+/// become one space, and the ends are trimmed. Text inside `'...'`, `"..."` and `` `...` ``
+/// is kept as it is.
+pub(crate) fn normalize_sql(sql: &str) -> String {
+    let sql = sql.replace("\r\n", "\n");
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut pending_space = false;
+    for c in sql.trim().chars() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => pending_space = true,
+            None => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                if matches!(c, '\'' | '"' | '`') {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_sql;
+
+    #[test]
+    fn normalizes_whitespace_outside_quotes_only() {
+        assert_eq!(
+            normalize_sql("  SELECT\r\n  a,\tb\n FROM t WHERE x = 'a  b'  "),
+            "SELECT a, b FROM t WHERE x = 'a  b'"
+        );
+        assert_eq!(normalize_sql("a \"x  y\"  z"), "a \"x  y\" z");
+        assert_ne!(normalize_sql("x = 'a b'"), normalize_sql("x = 'a  b'"));
+    }
+}

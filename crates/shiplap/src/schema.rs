@@ -1,0 +1,368 @@
+//! `Schema`: what a schema migration's function builds, step by step, with each step's
+//! down derived where its inverse is certain and given by hand where it is not.
+
+use sea_query::{
+    Alias, ColumnDef, ForeignKey, ForeignKeyCreateStatement, Index, IndexCreateStatement, IntoIden,
+    IntoTableRef, Table, TableCreateStatement,
+};
+
+use crate::{Backend, Statement};
+
+/// The steps of one schema migration, in order.
+///
+/// A migration's function receives `&mut Schema` and adds steps to it. Steps whose
+/// inverse is certain (create table, create index, add column, rename table or column,
+/// create foreign key) derive their down step; the others return a [`NeedsDown`], on
+/// which you give the down or mark the step irreversible.
+///
+/// ```
+/// use shiplap::prelude::*;
+///
+/// #[derive(Iden)]
+/// enum Users { Table, Id, Email, Nickname }
+///
+/// fn plan(s: &mut Schema) {
+///     s.create_table(
+///         Table::create()
+///             .table(Users::Table)
+///             .col(ColumnDef::new(Users::Id).big_integer().not_null().primary_key())
+///             .col(ColumnDef::new(Users::Email).string().not_null()),
+///     );
+///     s.add_column(Users::Table, ColumnDef::new(Users::Nickname).string().null());
+///     s.raw("UPDATE users SET nickname = email")
+///         .irreversible("the old nicknames are not kept");
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Schema {
+    steps: Vec<Step>,
+    only: Option<Vec<Backend>>,
+}
+
+/// One step: the statement going up, and how to undo it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    up: Statement,
+    down: Down,
+    only: Option<Vec<Backend>>,
+}
+
+/// How a step is undone.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Down {
+    /// These statements, in order (derived, or given with [`NeedsDown::down`]).
+    Statements(Vec<Statement>),
+    /// Nothing needs undoing, for this reason (a backfill of a column that an earlier
+    /// step's down drops, say).
+    Nothing(String),
+    /// The step cannot be undone, for this reason.
+    Irreversible(String),
+    /// Nobody said: the step has no down until one is given.
+    Missing,
+}
+
+impl Step {
+    /// The statement going up.
+    pub fn up(&self) -> &Statement {
+        &self.up
+    }
+
+    /// How the step is undone.
+    pub fn down(&self) -> &Down {
+        &self.down
+    }
+
+    /// Whether the step runs on `backend` (see [`Schema::only_on`]).
+    pub fn runs_on(&self, backend: Backend) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.contains(&backend))
+    }
+}
+
+/// A step whose down shiplap cannot derive: give it with [`NeedsDown::down`], or say why
+/// there is none with [`NeedsDown::irreversible`].
+#[must_use = "give the step a down with `.down(...)`, or mark it `.irreversible(\"why\")`"]
+#[derive(Debug)]
+pub struct NeedsDown<'a> {
+    step: &'a mut Step,
+}
+
+/// A step that has a down; more statements can be added to it with [`WithDown::down`].
+#[derive(Debug)]
+pub struct WithDown<'a> {
+    step: &'a mut Step,
+}
+
+impl<'a> WithDown<'a> {
+    /// Adds another statement to the step's down, run after the ones before it.
+    pub fn down(self, statement: impl Into<Statement>) -> Self {
+        if let Down::Statements(statements) = &mut self.step.down {
+            statements.push(statement.into());
+        }
+        self
+    }
+}
+
+impl<'a> NeedsDown<'a> {
+    /// Gives the step its down (add more statements with [`WithDown::down`]; they run in
+    /// order).
+    pub fn down(self, statement: impl Into<Statement>) -> WithDown<'a> {
+        self.step.down = Down::Statements(vec![statement.into()]);
+        WithDown { step: self.step }
+    }
+
+    /// Says that undoing the step needs no statement, and why: a backfill of a column
+    /// that an earlier step's down drops, for instance. The reason shows in the down SQL.
+    pub fn nothing_to_undo(self, reason: impl Into<String>) {
+        self.step.down = Down::Nothing(reason.into());
+    }
+
+    /// Marks the step irreversible: `down` will refuse to revert this migration, before
+    /// touching the database, and show `reason`.
+    pub fn irreversible(self, reason: impl Into<String>) {
+        self.step.down = Down::Irreversible(reason.into());
+    }
+}
+
+impl Schema {
+    /// An empty schema plan; shiplap makes one per migration.
+    pub fn new() -> Self {
+        Schema::default()
+    }
+
+    /// The steps added so far.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    fn push(&mut self, up: Statement, down: Down) -> &mut Step {
+        self.steps.push(Step {
+            up,
+            down,
+            only: self.only.clone(),
+        });
+        let last = self.steps.len() - 1;
+        &mut self.steps[last]
+    }
+
+    fn needs_down(&mut self, up: Statement) -> NeedsDown<'_> {
+        NeedsDown {
+            step: self.push(up, Down::Missing),
+        }
+    }
+
+    /// Steps added inside `f` run only on `backends` (and render nothing elsewhere): for
+    /// a partial index that MySQL lacks, a table rebuild that only SQLite needs, ...
+    pub fn only_on(&mut self, backends: &[Backend], f: impl FnOnce(&mut Schema)) -> &mut Self {
+        let outer = self.only.clone();
+        let inner: Vec<Backend> = match &outer {
+            Some(outer) => backends
+                .iter()
+                .copied()
+                .filter(|b| outer.contains(b))
+                .collect(),
+            None => backends.to_vec(),
+        };
+        self.only = Some(inner);
+        f(self);
+        self.only = outer;
+        self
+    }
+
+    /// `CREATE TABLE`; down: `DROP TABLE`.
+    pub fn create_table(&mut self, statement: impl Owned<TableCreateStatement>) -> &mut Self {
+        let statement = statement.owned();
+        let down = match statement.get_table_name() {
+            Some(table) => Down::Statements(vec![Table::drop().table(table.clone()).into()]),
+            None => Down::Missing,
+        };
+        self.push(statement.into(), down);
+        self
+    }
+
+    /// `ALTER TABLE ... ADD COLUMN`; down: `ALTER TABLE ... DROP COLUMN`.
+    pub fn add_column(
+        &mut self,
+        table: impl IntoTableRef,
+        column: impl Owned<ColumnDef>,
+    ) -> &mut Self {
+        let column = column.owned();
+        let table = table.into_table_ref();
+        let name = Alias::new(column.get_column_name());
+        let up = Table::alter()
+            .table(table.clone())
+            .add_column(column)
+            .to_owned();
+        let down = Table::alter().table(table).drop_column(name).to_owned();
+        self.push(up.into(), Down::Statements(vec![down.into()]));
+        self
+    }
+
+    /// `ALTER TABLE ... DROP COLUMN`: destroys data, so it needs a down (re-adding the
+    /// column, and its data if it matters) or an explicit `irreversible`.
+    pub fn drop_column(
+        &mut self,
+        table: impl IntoTableRef,
+        column: impl IntoIden,
+    ) -> NeedsDown<'_> {
+        let up = Table::alter().table(table).drop_column(column).to_owned();
+        self.needs_down(up.into())
+    }
+
+    /// `ALTER TABLE ... RENAME COLUMN`; down: the reverse rename.
+    pub fn rename_column(
+        &mut self,
+        table: impl IntoTableRef,
+        from: impl IntoIden,
+        to: impl IntoIden,
+    ) -> &mut Self {
+        let table = table.into_table_ref();
+        let (from, to) = (from.into_iden(), to.into_iden());
+        let up = Table::alter()
+            .table(table.clone())
+            .rename_column(from.clone(), to.clone())
+            .to_owned();
+        let down = Table::alter()
+            .table(table)
+            .rename_column(to, from)
+            .to_owned();
+        self.push(up.into(), Down::Statements(vec![down.into()]));
+        self
+    }
+
+    /// `ALTER TABLE ... RENAME TO`; down: the reverse rename.
+    pub fn rename_table(&mut self, from: impl IntoTableRef, to: impl IntoTableRef) -> &mut Self {
+        let (from, to) = (from.into_table_ref(), to.into_table_ref());
+        let up = Table::rename().table(from.clone(), to.clone()).to_owned();
+        let down = Table::rename().table(to, from).to_owned();
+        self.push(up.into(), Down::Statements(vec![down.into()]));
+        self
+    }
+
+    /// Any `ALTER TABLE`: its inverse depends on what it changes, so give a down.
+    pub fn alter_table(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// `DROP TABLE`: destroys data; give a down (the table's creation) or mark it
+    /// irreversible.
+    pub fn drop_table(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// `TRUNCATE TABLE`: destroys data; usually irreversible.
+    pub fn truncate_table(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// `CREATE INDEX` on `table` (the statement's own `.table(...)` is replaced); down:
+    /// `DROP INDEX`, `CONCURRENTLY` on Postgres when the index was built so. The index
+    /// needs a name, which is how the down finds it.
+    pub fn create_index(
+        &mut self,
+        table: impl IntoTableRef,
+        index: impl Owned<IndexCreateStatement>,
+    ) -> &mut Self {
+        let table = table.into_table_ref();
+        let mut index = index.owned();
+        index.table(table.clone());
+        let down = match index.get_index_spec().get_name() {
+            Some(name) => {
+                let mut drop = Index::drop().name(name).table(table).to_owned();
+                if builds_concurrently(&index) {
+                    drop.concurrently();
+                }
+                Down::Statements(vec![drop.into()])
+            }
+            None => Down::Irreversible("the index has no name, so it cannot be dropped".into()),
+        };
+        self.push(index.into(), down);
+        self
+    }
+
+    /// `DROP INDEX`: give a down (the index's creation) or mark it irreversible.
+    pub fn drop_index(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY`; down: drop it by name. (SQLite
+    /// cannot add a foreign key to an existing table: declare it in `create_table`.)
+    pub fn create_foreign_key(
+        &mut self,
+        statement: impl Owned<ForeignKeyCreateStatement>,
+    ) -> &mut Self {
+        let statement = statement.owned();
+        let key = statement.get_foreign_key();
+        let down = match (key.get_name(), key.get_table()) {
+            (Some(name), Some(table)) => Down::Statements(vec![
+                ForeignKey::drop()
+                    .name(name)
+                    .table(table.clone())
+                    .to_owned()
+                    .into(),
+            ]),
+            _ => {
+                Down::Irreversible("the foreign key needs a name and a table to be dropped".into())
+            }
+        };
+        self.push(statement.into(), down);
+        self
+    }
+
+    /// `ALTER TABLE ... DROP CONSTRAINT` (a foreign key): give a down or mark it
+    /// irreversible.
+    pub fn drop_foreign_key(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// A data statement (`INSERT`, `UPDATE`, `DELETE` built with sea-query), run with the
+    /// migration's other steps: give a down or mark it irreversible.
+    pub fn exec(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
+        self.needs_down(statement.into())
+    }
+
+    /// Raw SQL, the same for every backend or one text per backend (see [`crate::Raw`]).
+    pub fn raw(&mut self, sql: impl Into<crate::Raw>) -> NeedsDown<'_> {
+        self.needs_down(Statement::Raw(sql.into()))
+    }
+}
+
+/// Whether a `CREATE INDEX` is built `CONCURRENTLY`. sea-query keeps the flag private, so
+/// read it from the statement's own Postgres rendering, which always spells it.
+fn builds_concurrently(index: &IndexCreateStatement) -> bool {
+    Statement::from(index.clone())
+        .render(Backend::Postgres)
+        .ok()
+        .flatten()
+        .is_some_and(|sql| {
+            let head = sql.split(" ON ").next().unwrap_or_default();
+            head.contains(" CONCURRENTLY")
+        })
+}
+
+/// A sea-query value, owned or at the end of a builder chain (`Table::create()...` yields
+/// `&mut TableCreateStatement`): either way shiplap keeps its own copy.
+pub trait Owned<T> {
+    /// The owned value.
+    fn owned(self) -> T;
+}
+
+impl<T> Owned<T> for T {
+    fn owned(self) -> T {
+        self
+    }
+}
+
+impl<T: Clone> Owned<T> for &mut T {
+    fn owned(self) -> T {
+        self.clone()
+    }
+}
+
+impl<T: Clone> Owned<T> for &T {
+    fn owned(self) -> T {
+        self.clone()
+    }
+}

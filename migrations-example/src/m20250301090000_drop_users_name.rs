@@ -1,0 +1,27 @@
+//! Renaming users.name to users.display_name (3 of 3: contract).
+
+use shiplap::prelude::*;
+
+use crate::idens::Users;
+
+/// Drop users.name, now that no deployed code reads it.
+///
+/// Reverting re-creates the column and fills it from display_name.
+#[migration(version = 20250301090000)]
+fn drop_users_name(s: &mut Schema) {
+    s.drop_column(Users::Table, Users::Name)
+        .down(
+            Table::alter().table(Users::Table).add_column(
+                ColumnDef::new(Users::Name)
+                    .string_len(200)
+                    .not_null()
+                    .default(""),
+            ),
+        )
+        .down(
+            Query::update()
+                .table(Users::Table)
+                .value(Users::Name, Expr::col(Users::DisplayName))
+                .and_where(Expr::col(Users::DisplayName).is_not_null()),
+        );
+}
