@@ -1,22 +1,20 @@
 //! The source checksum: a SHA-256 of the migration function's tokens.
 //!
 //! Tokens, not text: comments, whitespace and line endings do not count, and neither do
-//! doc comments (they describe the migration, they do not change what it does). Line
-//! endings inside string literals are normalised to `\n`, so a checkout with CRLF line
-//! endings yields the same checksum as one with LF.
+//! the function's attributes (doc comments, `#[rustfmt::skip]`: they describe or lay out
+//! the migration, they do not change what it does). String literals count by value, with
+//! CRLF normalised to LF, so a checkout with CRLF line endings yields the same checksum as
+//! one with LF, and `"a\nb"` the same as a literal line break.
 
 use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use quote::ToTokens;
 use sha2::{Digest, Sha256};
 use syn::ItemFn;
 
-/// The hex SHA-256 of the function (without its doc comments) and the transaction flag.
+/// The hex SHA-256 of the function's signature and body, and the transaction flag.
 pub(crate) fn source_checksum(func: &ItemFn, transaction: bool) -> String {
     let mut canonical = String::new();
     canonical.push_str(if transaction { "tx " } else { "no-tx " });
-    for attr in func.attrs.iter().filter(|a| !a.path().is_ident("doc")) {
-        write_tokens(&mut canonical, attr.to_token_stream());
-    }
     write_tokens(&mut canonical, func.sig.to_token_stream());
     write_tokens(&mut canonical, func.block.to_token_stream());
     let digest = Sha256::digest(canonical.as_bytes());
@@ -46,7 +44,11 @@ fn write_tokens(out: &mut String, tokens: TokenStream) {
                     continue;
                 }
             }
-            TokenTree::Literal(literal) => out.push_str(&literal.to_string().replace("\r\n", "\n")),
+            TokenTree::Literal(literal) => match syn::Lit::new(literal) {
+                // By value: `"a\nb"` and a literal line break are the same string.
+                syn::Lit::Str(s) => out.push_str(&format!("{:?}", s.value().replace("\r\n", "\n"))),
+                other => out.push_str(&other.to_token_stream().to_string()),
+            },
         }
         out.push(' ');
     }

@@ -19,12 +19,21 @@ mod signature;
 
 /// Registers a function as a shiplap migration.
 ///
-/// ```ignore
+/// ```
+/// use shiplap::prelude::*;
+///
 /// #[migration(version = 20250224120000)]
-/// fn create_users(s: &mut Schema) { /* ... */ }
+/// fn create_users(s: &mut Schema) {
+///     s.raw("CREATE TABLE users (id bigint PRIMARY KEY)")
+///         .down("DROP TABLE users");
+/// }
 ///
 /// #[migration(version = 20250301000000, name = "backfill_emails", transaction = false)]
-/// async fn backfill(ctx: &mut DataContext<'_>) -> shiplap::Result<()> { /* ... */ }
+/// async fn backfill(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
+///     ctx.execute_raw("UPDATE users SET id = id").await?;
+///     Ok(())
+/// }
+/// # fn main() {}
 /// ```
 ///
 /// Keys: `version` (required, a positive integer literal that fits in `i64`), `name`

@@ -205,3 +205,27 @@ impl fmt::Display for MigrationRef {
 }
 
 inventory::collect!(Migration);
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A migration built by hand, as the macro would, leaked to get the `'static` a
+    /// registered one has.
+    pub(crate) fn schema_migration(
+        version: i64,
+        name: &'static str,
+        line: u32,
+        f: fn(&mut Schema),
+    ) -> &'static Migration {
+        Box::leak(Box::new(Migration::__new(
+            version,
+            name,
+            MigrationFn::Schema(f),
+            true,
+            "0000",
+            "",
+            Location::__new("src/test.rs", line, "shiplap::tests"),
+        )))
+    }
+}

@@ -98,3 +98,51 @@ macro_rules! migrations {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::testing::schema_migration;
+
+    #[test]
+    fn sorts_by_version() {
+        let registry = Registry::new([
+            schema_migration(3, "c", 1, |_| {}),
+            schema_migration(1, "a", 2, |_| {}),
+            schema_migration(2, "b", 3, |_| {}),
+        ])
+        .unwrap();
+        let names: Vec<_> = registry.iter().map(|m| m.name()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(registry.get(2).unwrap().name(), "b");
+        assert!(matches!(
+            registry.get(4),
+            Err(Error::UnknownVersion { version: 4 })
+        ));
+        let range: Vec<_> = registry
+            .range(2, 3)
+            .unwrap()
+            .iter()
+            .map(|m| m.version())
+            .collect();
+        assert_eq!(range, [2, 3]);
+        assert!(matches!(
+            registry.range(3, 2),
+            Err(Error::InvalidRange { from: 3, to: 2 })
+        ));
+    }
+
+    #[test]
+    fn duplicate_versions_name_both_sources() {
+        let err = Registry::new([
+            schema_migration(7, "create_users", 10, |_| {}),
+            schema_migration(7, "create_orders", 20, |_| {}),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "two migrations have version 7: `create_users` at src/test.rs:10 and \
+             `create_orders` at src/test.rs:20; give one of them a new version"
+        );
+    }
+}

@@ -366,3 +366,264 @@ impl<T: Clone> Owned<T> for &T {
         self.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_query::{Expr, ExprTrait, Iden, Query};
+
+    use super::*;
+    use crate::migration::testing::schema_migration;
+    use crate::{Direction, Error, render};
+
+    #[derive(Iden)]
+    enum Users {
+        Table,
+        Id,
+        Email,
+        Nickname,
+    }
+
+    #[derive(Iden)]
+    enum Orders {
+        Table,
+        UserId,
+    }
+
+    fn sql(f: fn(&mut Schema), backend: Backend, direction: Direction) -> Vec<String> {
+        let m = schema_migration(1, "t", 1, f);
+        render(m, backend, direction)
+            .unwrap()
+            .statements
+            .into_iter()
+            .map(|s| s.sql)
+            .collect()
+    }
+
+    #[test]
+    fn create_table_and_index_derive_their_drops_in_reverse_order() {
+        fn f(s: &mut Schema) {
+            s.create_table(
+                Table::create()
+                    .table(Users::Table)
+                    .col(ColumnDef::new(Users::Id).big_integer().primary_key()),
+            );
+            s.create_index(
+                Users::Table,
+                Index::create().name("users_email_idx").col(Users::Email),
+            );
+        }
+        assert_eq!(
+            sql(f, Backend::MySql, Direction::Down),
+            [
+                "DROP INDEX `users_email_idx` ON `users`",
+                "DROP TABLE `users`"
+            ]
+        );
+    }
+
+    #[test]
+    fn concurrent_index_is_dropped_concurrently() {
+        fn f(s: &mut Schema) {
+            s.create_index(
+                Users::Table,
+                Index::create()
+                    .name("users_email_idx")
+                    .col(Users::Email)
+                    .concurrently(),
+            );
+        }
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Up),
+            [r#"CREATE INDEX CONCURRENTLY "users_email_idx" ON "users" ("email")"#]
+        );
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Down),
+            [r#"DROP INDEX CONCURRENTLY "users_email_idx""#]
+        );
+    }
+
+    #[test]
+    fn add_column_and_renames_reverse() {
+        fn f(s: &mut Schema) {
+            s.add_column(
+                Users::Table,
+                ColumnDef::new(Users::Nickname).string().null(),
+            );
+            s.rename_column(Users::Table, Users::Email, Alias::new("email_address"));
+            s.rename_table(Users::Table, Alias::new("accounts"));
+        }
+        assert_eq!(
+            sql(f, Backend::Sqlite, Direction::Down),
+            [
+                r#"ALTER TABLE "accounts" RENAME TO "users""#,
+                r#"ALTER TABLE "users" RENAME COLUMN "email_address" TO "email""#,
+                r#"ALTER TABLE "users" DROP COLUMN "nickname""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_key_is_dropped_by_name() {
+        fn f(s: &mut Schema) {
+            s.create_foreign_key(
+                ForeignKey::create()
+                    .name("orders_user_id_fkey")
+                    .from(Orders::Table, Orders::UserId)
+                    .to(Users::Table, Users::Id),
+            );
+        }
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Down),
+            [r#"ALTER TABLE "orders" DROP CONSTRAINT "orders_user_id_fkey""#]
+        );
+    }
+
+    #[test]
+    fn explicit_downs_run_in_order_and_nothing_to_undo_renders_nothing() {
+        fn f(s: &mut Schema) {
+            s.drop_column(Users::Table, Users::Nickname)
+                .down(
+                    Table::alter()
+                        .table(Users::Table)
+                        .add_column(ColumnDef::new(Users::Nickname).string().null()),
+                )
+                .down("UPDATE users SET nickname = email");
+            s.exec(
+                Query::update()
+                    .table(Users::Table)
+                    .value(Users::Email, Expr::val("x")),
+            )
+            .nothing_to_undo("test");
+        }
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Down),
+            [
+                r#"ALTER TABLE "users" ADD COLUMN "nickname" varchar NULL"#,
+                "UPDATE users SET nickname = email",
+            ]
+        );
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Up)[1],
+            r#"UPDATE "users" SET "email" = 'x'"#
+        );
+    }
+
+    #[test]
+    fn a_step_without_down_makes_the_migration_irreversible() {
+        let missing = schema_migration(5, "drop_nickname", 42, |s| {
+            let _ = s.drop_column(Users::Table, Users::Nickname);
+        });
+        let err = render(missing, Backend::Sqlite, Direction::Down).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "migration 5 drop_nickname (src/test.rs:42) cannot be reverted: step 1 \
+             (alter table) has no down: give it one with `.down(...)`, or mark it \
+             `.irreversible(\"why\")`"
+        );
+        let marked = schema_migration(6, "truncate", 7, |s| {
+            s.raw("DELETE FROM users").irreversible("the rows are gone");
+        });
+        let err = render(marked, Backend::Sqlite, Direction::Down).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("step 1 (raw SQL) is irreversible: the rows are gone"),
+            "{err}"
+        );
+        // Going up is unaffected.
+        assert!(render(marked, Backend::Sqlite, Direction::Up).is_ok());
+    }
+
+    #[test]
+    fn only_on_limits_steps_to_backends_and_nests() {
+        fn f(s: &mut Schema) {
+            s.only_on(&[Backend::Postgres, Backend::MySql], |s| {
+                s.raw("SELECT 'pg or mysql'").nothing_to_undo("test");
+                s.only_on(&[Backend::MySql, Backend::Sqlite], |s| {
+                    s.raw("SELECT 'mysql only'").nothing_to_undo("test");
+                });
+            });
+            s.raw("SELECT 'all'").nothing_to_undo("test");
+        }
+        assert_eq!(sql(f, Backend::Sqlite, Direction::Up), ["SELECT 'all'"]);
+        assert_eq!(
+            sql(f, Backend::Postgres, Direction::Up),
+            ["SELECT 'pg or mysql'", "SELECT 'all'"]
+        );
+        assert_eq!(
+            sql(f, Backend::MySql, Direction::Up),
+            [
+                "SELECT 'pg or mysql'",
+                "SELECT 'mysql only'",
+                "SELECT 'all'"
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_statement_is_a_render_error_naming_migration_and_step() {
+        let m = schema_migration(9, "modify", 3, |s| {
+            s.add_column(
+                Users::Table,
+                ColumnDef::new(Users::Nickname).string().null(),
+            );
+            s.alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .modify_column(ColumnDef::new(Users::Email).text()),
+            )
+            .irreversible("test");
+        });
+        let err = render(m, Backend::Sqlite, Direction::Up).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Render {
+                step: 2,
+                backend: Backend::Sqlite,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "migration 9 modify (src/test.rs:3), step 2 (alter table): cannot render it \
+             for sqlite: Sqlite not support modifying table column"
+        );
+    }
+
+    #[test]
+    fn a_panicking_migration_is_a_plan_error_with_its_location() {
+        let m = schema_migration(11, "boom", 8, |_| {
+            let none: Option<u8> = None;
+            none.expect("the table name");
+        });
+        let err = render(m, Backend::Postgres, Direction::Up).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "migration 11 boom (src/test.rs:8) panicked while planning its steps: the table name (at crates/shiplap/src/schema.rs:"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn sql_checksum_ignores_whitespace_but_not_content() {
+        let a = schema_migration(1, "a", 1, |s| {
+            s.raw("SELECT  1,\r\n 2").irreversible("x");
+        });
+        let b = schema_migration(1, "b", 1, |s| {
+            s.raw("SELECT 1, 2").irreversible("x");
+        });
+        let c = schema_migration(1, "c", 1, |s| {
+            s.raw("SELECT 1, 3").irreversible("x");
+        });
+        let sum = |m| {
+            render(m, Backend::Postgres, Direction::Up)
+                .unwrap()
+                .checksum()
+                .unwrap()
+        };
+        assert_eq!(sum(a), sum(b));
+        assert_ne!(sum(b), sum(c));
+        assert_eq!(sum(c).len(), 64);
+    }
+}
