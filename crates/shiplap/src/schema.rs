@@ -369,7 +369,7 @@ impl<T: Clone> Owned<T> for &T {
 
 #[cfg(test)]
 mod tests {
-    use sea_query::{Expr, ExprTrait, Iden, Query};
+    use sea_query::{Expr, Iden, Query};
 
     use super::*;
     use crate::migration::testing::schema_migration;
@@ -592,8 +592,9 @@ mod tests {
     #[test]
     fn a_panicking_migration_is_a_plan_error_with_its_location() {
         let m = schema_migration(11, "boom", 8, |_| {
-            let none: Option<u8> = None;
-            none.expect("the table name");
+            let names: Vec<&str> = Vec::new();
+            let first = names.first().copied();
+            first.expect("the table name");
         });
         let err = render(m, Backend::Postgres, Direction::Up).unwrap_err();
         let text = err.to_string();
