@@ -48,10 +48,13 @@ fn create_order_items(s: &mut Schema) {
                     .on_delete(ForeignKeyAction::Restrict),
             ),
     );
-    s.create_index(
-        OrderItems::Table,
-        Index::create()
-            .name("order_items_order_id_idx")
-            .col(OrderItems::OrderId),
-    );
+    // InnoDB indexes foreign key columns itself (see create_orders).
+    s.only_on(&[Backend::Postgres, Backend::Sqlite], |s| {
+        s.create_index(
+            OrderItems::Table,
+            Index::create()
+                .name("order_items_order_id_idx")
+                .col(OrderItems::OrderId),
+        );
+    });
 }
