@@ -121,7 +121,7 @@ macro_rules! from_statements {
             }
         }
         impl From<&mut $ty> for Statement {
-            /// Takes the statement out of a sea-query builder chain (`Table::create()...`).
+            /// Copies the statement at the end of a sea-query builder chain (`Table::create()...`).
             fn from(statement: &mut $ty) -> Self {
                 Statement::$variant(statement.clone())
             }
