@@ -83,6 +83,26 @@ pub enum Error {
         given: String,
     },
 
+    /// A database URL that cannot be parsed. The URL is shown with its password redacted.
+    #[error("invalid database URL `{url}`: {reason}")]
+    InvalidDatabaseUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A database URL whose scheme names no backend shiplap knows.
+    #[error(
+        "unknown database scheme `{scheme}` in {url}: expected sqlite:, postgres://, mysql:// or mariadb://"
+    )]
+    UnknownScheme {
+        /// The URL, password redacted.
+        url: String,
+        /// The scheme given.
+        scheme: String,
+    },
+
     /// A data migration's own error.
     #[error("{message}")]
     Data {

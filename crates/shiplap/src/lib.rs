@@ -40,6 +40,7 @@
 mod backend;
 pub mod cli;
 mod data;
+mod database_url;
 mod error;
 mod migration;
 mod panic;
@@ -51,6 +52,7 @@ mod statement;
 
 pub use backend::Backend;
 pub use data::{DataContext, Dml};
+pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use plan::{Plan, plan};
