@@ -92,12 +92,19 @@ fn unique_name() -> String {
     )
 }
 
-fn server_url(variable: &str) -> Option<String> {
+/// Says that a test is skipped because `variable` is not set. Straight to stderr:
+/// libtest captures `println!`/`eprintln!` of passing tests.
+pub fn skip(variable: &str) {
+    let _ = writeln!(std::io::stderr(), "skipped: {variable} is not set");
+}
+
+/// The server URL in `variable`, or `None` (and a `skipped` line) when it is unset or
+/// empty.
+pub fn server_url(variable: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            // Straight to stderr: libtest captures `println!`/`eprintln!` of passing tests.
-            let _ = writeln!(std::io::stderr(), "skipped: {variable} is not set");
+            skip(variable);
             None
         }
     }

@@ -103,6 +103,20 @@ pub enum Error {
         scheme: String,
     },
 
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to {url} (after {attempts} attempt(s)): {source}{}", if hint.is_empty() { String::new() } else { format!("; {hint}") })]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// How many times shiplap tried.
+        attempts: u32,
+        /// What to check, when shiplap can tell.
+        hint: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// A data migration's own error.
     #[error("{message}")]
     Data {

@@ -39,6 +39,7 @@
 
 mod backend;
 pub mod cli;
+mod connection;
 mod data;
 mod database_url;
 mod error;
@@ -51,6 +52,7 @@ mod schema;
 mod statement;
 
 pub use backend::Backend;
+pub use connection::{Connection, Retry, connect};
 pub use data::{DataContext, Dml};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};

@@ -1,0 +1,134 @@
+//! Connecting: one connection to the database a URL names, retried with backoff while
+//! the server is not up yet, and errors that say what went wrong without the password.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, MySqlConnection, PgConnection, SqliteConnection};
+
+use crate::{Backend, DatabaseUrl, Error, Result};
+
+/// A connection to one of the backends.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Connection {
+    /// SQLite.
+    Sqlite(SqliteConnection),
+    /// PostgreSQL.
+    Postgres(PgConnection),
+    /// MySQL or MariaDB.
+    MySql(MySqlConnection),
+}
+
+impl Connection {
+    /// The backend connected to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Connection::Sqlite(_) => Backend::Sqlite,
+            Connection::Postgres(_) => Backend::Postgres,
+            Connection::MySql(_) => Backend::MySql,
+        }
+    }
+}
+
+/// How often to try, and how long to wait in between.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Retries after the first attempt (0: try once).
+    pub retries: u32,
+    /// The wait before the first retry; it doubles each time, up to 5 s.
+    pub first_delay: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            retries: 0,
+            first_delay: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Connects to `url`. Errors that may pass (the server refuses connections or is still
+/// starting) are retried per `retry`; a wrong password or an unknown database fails at
+/// once. An SQLite file is created when missing.
+pub async fn connect(url: &DatabaseUrl, retry: Retry) -> Result<Connection> {
+    let mut delay = retry.first_delay;
+    let mut attempt = 1;
+    loop {
+        match connect_once(url).await {
+            Ok(conn) => return Ok(conn),
+            Err(source) if attempt <= retry.retries && is_transient(&source) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(source) => {
+                return Err(Error::Connect {
+                    url: url.to_string(),
+                    attempts: attempt,
+                    hint: hint(&source),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+async fn connect_once(url: &DatabaseUrl) -> Result<Connection, sqlx::Error> {
+    Ok(match url.backend() {
+        Backend::Sqlite => Connection::Sqlite(
+            SqliteConnectOptions::from_str(url.expose())?
+                .create_if_missing(true)
+                .busy_timeout(Duration::from_secs(5))
+                .connect()
+                .await?,
+        ),
+        Backend::Postgres => {
+            Connection::Postgres(PgConnectOptions::from_str(url.expose())?.connect().await?)
+        }
+        Backend::MySql => Connection::MySql(
+            MySqlConnectOptions::from_str(url.expose())?
+                .connect()
+                .await?,
+        ),
+    })
+}
+
+/// Whether trying again later may succeed: the server is not reachable (yet), or says
+/// it is starting up.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            // Postgres: cannot connect now (starting up, shutting down), too many clients.
+            Some("57P03" | "53300")
+                // MySQL: too many connections.
+                | Some("08004" | "1040")
+        ),
+        _ => false,
+    }
+}
+
+/// One line on what to check, for the errors people meet most.
+fn hint(error: &sqlx::Error) -> String {
+    let code = error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .map(|c| c.into_owned());
+    match (error, code.as_deref()) {
+        (_, Some("28P01" | "28000")) => "check the user name and password".into(),
+        (_, Some("3D000" | "42000")) => "check the database name: it does not exist".into(),
+        (sqlx::Error::Io(io), _) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "nothing listens at that host and port: is the server running? \
+             (--connect-retries waits for one that is starting)"
+                .into()
+        }
+        (sqlx::Error::Io(_), _) => "check the host name and port".into(),
+        _ => String::new(),
+    }
+}
