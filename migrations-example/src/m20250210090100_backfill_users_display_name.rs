@@ -8,7 +8,10 @@ use crate::idens::Users;
 ///
 /// Only rows still NULL are touched, so running it again (after a crash, or with rows
 /// written by an older release in between) copies only what is missing.
-#[migration(version = 20250210090100)]
+#[migration(
+    version = 20250210090100,
+    nothing_to_undo = "reverting add_users_display_name drops the column it fills"
+)]
 pub async fn backfill_users_display_name(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     let update = Query::update()
         .table(Users::Table)

@@ -78,14 +78,14 @@ fn down_of_a_range_runs_newest_first() {
 }
 
 #[test]
-fn a_data_migration_says_it_runs_rust_code_and_has_no_down() {
+fn a_data_migration_says_it_runs_rust_code_and_why_reverting_needs_nothing() {
     let up = migrate(&["sql", "--version", "20250210090100"]);
     assert!(stdout(&up).contains("-- data migration: runs Rust code against the database"));
     let down = migrate(&["sql", "--version", "20250210090100", "--down"]);
     assert!(down.status.success());
     assert!(
         stdout(&down).contains(
-            "-- cannot be reverted: it is a data migration (Rust code), which has no down"
+            "-- nothing to undo: reverting add_users_display_name drops the column it fills"
         ),
         "{}",
         stdout(&down)

@@ -10,9 +10,11 @@ pub(crate) struct Args {
     pub(crate) version: i64,
     pub(crate) name: Option<LitStr>,
     pub(crate) transaction: bool,
+    /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
+    pub(crate) nothing_to_undo: Option<LitStr>,
 }
 
-const KEYS: &str = "`version`, `name`, `transaction`";
+const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -21,6 +23,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut version = None;
     let mut name = None;
     let mut transaction = None;
+    let mut nothing_to_undo = None;
 
     for meta in &metas {
         let Meta::NameValue(nv) = meta else {
@@ -42,6 +45,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
             "version" => version.is_some(),
             "name" => name.is_some(),
             "transaction" => transaction.is_some(),
+            "nothing_to_undo" => nothing_to_undo.is_some(),
             _ => {
                 errors.push(syn::Error::new_spanned(
                     key,
@@ -59,7 +63,10 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         }
         let parsed = match key_name.as_str() {
             "version" => parse_version(&nv.value).map(|v| version = Some(v)),
-            "name" => parse_name(&nv.value).map(|n| name = Some(n)),
+            "name" => parse_name(&nv.value, "name").map(|n| name = Some(n)),
+            "nothing_to_undo" => {
+                parse_name(&nv.value, "nothing_to_undo").map(|n| nothing_to_undo = Some(n))
+            }
             _ => parse_bool(&nv.value, "transaction").map(|b| transaction = Some(b)),
         };
         if let Err(e) = parsed {
@@ -83,6 +90,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         version,
         name,
         transaction: transaction.unwrap_or(true),
+        nothing_to_undo,
     })
 }
 
@@ -138,7 +146,8 @@ fn parse_version(value: &Expr) -> syn::Result<i64> {
     }
 }
 
-fn parse_name(value: &Expr) -> syn::Result<LitStr> {
+/// A non-empty, one-line string literal for `key`.
+fn parse_name(value: &Expr, key: &str) -> syn::Result<LitStr> {
     let Expr::Lit(ExprLit {
         lit: Lit::Str(name),
         ..
@@ -146,17 +155,20 @@ fn parse_name(value: &Expr) -> syn::Result<LitStr> {
     else {
         return Err(syn::Error::new_spanned(
             value,
-            "name must be a string literal, e.g. `name = \"create_users\"`",
+            format!("{key} must be a string literal, e.g. `{key} = \"...\"`"),
         ));
     };
     let text = name.value();
     if text.trim().is_empty() {
-        return Err(syn::Error::new(name.span(), "name must not be empty"));
+        return Err(syn::Error::new(
+            name.span(),
+            format!("{key} must not be empty"),
+        ));
     }
     if text.chars().any(char::is_control) {
         return Err(syn::Error::new(
             name.span(),
-            "name must be one line of printable text",
+            format!("{key} must be one line of printable text"),
         ));
     }
     Ok(name.clone())

@@ -32,6 +32,16 @@ pub(crate) fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
         (Err(e), _) | (_, Err(e)) => return with_error(&func, e),
     };
+    if let (Kind::Schema, Some(reason)) = (kind, &args.nothing_to_undo) {
+        return with_error(
+            &func,
+            syn::Error::new(
+                reason.span(),
+                "`nothing_to_undo` is for data migrations: on a schema migration, call \
+                 `.nothing_to_undo(\"why\")` on the step instead",
+            ),
+        );
+    }
     register(&func, &args, kind)
 }
 
@@ -56,6 +66,10 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
     let transaction = args.transaction;
     let checksum = source_checksum(func, transaction);
     let doc = doc_text(func);
+    let nothing_to_undo = match &args.nothing_to_undo {
+        Some(reason) => quote!(::core::option::Option::Some(#reason)),
+        None => quote!(::core::option::Option::None),
+    };
     // Spanned at the user's function name: a wrong type fails there, not in here.
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let run = match kind {
@@ -85,6 +99,7 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                     #transaction,
                     #checksum,
                     #doc,
+                    #nothing_to_undo,
                     ::shiplap::__private::Location::__new(
                         ::core::file!(),
                         #line,

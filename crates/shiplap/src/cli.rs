@@ -11,24 +11,42 @@
 //! ```
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{Backend, Direction, Error, Migration, Registry, Result, render, script};
+use crate::{
+    Backend, DatabaseUrl, Direction, Done, DownTarget, Error, Migration, MigrationStatus, Migrator,
+    Options, Registry, Result, Retry, State, render, script,
+};
 
 /// shiplap: type-checked database migrations.
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
     version,
-    after_help = "Exit codes:\n  0  success\n  1  a migration, rendering or database error\n  2  invalid arguments"
+    after_help = "Exit codes:\n  0  success\n  1  a migration, lock, connection or database error\n  2  invalid arguments\n  3  `status --check` or `validate` found something to fix"
 )]
 pub struct Cli {
     /// Output for people (`human`) or for programs (`json`).
     #[arg(long, value_enum, global = true, default_value_t = Format::Human)]
     pub format: Format,
+
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// More log lines on stderr: -v each migration, -vv each statement.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 
     /// What to do.
     #[command(subcommand)]
@@ -44,6 +62,32 @@ pub enum Format {
     Json,
 }
 
+/// Where the database is, and how long to wait for it.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// The database URL (sqlite://file.db, postgres://user@host/db, mysql://user@host/db).
+    /// Default: $DATABASE_URL, then DATABASE_URL in ./.env, then sqlite://shiplap.db.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// The history table.
+    #[arg(long, global = true, value_name = "NAME", default_value = crate::DEFAULT_TABLE)]
+    pub table: String,
+
+    /// How long to wait for another runner's lock (e.g. 60s, 500ms, 2m).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// Retries, with backoff, while the server does not accept connections yet.
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    pub connect_retries: u32,
+
+    /// A lock_timeout for the migrations' statements (PostgreSQL, MySQL), e.g. 5s: a
+    /// migration that waits on a busy table fails instead of blocking traffic behind it.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub statement_lock_timeout: Option<Duration>,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 #[non_exhaustive]
@@ -53,6 +97,149 @@ pub enum Command {
     /// Examples: `migrate sql --backend postgres`, `migrate sql --version 20250224120000
     /// --down`, `migrate sql --from 20250101000000 --to 20250301000000`.
     Sql(SqlArgs),
+
+    /// Apply pending migrations, each in its own transaction.
+    ///
+    /// Examples: `migrate up`, `migrate up --to 20250301090000`, `migrate up --dry-run`.
+    Up(UpArgs),
+
+    /// Revert applied migrations, newest first (default: the newest one).
+    ///
+    /// Examples: `migrate down`, `migrate down --steps 3`, `migrate down --to 0` (all).
+    Down(DownArgs),
+
+    /// Revert the newest migrations and apply them again.
+    Redo(RedoArgs),
+
+    /// Show every migration's state: applied, pending, out-of-order, modified, missing,
+    /// dirty. Writes nothing.
+    Status(StatusArgs),
+
+    /// Show the history table's rows as recorded.
+    History,
+
+    /// Check the database against the code: checksums, order, dirty rows. Exits 3 on any
+    /// drift.
+    Validate,
+
+    /// Record that an existing database already has every migration up to a version.
+    Baseline(BaselineArgs),
+
+    /// After a person has fixed a failed migration: clear dirty rows, accept changed
+    /// checksums. Prints exactly what it changed.
+    Repair(RepairArgs),
+
+    /// Drop every table and apply all migrations again. Destroys all data.
+    Fresh(FreshArgs),
+}
+
+/// Arguments of `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply only up to (and including) this version.
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Print the SQL that would run (history writes included); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply pending migrations older than the newest applied one.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    /// Go on although applied migrations are missing from the code.
+    #[arg(long)]
+    pub ignore_missing: bool,
+    /// All pending migrations in one transaction: all or nothing (PostgreSQL, SQLite).
+    #[arg(long)]
+    pub single_transaction: bool,
+}
+
+/// Arguments of `down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Revert every migration newer than this version (0: all).
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<i64>,
+    /// Revert this many migrations (default 1).
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Print the SQL that would run (history writes included); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `redo`.
+#[derive(Debug, Args)]
+pub struct RedoArgs {
+    /// How many of the newest migrations to redo.
+    #[arg(long, default_value_t = 1)]
+    pub steps: u32,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 3 when anything is pending, out of order, modified, missing or dirty (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of `baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Every migration up to and including this version is recorded as applied.
+    #[arg(long)]
+    pub version: i64,
+}
+
+/// Arguments of `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Only this migration's row.
+    #[arg(long)]
+    pub version: Option<i64>,
+}
+
+/// Arguments of `fresh`.
+#[derive(Debug, Args)]
+pub struct FreshArgs {
+    /// Required: says that you mean to destroy every table and its data.
+    #[arg(long, required = true)]
+    pub yes_destroy_all_data: bool,
+}
+
+/// What a command printed, and whether a check failed (exit code 3).
+#[derive(Debug)]
+pub struct Outcome {
+    /// What goes to stdout.
+    pub output: String,
+    /// `status --check` or `validate` found something.
+    pub check_failed: bool,
+}
+
+impl From<String> for Outcome {
+    fn from(output: String) -> Self {
+        Outcome {
+            output,
+            check_failed: false,
+        }
+    }
+}
+
+/// Parses `60s`, `500ms`, `2m` or a number of seconds.
+fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 60s, 500ms or 2m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("`{text}` is not a duration like 60s, 500ms or 2m")),
+    }
 }
 
 /// Arguments of `sql`.
@@ -93,13 +280,26 @@ where
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let result = registry.and_then(|registry| execute(&cli, &registry));
+    init_logging(&cli);
+    let result = registry.and_then(|registry| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Data {
+                message: format!("cannot start the async runtime: {e}"),
+            })?;
+        runtime.block_on(execute(&cli, &registry))
+    });
     match result {
-        Ok(output) => {
+        Ok(outcome) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = stdout.write_all(output.as_bytes());
-            ExitCode::SUCCESS
+            let _ = stdout.write_all(outcome.output.as_bytes());
+            if outcome.check_failed {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");
@@ -112,16 +312,270 @@ fn exit_code(error: &Error) -> u8 {
     match error {
         Error::UnknownVersion { .. }
         | Error::InvalidRange { .. }
-        | Error::UnknownBackend { .. } => 2,
+        | Error::UnknownBackend { .. }
+        | Error::InvalidDatabaseUrl { .. }
+        | Error::UnknownScheme { .. }
+        | Error::NotApplied { .. }
+        | Error::InvalidArgument { .. } => 2,
         _ => 1,
     }
 }
 
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, _) => tracing::Level::DEBUG,
+    };
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(colour)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// The migrator the command line describes.
+fn migrator(
+    cli: &Cli,
+    registry: &Registry,
+    allow_out_of_order: bool,
+    ignore_missing: bool,
+) -> Result<Migrator> {
+    let c = &cli.connection;
+    let env = std::env::var("DATABASE_URL").ok();
+    let url = DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
+    Ok(Migrator::new(
+        registry.clone(),
+        url,
+        Options {
+            table: c.table.clone(),
+            lock_timeout: c.lock_timeout,
+            connect: Retry {
+                retries: c.connect_retries,
+                ..Retry::default()
+            },
+            statement_lock_timeout: c.statement_lock_timeout,
+            allow_out_of_order,
+            ignore_missing,
+        },
+    ))
+}
+
 /// Runs a parsed command and returns what it prints on stdout.
-pub fn execute(cli: &Cli, registry: &Registry) -> Result<String> {
+pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
+    let json = cli.format == Format::Json;
+    let plain = |cli: &Cli| migrator(cli, registry, false, false);
     match &cli.command {
-        Command::Sql(args) => sql(args, cli.format, registry),
+        Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
+        Command::Up(args) => {
+            let m = migrator(cli, registry, args.allow_out_of_order, args.ignore_missing)?;
+            if args.dry_run {
+                let script = m.up_dry_run(args.to, args.single_transaction).await?;
+                return Ok(dry_run_output(&m, script, json).into());
+            }
+            let done = m.up(args.to, args.single_transaction).await?;
+            Ok(done_output(&m, "up", &done, json).into())
+        }
+        Command::Down(args) => {
+            let target = match (args.to, args.steps) {
+                (Some(to), _) => DownTarget::To(to),
+                (None, steps) => DownTarget::Steps(steps.unwrap_or(1)),
+            };
+            let m = plain(cli)?;
+            if args.dry_run {
+                let script = m.down_dry_run(target).await?;
+                return Ok(dry_run_output(&m, script, json).into());
+            }
+            let done = m.down(target).await?;
+            Ok(done_output(&m, "down", &done, json).into())
+        }
+        Command::Redo(args) => {
+            let m = plain(cli)?;
+            let done = m.redo(args.steps).await?;
+            Ok(done_output(&m, "redo", &done, json).into())
+        }
+        Command::Fresh(_) => {
+            let m = plain(cli)?;
+            let done = m.fresh_destroying_all_data().await?;
+            Ok(done_output(&m, "fresh", &done, json).into())
+        }
+        Command::Status(args) => {
+            let m = plain(cli)?;
+            let statuses = m.status().await?;
+            let check_failed = args.check && statuses.iter().any(|s| s.state != State::Applied);
+            Ok(Outcome {
+                output: status_output(&m, &statuses, json),
+                check_failed,
+            })
+        }
+        Command::Validate => {
+            let m = plain(cli)?;
+            let problems: Vec<MigrationStatus> = m
+                .status()
+                .await?
+                .into_iter()
+                .filter(|s| !matches!(s.state, State::Applied | State::Pending))
+                .collect();
+            let output = if json {
+                json_text(
+                    &serde_json::json!({ "database": m.url().to_string(), "problems": problems }),
+                )
+            } else if problems.is_empty() {
+                format!("ok: {} matches the code\n", m.url())
+            } else {
+                status_output(&m, &problems, false)
+            };
+            Ok(Outcome {
+                output,
+                check_failed: !problems.is_empty(),
+            })
+        }
+        Command::History => {
+            let m = plain(cli)?;
+            let rows = m.history().await?;
+            if json {
+                return Ok(json_text(
+                    &serde_json::json!({ "database": m.url().to_string(), "history": rows }),
+                )
+                .into());
+            }
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "{:<16} {:<40} {:<8} {:<25} {:>8}",
+                "VERSION", "NAME", "STATE", "APPLIED AT", "MS"
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:<40} {:<8} {:<25} {:>8}",
+                    r.version,
+                    r.name,
+                    r.state.as_str(),
+                    r.applied_at,
+                    r.duration_ms
+                );
+            }
+            if rows.is_empty() {
+                let _ = writeln!(out, "(no history in {})", m.url());
+            }
+            Ok(out.into())
+        }
+        Command::Baseline(args) => {
+            let m = plain(cli)?;
+            let versions = m.baseline(args.version).await?;
+            Ok(if json {
+                json_text(
+                    &serde_json::json!({ "database": m.url().to_string(), "baselined": versions }),
+                )
+            } else {
+                format!(
+                    "recorded {} migration(s) as applied without running them, up to {}: {:?}\n",
+                    versions.len(),
+                    args.version,
+                    versions
+                )
+            }
+            .into())
+        }
+        Command::Repair(args) => {
+            let m = plain(cli)?;
+            let changes = m.repair(args.version).await?;
+            if json {
+                return Ok(json_text(
+                    &serde_json::json!({ "database": m.url().to_string(), "repaired": changes }),
+                )
+                .into());
+            }
+            let mut out = String::new();
+            for c in &changes {
+                let _ = writeln!(out, "{} {}: {}", c.version, c.name, c.action);
+            }
+            if changes.is_empty() {
+                out.push_str("nothing to repair\n");
+            }
+            Ok(out.into())
+        }
     }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn dry_run_output(m: &Migrator, script: String, json: bool) -> String {
+    if json {
+        json_text(
+            &serde_json::json!({ "database": m.url().to_string(), "dry_run": true, "sql": script }),
+        )
+    } else {
+        format!("-- dry run on {}: nothing was changed\n{script}", m.url())
+    }
+}
+
+fn done_output(m: &Migrator, command: &str, done: &[Done], json: bool) -> String {
+    if json {
+        return json_text(&serde_json::json!({
+            "database": m.url().to_string(),
+            "command": command,
+            "migrations": done,
+        }));
+    }
+    let mut out = String::new();
+    for d in done {
+        let verb = if d.direction == Direction::Up {
+            "applied "
+        } else {
+            "reverted"
+        };
+        let _ = writeln!(
+            out,
+            "{verb} {} {} ({} statement(s), {} ms)",
+            d.version, d.name, d.statements, d.duration_ms
+        );
+    }
+    if done.is_empty() {
+        let _ = writeln!(out, "nothing to do: {} is up to date", m.url());
+    }
+    out
+}
+
+fn status_output(m: &Migrator, statuses: &[MigrationStatus], json: bool) -> String {
+    if json {
+        return json_text(
+            &serde_json::json!({ "database": m.url().to_string(), "migrations": statuses }),
+        );
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<40} {:<22} {:<25} {:>8}",
+        "VERSION", "NAME", "STATE", "APPLIED AT", "MS"
+    );
+    for s in statuses {
+        let state = if s.modified.is_empty() {
+            s.state.name().to_owned()
+        } else {
+            format!("{} ({})", s.state.name(), s.modified.join("+"))
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<40} {:<22} {:<25} {:>8}",
+            s.version,
+            s.name,
+            state,
+            s.applied_at.as_deref().unwrap_or("-"),
+            s.duration_ms
+                .map_or_else(|| "-".to_owned(), |d| d.to_string())
+        );
+    }
+    out
 }
 
 fn sql(args: &SqlArgs, format: Format, registry: &Registry) -> Result<String> {

@@ -132,3 +132,73 @@ fn hint(error: &sqlx::Error) -> String {
         _ => String::new(),
     }
 }
+
+type HistoryTuple = (i64, String, String, String, String, i64, String, String);
+
+macro_rules! on_conn {
+    ($self:expr, $conn:ident => $body:expr) => {
+        match $self {
+            Connection::Sqlite($conn) => $body,
+            Connection::Postgres($conn) => $body,
+            Connection::MySql($conn) => $body,
+        }
+    };
+}
+
+impl Connection {
+    /// Runs SQL text (one statement or several, no parameters); returns rows affected.
+    pub(crate) async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => Ok(sqlx::raw_sql(sql).execute(&mut *c).await?.rows_affected()))
+    }
+
+    /// Whether the query returns at least one row.
+    pub(crate) async fn has_rows(&mut self, sql: &str) -> Result<bool, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => Ok(sqlx::query(sql).fetch_optional(&mut *c).await?.is_some()))
+    }
+
+    /// The first column of every row, as text.
+    pub(crate) async fn strings(&mut self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await)
+    }
+
+    /// Rows of the history table, from [`HistoryTable::select_all`](crate::history).
+    pub(crate) async fn history(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<crate::HistoryRow>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let rows: Vec<HistoryTuple> =
+            on_conn!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::HistoryRow {
+                version: r.0,
+                name: r.1,
+                source_checksum: r.2,
+                sql_checksum: r.3,
+                applied_at: r.4,
+                duration_ms: r.5,
+                state: crate::RowState::parse(&r.6),
+                shiplap_version: r.7,
+            })
+            .collect())
+    }
+
+    /// A data migration's view of this connection.
+    pub(crate) fn data_context(&mut self) -> crate::DataContext<'_> {
+        match self {
+            Connection::Sqlite(c) => crate::DataContext::sqlite(c),
+            Connection::Postgres(c) => crate::DataContext::postgres(c),
+            Connection::MySql(c) => crate::DataContext::mysql(c),
+        }
+    }
+
+    /// Closes the connection cleanly.
+    pub(crate) async fn close(self) {
+        use sqlx::Connection as _;
+        let _ = on_conn!(self, c => c.close().await);
+    }
+}

@@ -117,6 +117,119 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// Another runner held the lock for longer than the lock timeout.
+    #[error(
+        "another shiplap run holds the lock on {url} (history table `{table}`); gave up after {waited_secs} s (--lock-timeout)"
+    )]
+    LockTimeout {
+        /// The database, password redacted.
+        url: String,
+        /// The history table the lock protects.
+        table: String,
+        /// How long shiplap waited.
+        waited_secs: u64,
+    },
+
+    /// A statement of a migration failed. On PostgreSQL and SQLite the migration was
+    /// rolled back whole; when `dirty`, it ran outside a transaction (or on MySQL) and is
+    /// recorded as dirty.
+    #[error(
+        "migration {migration} failed ({direction}) at statement {index} of {count}: {source}\n  statement: {sql}\n{}",
+        if *dirty { "its history row is marked dirty: undo or finish what ran, then `migrate repair` and run again" } else { "it was rolled back: the database is as it was before it" }
+    )]
+    Statement {
+        /// The migration.
+        migration: MigrationRef,
+        /// `up` or `down`.
+        direction: &'static str,
+        /// The failing statement's position, from 1.
+        index: usize,
+        /// How many statements the migration has.
+        count: usize,
+        /// The statement.
+        sql: String,
+        /// Whether the migration was left dirty.
+        dirty: bool,
+        /// The database's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A data migration returned an error.
+    #[error("data migration {migration} failed: {source}\n{}",
+        if *dirty { "its history row is marked dirty: finish or undo what ran, then `migrate repair` and run again" } else { "it was rolled back: the database is as it was before it" })]
+    DataMigration {
+        /// The migration.
+        migration: MigrationRef,
+        /// Whether the migration was left dirty.
+        dirty: bool,
+        /// Its error.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A migration is recorded as dirty: it started and did not finish.
+    #[error(
+        "migration {version} {name} is dirty: it started and did not finish (it ran outside a transaction, or on MySQL). \
+         Check what it changed, undo or complete it by hand, then run `migrate repair --version {version}` and `migrate up`"
+    )]
+    Dirty {
+        /// Its version.
+        version: i64,
+        /// Its name.
+        name: String,
+    },
+
+    /// An applied migration's code no longer matches what was applied.
+    #[error(
+        "migration {migration} was changed after it was applied ({which} checksum differs): \
+         revert the edit and write a new migration, or accept it with `migrate repair --version {}`",
+        migration.version()
+    )]
+    Modified {
+        /// The migration.
+        migration: MigrationRef,
+        /// `source`, `sql` or `source and sql`.
+        which: String,
+    },
+
+    /// Applied migrations that the code no longer has.
+    #[error(
+        "applied migrations are missing from the code: {versions:?}; restore them, or pass --ignore-missing"
+    )]
+    Missing {
+        /// Their versions.
+        versions: Vec<i64>,
+    },
+
+    /// Pending migrations older than the newest applied one.
+    #[error(
+        "pending migrations {versions:?} are older than the newest applied one ({newest}); \
+         pass --allow-out-of-order to apply them anyway"
+    )]
+    OutOfOrder {
+        /// Their versions.
+        versions: Vec<i64>,
+        /// The newest applied version.
+        newest: i64,
+    },
+
+    /// `down --to V` with a V that is neither 0 nor an applied migration.
+    #[error(
+        "cannot revert to {version}: it is not an applied migration (use 0 to revert everything)"
+    )]
+    NotApplied {
+        /// The version asked for.
+        version: i64,
+    },
+
+    /// A command's arguments do not make sense together.
+    #[error("{message}")]
+    InvalidArgument {
+        /// What is wrong.
+        message: String,
+    },
+
     /// A data migration's own error.
     #[error("{message}")]
     Data {

@@ -43,20 +43,26 @@ mod connection;
 mod data;
 mod database_url;
 mod error;
+mod history;
+mod lock;
 mod migration;
+mod migrator;
 mod panic;
 mod plan;
 mod registry;
 mod render;
 mod schema;
 mod statement;
+mod status;
 
 pub use backend::Backend;
 pub use connection::{Connection, Retry, connect};
 pub use data::{DataContext, Dml};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
+pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
+pub use migrator::{Done, DownTarget, Migrator, Options, Repaired};
 pub use plan::{Plan, plan};
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
@@ -64,6 +70,7 @@ pub use schema::{Down, NeedsDown, Owned, Schema, Step, WithDown};
 pub use sea_query;
 pub use shiplap_macros::migration;
 pub use statement::{Raw, Statement};
+pub use status::{MigrationStatus, State, diff};
 
 /// What a file of migrations needs: `use shiplap::prelude::*;`.
 pub mod prelude {

@@ -17,6 +17,7 @@ pub struct Migration {
     transaction: bool,
     source_checksum: &'static str,
     doc: &'static str,
+    nothing_to_undo: Option<&'static str>,
     location: Location,
 }
 
@@ -89,6 +90,8 @@ impl fmt::Display for Location {
 
 impl Migration {
     #[doc(hidden)]
+    // Called only by `#[migration]`'s expansion, which passes every field by name order.
+    #[allow(clippy::too_many_arguments)]
     pub const fn __new(
         version: i64,
         name: &'static str,
@@ -96,6 +99,7 @@ impl Migration {
         transaction: bool,
         source_checksum: &'static str,
         doc: &'static str,
+        nothing_to_undo: Option<&'static str>,
         location: Location,
     ) -> Self {
         Migration {
@@ -105,6 +109,7 @@ impl Migration {
             transaction,
             source_checksum,
             doc,
+            nothing_to_undo,
             location,
         }
     }
@@ -146,6 +151,12 @@ impl Migration {
     /// The function's doc comment (may be empty).
     pub fn doc(&self) -> &'static str {
         self.doc
+    }
+
+    /// For a data migration declared with `nothing_to_undo = "why"`: why reverting it
+    /// changes nothing. A data migration without it cannot be reverted.
+    pub fn nothing_to_undo(&self) -> Option<&'static str> {
+        self.nothing_to_undo
     }
 
     /// Where the migration is defined.
@@ -225,6 +236,7 @@ pub(crate) mod testing {
             true,
             "0000",
             "",
+            None,
             Location::__new("src/test.rs", line, "shiplap::tests"),
         )))
     }

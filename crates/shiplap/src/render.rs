@@ -85,10 +85,12 @@ pub fn render(
     let schema = match plan(migration)? {
         Plan::Schema(schema) => schema,
         Plan::Data => {
-            if direction == Direction::Down {
+            if direction == Direction::Down && migration.nothing_to_undo().is_none() {
                 return Err(Error::Irreversible {
                     migration: migration.reference(),
-                    reason: "it is a data migration (Rust code), which has no down".into(),
+                    reason: "it is a data migration (Rust code) with no down; if reverting it \
+                             needs no change, say so with `nothing_to_undo = \"why\"`"
+                        .into(),
                 });
             }
             return Ok(rendered);
@@ -184,7 +186,7 @@ pub fn script(
                 let _ = writeln!(out, "-- sql checksum: {checksum}");
             }
             out.push('\n');
-            write_statements(&mut out, &rendered);
+            write_statements(&mut out, migration, &rendered);
         }
         Err(Error::Irreversible { reason, .. }) => {
             let _ = writeln!(out, "-- cannot be reverted: {reason}");
@@ -204,7 +206,7 @@ pub fn snapshot(migration: &'static Migration, backend: Backend) -> Result<Strin
     for direction in [Direction::Up, Direction::Down] {
         let _ = writeln!(out, "-- {}", direction.name());
         match render(migration, backend, direction) {
-            Ok(rendered) => write_statements(&mut out, &rendered),
+            Ok(rendered) => write_statements(&mut out, migration, &rendered),
             Err(Error::Irreversible { reason, .. }) => {
                 let _ = writeln!(out, "-- cannot be reverted: {reason}");
             }
@@ -217,9 +219,16 @@ pub fn snapshot(migration: &'static Migration, backend: Backend) -> Result<Strin
     Ok(out)
 }
 
-fn write_statements(out: &mut String, rendered: &Rendered) {
+fn write_statements(out: &mut String, migration: &Migration, rendered: &Rendered) {
     if rendered.kind == Kind::Data {
-        out.push_str("-- data migration: runs Rust code against the database; no SQL to show\n");
+        match (rendered.direction, migration.nothing_to_undo()) {
+            (Direction::Down, Some(reason)) => {
+                let _ = writeln!(out, "-- nothing to undo: {reason}");
+            }
+            _ => out.push_str(
+                "-- data migration: runs Rust code against the database; no SQL to show\n",
+            ),
+        }
         return;
     }
     if rendered.statements.is_empty() {

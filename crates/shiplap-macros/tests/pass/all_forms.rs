@@ -19,7 +19,7 @@ fn create_users(s: &mut Schema) {
 #[migration(version = 2, name = "custom_name", transaction = false)]
 pub(crate) fn r#renamed(_s: &mut shiplap::Schema) {}
 
-#[migration(version = 3)]
+#[migration(version = 3, nothing_to_undo = "the column it fills is dropped by reverting 1")]
 async fn backfill(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     let _ = ctx.backend();
     Ok(())

@@ -1,0 +1,320 @@
+//! The history table: one row per applied (or dirty) migration, and the SQL that reads
+//! and writes it on each backend.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sea_query::{
+    Alias, ColumnDef, Expr, ExprTrait, MysqlQueryBuilder, PostgresQueryBuilder, Query,
+    QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Table,
+};
+use serde::Serialize;
+
+use crate::Backend;
+
+/// The default name of the history table.
+pub const DEFAULT_TABLE: &str = "shiplap_migrations";
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryRow {
+    /// The migration's version (the primary key).
+    pub version: i64,
+    /// Its name when it was applied.
+    pub name: String,
+    /// The source checksum when it was applied.
+    pub source_checksum: String,
+    /// The SQL checksum for this backend when it was applied (empty for a data migration).
+    pub sql_checksum: String,
+    /// When it was applied (UTC, RFC 3339).
+    pub applied_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: i64,
+    /// `applied`, or `dirty` while (or because) a migration without a transaction ran.
+    pub state: RowState,
+    /// The shiplap version that applied it.
+    pub shiplap_version: String,
+}
+
+/// The state recorded in a history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowState {
+    /// Applied completely.
+    Applied,
+    /// Started and not finished: its statements ran outside a transaction, and shiplap
+    /// did not see them all succeed.
+    Dirty,
+}
+
+impl RowState {
+    /// `applied` or `dirty`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::Dirty => "dirty",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> RowState {
+        if text == "applied" {
+            RowState::Applied
+        } else {
+            RowState::Dirty
+        }
+    }
+}
+
+/// The SQL of the history table named `table` on `backend`.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoryTable {
+    pub(crate) table: String,
+    pub(crate) backend: Backend,
+}
+
+const COLUMNS: [&str; 8] = [
+    "version",
+    "name",
+    "source_checksum",
+    "sql_checksum",
+    "applied_at",
+    "duration_ms",
+    "state",
+    "shiplap_version",
+];
+
+impl HistoryTable {
+    pub(crate) fn new(table: &str, backend: Backend) -> Self {
+        HistoryTable {
+            table: table.to_owned(),
+            backend,
+        }
+    }
+
+    fn name(&self) -> Alias {
+        Alias::new(self.table.as_str())
+    }
+
+    fn schema_sql(&self, statement: &impl SchemaStatementBuilder) -> String {
+        match self.backend {
+            Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
+            Backend::Postgres => statement.to_string(PostgresQueryBuilder),
+            Backend::MySql => statement.to_string(MysqlQueryBuilder),
+        }
+    }
+
+    fn query_sql(&self, statement: &impl QueryStatementWriter) -> String {
+        match self.backend {
+            Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
+            Backend::Postgres => statement.to_string(PostgresQueryBuilder),
+            Backend::MySql => statement.to_string(MysqlQueryBuilder),
+        }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS`.
+    pub(crate) fn create(&self) -> String {
+        self.schema_sql(
+            Table::create()
+                .table(self.name())
+                .if_not_exists()
+                .col(
+                    ColumnDef::new(Alias::new("version"))
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("name"))
+                        .string_len(255)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("source_checksum"))
+                        .string_len(64)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("sql_checksum"))
+                        .string_len(64)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("applied_at"))
+                        .string_len(35)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("duration_ms"))
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("state"))
+                        .string_len(16)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("shiplap_version"))
+                        .string_len(32)
+                        .not_null(),
+                ),
+        )
+    }
+
+    /// A query answering one row (any value) when the table exists, none when it does
+    /// not: `status` must not create it, nor fail without it.
+    pub(crate) fn exists(&self) -> String {
+        let literal = self.table.replace('\'', "''");
+        match self.backend {
+            Backend::Sqlite => {
+                format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{literal}'")
+            }
+            Backend::Postgres => format!(
+                "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = '{literal}' \
+                 AND schemaname = ANY (current_schemas(false))"
+            ),
+            Backend::MySql => format!(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() \
+                 AND table_name = '{literal}'"
+            ),
+        }
+    }
+
+    /// Every row, by version.
+    pub(crate) fn select_all(&self) -> String {
+        self.query_sql(
+            Query::select()
+                .columns(COLUMNS.map(Alias::new))
+                .from(self.name())
+                .order_by(Alias::new("version"), sea_query::Order::Asc),
+        )
+    }
+
+    /// Inserts a row.
+    pub(crate) fn insert(&self, row: &HistoryRow) -> String {
+        self.query_sql(
+            Query::insert()
+                .into_table(self.name())
+                .columns(COLUMNS.map(Alias::new))
+                .values_panic([
+                    row.version.into(),
+                    row.name.clone().into(),
+                    row.source_checksum.clone().into(),
+                    row.sql_checksum.clone().into(),
+                    row.applied_at.clone().into(),
+                    row.duration_ms.into(),
+                    row.state.as_str().into(),
+                    row.shiplap_version.clone().into(),
+                ]),
+        )
+    }
+
+    /// Marks a dirty row applied, with its final checksums and duration.
+    pub(crate) fn mark_applied(
+        &self,
+        version: i64,
+        sql_checksum: &str,
+        duration_ms: i64,
+    ) -> String {
+        self.query_sql(
+            Query::update()
+                .table(self.name())
+                .value(Alias::new("state"), RowState::Applied.as_str())
+                .value(Alias::new("sql_checksum"), sql_checksum)
+                .value(Alias::new("duration_ms"), duration_ms)
+                .and_where(Expr::col(Alias::new("version")).eq(version)),
+        )
+    }
+
+    /// Marks a row dirty (before a down that runs outside a transaction).
+    pub(crate) fn mark_dirty(&self, version: i64) -> String {
+        self.query_sql(
+            Query::update()
+                .table(self.name())
+                .value(Alias::new("state"), RowState::Dirty.as_str())
+                .and_where(Expr::col(Alias::new("version")).eq(version)),
+        )
+    }
+
+    /// Records new checksums for a row (`repair`).
+    pub(crate) fn update_checksums(&self, version: i64, source: &str, sql: &str) -> String {
+        self.query_sql(
+            Query::update()
+                .table(self.name())
+                .value(Alias::new("source_checksum"), source)
+                .value(Alias::new("sql_checksum"), sql)
+                .and_where(Expr::col(Alias::new("version")).eq(version)),
+        )
+    }
+
+    /// Deletes one version's row.
+    pub(crate) fn delete(&self, version: i64) -> String {
+        self.query_sql(
+            Query::delete()
+                .from_table(self.name())
+                .and_where(Expr::col(Alias::new("version")).eq(version)),
+        )
+    }
+}
+
+/// The current time, UTC, as RFC 3339 with milliseconds: `2025-02-24T12:00:00.123Z`.
+pub(crate) fn now_rfc3339() -> String {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
+    let millis = since_epoch.subsec_millis();
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's
+/// algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_from_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_143), (2025, 2, 24));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(now.ends_with('Z'));
+    }
+
+    #[test]
+    fn history_sql_quotes_the_table_name() {
+        let pg = HistoryTable::new("my \"history\"", Backend::Postgres);
+        assert!(
+            pg.create()
+                .starts_with(r#"CREATE TABLE IF NOT EXISTS "my ""history""" ("#),
+            "{}",
+            pg.create()
+        );
+        let mysql = HistoryTable::new("shiplap_migrations", Backend::MySql);
+        assert_eq!(
+            mysql.delete(7),
+            "DELETE FROM `shiplap_migrations` WHERE `version` = 7"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The run lock: one runner at a time per database and history table.
+//!
+//! - PostgreSQL: `pg_try_advisory_lock` on a connection of its own, polled until the
+//!   timeout; the key is derived from the history table's name (advisory locks are
+//!   per database).
+//! - MySQL/MariaDB: `GET_LOCK` on a connection of its own; the name holds the database
+//!   and table, since MySQL's named locks are server-wide. (On a Galera cluster they are
+//!   node-local: a lease-row lock for that case can slot in here.)
+//! - SQLite: an exclusive write transaction (`BEGIN IMMEDIATE`) held on a lock file beside
+//!   the database (`<file>-shiplap-lock`): it keeps the database itself writable for the
+//!   migrations while excluding other runners, and the OS frees it if the process dies.
+//!   An in-memory database has one connection, so it needs none.
+//!
+//! Every lock lives on its own connection: closing that connection releases it, so a
+//! crashed or killed runner never leaves it held.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{
+    ConnectOptions, Connection as _, Executor, MySqlConnection, PgConnection, SqliteConnection,
+};
+
+use crate::{Backend, DatabaseUrl, Error, Result};
+
+/// A held run lock. Release it with [`RunLock::release`]; dropping it also releases it
+/// (its connection closes).
+#[derive(Debug)]
+pub(crate) struct RunLock {
+    held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    Postgres { conn: PgConnection, key: i64 },
+    MySql { conn: MySqlConnection, name: String },
+    SqliteFile { conn: SqliteConnection },
+    Nothing,
+}
+
+impl RunLock {
+    /// Waits up to `timeout` for the lock of `table` in the database of `url`.
+    pub(crate) async fn acquire(url: &DatabaseUrl, table: &str, timeout: Duration) -> Result<Self> {
+        let started = Instant::now();
+        let held = match url.backend() {
+            Backend::Postgres => {
+                let mut conn = PgConnectOptions::from_str(url.expose())?.connect().await?;
+                let key = advisory_key(table);
+                loop {
+                    let locked: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT pg_try_advisory_lock({key})"
+                    )))
+                    .fetch_one(&mut conn)
+                    .await?;
+                    if locked {
+                        break;
+                    }
+                    if started.elapsed() >= timeout {
+                        return Err(lock_timeout(url, table, timeout));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Held::Postgres { conn, key }
+            }
+            Backend::MySql => {
+                let mut conn = MySqlConnectOptions::from_str(url.expose())?
+                    .connect()
+                    .await?;
+                let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+                    .fetch_one(&mut conn)
+                    .await?;
+                let name = mysql_lock_name(database.as_deref().unwrap_or(""), table);
+                let seconds = timeout.as_secs_f64().ceil();
+                let locked: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT GET_LOCK('{name}', {seconds})"
+                )))
+                .fetch_one(&mut conn)
+                .await?;
+                if locked != Some(1) {
+                    return Err(lock_timeout(url, table, timeout));
+                }
+                Held::MySql { conn, name }
+            }
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())?;
+                match sqlite_lock_path(&options) {
+                    None => Held::Nothing,
+                    Some(path) => {
+                        let mut conn = SqliteConnectOptions::new()
+                            .filename(&path)
+                            .create_if_missing(true)
+                            .busy_timeout(timeout)
+                            .connect()
+                            .await?;
+                        match conn.execute("BEGIN IMMEDIATE").await {
+                            Ok(_) => Held::SqliteFile { conn },
+                            Err(e) if is_busy(&e) => return Err(lock_timeout(url, table, timeout)),
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+        };
+        Ok(RunLock { held })
+    }
+
+    /// Releases the lock and closes its connection.
+    pub(crate) async fn release(self) -> Result<()> {
+        match self.held {
+            Held::Postgres { mut conn, key } => {
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "SELECT pg_advisory_unlock({key})"
+                )))
+                .await?;
+                conn.close().await?;
+            }
+            Held::MySql { mut conn, name } => {
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "SELECT RELEASE_LOCK('{name}')"
+                )))
+                .await?;
+                conn.close().await?;
+            }
+            Held::SqliteFile { mut conn } => {
+                conn.execute("ROLLBACK").await?;
+                conn.close().await?;
+            }
+            Held::Nothing => {}
+        }
+        Ok(())
+    }
+}
+
+fn lock_timeout(url: &DatabaseUrl, table: &str, timeout: Duration) -> Error {
+    Error::LockTimeout {
+        url: url.to_string(),
+        table: table.to_owned(),
+        waited_secs: timeout.as_secs(),
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "5" || code == "517" || code == "261")
+}
+
+/// The advisory lock key of a history table: the first 8 bytes of a SHA-256.
+fn advisory_key(table: &str) -> i64 {
+    let digest = Sha256::digest(format!("shiplap:{table}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// A `GET_LOCK` name (at most 64 characters, no quotes) for a database and table.
+fn mysql_lock_name(database: &str, table: &str) -> String {
+    let name = format!("shiplap:{database}.{table}");
+    if name.len() <= 64 && !name.contains(['\'', '\\']) {
+        return name;
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+    format!("shiplap:{hex}")
+}
+
+fn sqlite_lock_path(options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let file = options.get_filename();
+    let text = file.to_string_lossy();
+    if text.is_empty() || text == ":memory:" || text.starts_with("file::memory:") {
+        return None;
+    }
+    let mut path = file.as_os_str().to_owned();
+    path.push("-shiplap-lock");
+    Some(PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_names() {
+        assert_eq!(
+            advisory_key("shiplap_migrations"),
+            advisory_key("shiplap_migrations")
+        );
+        assert_ne!(advisory_key("a"), advisory_key("b"));
+        assert_eq!(
+            mysql_lock_name("shop", "shiplap_migrations"),
+            "shiplap:shop.shiplap_migrations"
+        );
+        let long = mysql_lock_name(&"d".repeat(60), "t");
+        assert!(long.len() <= 64 && long.starts_with("shiplap:"), "{long}");
+        assert_eq!(mysql_lock_name("it's", "t").len(), 48);
+    }
+}

@@ -1,0 +1,854 @@
+//! The migrator: applies and reverts migrations on one database, one runner at a time,
+//! each migration exactly once, and records what it did in the history table.
+//!
+//! How one migration runs:
+//! - in a transaction (the default, on PostgreSQL and SQLite): `BEGIN`, its statements,
+//!   the history row, `COMMIT`; any failure rolls all of it back;
+//! - without one (`transaction = false`, and always on MySQL, whose DDL commits
+//!   implicitly): a `dirty` history row first, then the statements one at a time, then the
+//!   row marked `applied`. A failure leaves the row dirty, and `up` refuses to pass it until
+//!   a person has looked and run `repair`.
+//!
+//! Each run is planned as a list of [`Op`]s; `--dry-run` prints that same list as SQL, so
+//! what it shows is what would run, history writes included.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::connection::{Connection, Retry, connect};
+use crate::history::{HistoryTable, now_rfc3339};
+use crate::lock::RunLock;
+use crate::{
+    Backend, DatabaseUrl, Direction, Error, HistoryRow, Kind, Migration, MigrationFn,
+    MigrationStatus, Registry, Rendered, Result, RowState, State, diff, render,
+};
+
+/// How the migrator connects, locks and decides.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The history table's name.
+    pub table: String,
+    /// How long to wait for another runner's lock.
+    pub lock_timeout: Duration,
+    /// Connection retries while the server is not up.
+    pub connect: Retry,
+    /// A `lock_timeout` for the migrations' own statements (PostgreSQL, MySQL), so one
+    /// waiting on a busy table fails fast instead of queueing production traffic behind it.
+    pub statement_lock_timeout: Option<Duration>,
+    /// Apply pending migrations older than the newest applied one.
+    pub allow_out_of_order: bool,
+    /// Go on when applied migrations are missing from the code.
+    pub ignore_missing: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            table: crate::DEFAULT_TABLE.to_owned(),
+            lock_timeout: Duration::from_secs(60),
+            connect: Retry::default(),
+            statement_lock_timeout: None,
+            allow_out_of_order: false,
+            ignore_missing: false,
+        }
+    }
+}
+
+/// Which migrations `down` reverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownTarget {
+    /// Every applied migration newer than this version (0: all of them).
+    To(i64),
+    /// The newest N applied migrations.
+    Steps(u32),
+}
+
+/// One migration applied or reverted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Done {
+    /// Its version.
+    pub version: i64,
+    /// Its name.
+    pub name: &'static str,
+    /// Up or down.
+    pub direction: Direction,
+    /// How many statements ran (0 for a data migration).
+    pub statements: usize,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// What `repair` changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repaired {
+    /// The version of the row.
+    pub version: i64,
+    /// The name recorded for it.
+    pub name: String,
+    /// What was done: `cleared dirty row` or `accepted current checksums`.
+    pub action: &'static str,
+}
+
+/// Applies, reverts and inspects the migrations of a [`Registry`] on one database.
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    registry: Registry,
+    url: DatabaseUrl,
+    options: Options,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Begin,
+    Commit,
+    /// The `index`-th statement (from 0) of the migration.
+    Statement(usize),
+    /// Run a data migration's function.
+    Data,
+    /// Insert the history row in this state.
+    Insert(RowState),
+    /// Mark the dirty row applied.
+    MarkApplied,
+    /// Mark the row dirty (before a down without a transaction).
+    MarkDirty,
+    /// Delete the row (the migration is reverted).
+    DeleteRow,
+}
+
+/// A migration with its rendered SQL and the ops that run it.
+struct Planned {
+    migration: &'static Migration,
+    rendered: Rendered,
+    ops: Vec<Op>,
+}
+
+impl Migrator {
+    /// A migrator for `registry` on the database at `url`.
+    pub fn new(registry: Registry, url: DatabaseUrl, options: Options) -> Self {
+        Migrator {
+            registry,
+            url,
+            options,
+        }
+    }
+
+    /// The database URL (its `Display` hides the password).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    fn table(&self) -> HistoryTable {
+        HistoryTable::new(&self.options.table, self.backend())
+    }
+
+    async fn connect(&self) -> Result<Connection> {
+        let mut conn = connect(&self.url, self.options.connect).await?;
+        if let Some(timeout) = self.options.statement_lock_timeout {
+            let sql = match self.backend() {
+                Backend::Postgres => {
+                    Some(format!("SET lock_timeout = '{}ms'", timeout.as_millis()))
+                }
+                Backend::MySql => Some(format!(
+                    "SET SESSION lock_wait_timeout = {}",
+                    timeout.as_secs().max(1)
+                )),
+                Backend::Sqlite => None,
+            };
+            if let Some(sql) = sql {
+                conn.execute(&sql).await?;
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Runs `f` on a connection while holding the run lock; releases both on every path.
+    async fn locked<T>(&self, f: impl AsyncFnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.connect().await?;
+        let lock = match RunLock::acquire(&self.url, &self.options.table, self.options.lock_timeout)
+            .await
+        {
+            Ok(lock) => lock,
+            Err(e) => {
+                conn.close().await;
+                return Err(e);
+            }
+        };
+        let result = f(&mut conn).await;
+        conn.close().await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
+        let table = self.table();
+        if !conn.has_rows(&table.exists()).await? {
+            return Ok(Vec::new());
+        }
+        Ok(conn.history(&table.select_all()).await?)
+    }
+
+    /// Every registered migration rendered up for this backend.
+    fn rendered_up(&self) -> Result<Vec<(&'static Migration, Rendered)>> {
+        self.registry
+            .iter()
+            .map(|m| Ok((m, render(m, self.backend(), Direction::Up)?)))
+            .collect()
+    }
+
+    fn statuses(
+        &self,
+        rendered: &[(&'static Migration, Rendered)],
+        rows: &[HistoryRow],
+    ) -> Vec<MigrationStatus> {
+        let expected: Vec<_> = rendered
+            .iter()
+            .map(|(m, r)| (*m, r.checksum().unwrap_or_default()))
+            .collect();
+        diff(&expected, rows)
+    }
+
+    /// Every migration's state. Reads only: creates nothing, takes no lock.
+    pub async fn status(&self) -> Result<Vec<MigrationStatus>> {
+        let mut conn = self.connect().await?;
+        let rows = self.read_history(&mut conn).await;
+        conn.close().await;
+        Ok(self.statuses(&self.rendered_up()?, &rows?))
+    }
+
+    /// The history table's rows as recorded (none when it does not exist).
+    pub async fn history(&self) -> Result<Vec<HistoryRow>> {
+        let mut conn = self.connect().await?;
+        let rows = self.read_history(&mut conn).await;
+        conn.close().await;
+        rows
+    }
+
+    /// Applies pending migrations (up to and including `to`), each in its own
+    /// transaction, or all in one with `single_transaction` (PostgreSQL and SQLite).
+    pub async fn up(&self, to: Option<i64>, single_transaction: bool) -> Result<Vec<Done>> {
+        if let Some(to) = to {
+            self.registry.get(to)?;
+        }
+        self.locked(async |conn| {
+            conn.execute(&self.table().create()).await?;
+            let rows = self.read_history(conn).await?;
+            let plan = self.plan_up(&rows, to, single_transaction)?;
+            self.run(conn, plan, single_transaction).await
+        })
+        .await
+    }
+
+    /// The SQL `up` would run, history writes included. Reads only.
+    pub async fn up_dry_run(&self, to: Option<i64>, single_transaction: bool) -> Result<String> {
+        if let Some(to) = to {
+            self.registry.get(to)?;
+        }
+        let mut conn = self.connect().await?;
+        let table = self.table();
+        let exists = conn.has_rows(&table.exists()).await;
+        let rows = self.read_history(&mut conn).await;
+        conn.close().await;
+        let plan = self.plan_up(&rows?, to, single_transaction)?;
+        let mut script = String::new();
+        if !exists? {
+            script.push_str(&table.create());
+            script.push_str(";\n\n");
+        }
+        script.push_str(&self.script(&plan, single_transaction));
+        Ok(script)
+    }
+
+    fn plan_up(
+        &self,
+        rows: &[HistoryRow],
+        to: Option<i64>,
+        single_transaction: bool,
+    ) -> Result<Vec<Planned>> {
+        let rendered = self.rendered_up()?;
+        let statuses = self.statuses(&rendered, rows);
+        self.check_clean(&statuses)?;
+        let missing: Vec<i64> = statuses
+            .iter()
+            .filter(|s| s.state == State::Missing)
+            .map(|s| s.version)
+            .collect();
+        if !missing.is_empty() && !self.options.ignore_missing {
+            return Err(Error::Missing { versions: missing });
+        }
+        let limit = to.unwrap_or(i64::MAX);
+        let pending: Vec<&MigrationStatus> = statuses
+            .iter()
+            .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder) && s.version <= limit)
+            .collect();
+        let out_of_order: Vec<i64> = pending
+            .iter()
+            .filter(|s| s.state == State::OutOfOrder)
+            .map(|s| s.version)
+            .collect();
+        if !out_of_order.is_empty() && !self.options.allow_out_of_order {
+            let newest = rows.iter().map(|r| r.version).max().unwrap_or_default();
+            return Err(Error::OutOfOrder {
+                versions: out_of_order,
+                newest,
+            });
+        }
+        if single_transaction {
+            self.check_single_transaction(pending.iter().map(|s| s.version))?;
+        }
+        let mut plan = Vec::new();
+        for (migration, rendered) in rendered {
+            if pending.iter().any(|s| s.version == migration.version()) {
+                let ops = self.up_ops(migration, &rendered);
+                plan.push(Planned {
+                    migration,
+                    rendered,
+                    ops,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn check_single_transaction(&self, versions: impl Iterator<Item = i64>) -> Result<()> {
+        if self.backend() == Backend::MySql {
+            return Err(Error::InvalidArgument {
+                message:
+                    "--single-transaction needs PostgreSQL or SQLite: MySQL commits DDL implicitly"
+                        .into(),
+            });
+        }
+        for version in versions {
+            let m = self.registry.get(version)?;
+            if !m.transaction() {
+                return Err(Error::InvalidArgument {
+                    message: format!(
+                        "--single-transaction cannot include migration {}: it runs without a transaction",
+                        m.reference()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses dirty and modified migrations.
+    fn check_clean(&self, statuses: &[MigrationStatus]) -> Result<()> {
+        for status in statuses {
+            match status.state {
+                State::Dirty => {
+                    return Err(Error::Dirty {
+                        version: status.version,
+                        name: status.name.clone(),
+                    });
+                }
+                State::Modified => {
+                    return Err(Error::Modified {
+                        migration: self.registry.get(status.version)?.reference(),
+                        which: status.modified.join(" and "),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a migration runs in a transaction of its own on this backend.
+    fn transactional(&self, m: &Migration) -> bool {
+        m.transaction() && !self.backend().ddl_commits_implicitly()
+    }
+
+    fn up_ops(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
+        let body: Vec<Op> = match m.kind() {
+            Kind::Data => vec![Op::Data],
+            Kind::Schema => (0..rendered.statements.len()).map(Op::Statement).collect(),
+        };
+        let mut ops = Vec::with_capacity(body.len() + 4);
+        if self.transactional(m) {
+            ops.push(Op::Begin);
+            ops.extend(body);
+            ops.push(Op::Insert(RowState::Applied));
+            ops.push(Op::Commit);
+        } else {
+            ops.push(Op::Insert(RowState::Dirty));
+            // On MySQL, data changes still roll back with the transaction.
+            if m.transaction() {
+                ops.push(Op::Begin);
+            }
+            ops.extend(body);
+            if m.transaction() {
+                ops.push(Op::Commit);
+            }
+            ops.push(Op::MarkApplied);
+        }
+        ops
+    }
+
+    fn down_ops(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
+        let body = (0..rendered.statements.len()).map(Op::Statement);
+        let mut ops = Vec::with_capacity(rendered.statements.len() + 4);
+        if self.transactional(m) {
+            ops.push(Op::Begin);
+            ops.extend(body);
+            ops.push(Op::DeleteRow);
+            ops.push(Op::Commit);
+        } else {
+            ops.push(Op::MarkDirty);
+            if m.transaction() {
+                ops.push(Op::Begin);
+            }
+            ops.extend(body);
+            if m.transaction() {
+                ops.push(Op::Commit);
+            }
+            ops.push(Op::DeleteRow);
+        }
+        ops
+    }
+
+    /// Reverts applied migrations, newest first. Refuses before touching the database
+    /// when any of them cannot be reverted.
+    pub async fn down(&self, target: DownTarget) -> Result<Vec<Done>> {
+        self.locked(async |conn| {
+            let rows = self.read_history(conn).await?;
+            let plan = self.plan_down(&rows, target)?;
+            self.run(conn, plan, false).await
+        })
+        .await
+    }
+
+    /// The SQL `down` would run, history writes included. Reads only.
+    pub async fn down_dry_run(&self, target: DownTarget) -> Result<String> {
+        let mut conn = self.connect().await?;
+        let rows = self.read_history(&mut conn).await;
+        conn.close().await;
+        let plan = self.plan_down(&rows?, target)?;
+        Ok(self.script(&plan, false))
+    }
+
+    fn plan_down(&self, rows: &[HistoryRow], target: DownTarget) -> Result<Vec<Planned>> {
+        let statuses = self.statuses(&self.rendered_up()?, rows);
+        self.check_clean(&statuses)?;
+        let mut applied: Vec<&HistoryRow> = rows.iter().collect();
+        applied.sort_by_key(|r| std::cmp::Reverse(r.version));
+        let selected: Vec<&HistoryRow> = match target {
+            DownTarget::Steps(0) => {
+                return Err(Error::InvalidArgument {
+                    message: "--steps must be at least 1".into(),
+                });
+            }
+            DownTarget::Steps(n) => applied.into_iter().take(n as usize).collect(),
+            DownTarget::To(0) => applied,
+            DownTarget::To(version) => {
+                if !rows.iter().any(|r| r.version == version) {
+                    return Err(Error::NotApplied { version });
+                }
+                applied
+                    .into_iter()
+                    .filter(|r| r.version > version)
+                    .collect()
+            }
+        };
+        let missing: Vec<i64> = selected
+            .iter()
+            .filter(|r| self.registry.get(r.version).is_err())
+            .map(|r| r.version)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Missing { versions: missing });
+        }
+        // Render every down first: refuse before touching the database.
+        selected
+            .into_iter()
+            .map(|row| {
+                let migration = self.registry.get(row.version)?;
+                let rendered = render(migration, self.backend(), Direction::Down)?;
+                let ops = self.down_ops(migration, &rendered);
+                Ok(Planned {
+                    migration,
+                    rendered,
+                    ops,
+                })
+            })
+            .collect()
+    }
+
+    /// Reverts the newest `steps` migrations, then applies them again.
+    pub async fn redo(&self, steps: u32) -> Result<Vec<Done>> {
+        let mut done = self.down(DownTarget::Steps(steps)).await?;
+        if let Some(newest) = done.iter().map(|d| d.version).max() {
+            done.extend(self.up(Some(newest), false).await?);
+        }
+        Ok(done)
+    }
+
+    /// Records every registered migration up to `version` as applied, without running
+    /// it: for a database that already has that schema. Refuses on a database with history.
+    pub async fn baseline(&self, version: i64) -> Result<Vec<i64>> {
+        if version < 1 {
+            return Err(Error::InvalidArgument {
+                message: "--version must be a positive version".into(),
+            });
+        }
+        self.locked(async |conn| {
+            let table = self.table();
+            conn.execute(&table.create()).await?;
+            if !self.read_history(conn).await?.is_empty() {
+                return Err(Error::InvalidArgument {
+                    message: format!(
+                        "the history table `{}` already has rows: baseline is for a database shiplap has not migrated yet",
+                        self.options.table
+                    ),
+                });
+            }
+            let mut recorded = Vec::new();
+            for (m, rendered) in self.rendered_up()? {
+                if m.version() > version {
+                    break;
+                }
+                let row = self.row(m, &rendered, RowState::Applied, 0);
+                conn.execute(&table.insert(&row)).await?;
+                recorded.push(m.version());
+            }
+            Ok(recorded)
+        })
+        .await
+    }
+
+    /// Clears dirty rows (so that `up` runs those migrations again) and accepts the
+    /// current checksums of modified ones, for every row or only `version`. Run it after a
+    /// person has checked the database; it says what it changed.
+    pub async fn repair(&self, version: Option<i64>) -> Result<Vec<Repaired>> {
+        self.locked(async |conn| {
+            let table = self.table();
+            let rows = self.read_history(conn).await?;
+            if let Some(v) = version
+                && !rows.iter().any(|r| r.version == v)
+            {
+                return Err(Error::NotApplied { version: v });
+            }
+            let rendered = self.rendered_up()?;
+            let mut changes = Vec::new();
+            for status in self.statuses(&rendered, &rows) {
+                if version.is_some_and(|v| v != status.version) {
+                    continue;
+                }
+                let action = match status.state {
+                    State::Dirty => {
+                        conn.execute(&table.delete(status.version)).await?;
+                        "cleared dirty row: `up` will run this migration again"
+                    }
+                    State::Modified => {
+                        let (m, r) = rendered
+                            .iter()
+                            .find(|(m, _)| m.version() == status.version)
+                            .ok_or(Error::UnknownVersion {
+                                version: status.version,
+                            })?;
+                        let sql = r.checksum().unwrap_or_default();
+                        conn.execute(&table.update_checksums(
+                            status.version,
+                            m.source_checksum(),
+                            &sql,
+                        ))
+                        .await?;
+                        "accepted the current checksums"
+                    }
+                    _ => continue,
+                };
+                changes.push(Repaired {
+                    version: status.version,
+                    name: status.name,
+                    action,
+                });
+            }
+            Ok(changes)
+        })
+        .await
+    }
+
+    /// Drops every table (and view, sequence and enum type) in the database's current
+    /// schema, then applies every migration. Destroys all data: for development only.
+    pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
+        self.locked(async |conn| {
+            drop_everything(conn).await?;
+            conn.execute(&self.table().create()).await?;
+            let plan = self.plan_up(&[], None, false)?;
+            self.run(conn, plan, false).await
+        })
+        .await
+    }
+
+    fn row(
+        &self,
+        m: &Migration,
+        rendered: &Rendered,
+        state: RowState,
+        duration_ms: i64,
+    ) -> HistoryRow {
+        HistoryRow {
+            version: m.version(),
+            name: m.name().to_owned(),
+            source_checksum: m.source_checksum().to_owned(),
+            sql_checksum: rendered.checksum().unwrap_or_default(),
+            applied_at: now_rfc3339(),
+            duration_ms,
+            state,
+            shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
+    fn begin(&self) -> &'static str {
+        match self.backend() {
+            // Take the write lock at once, not at the first write.
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            _ => "BEGIN",
+        }
+    }
+
+    /// The SQL of one op (`None` for a data migration's Rust code).
+    fn op_sql(&self, op: Op, p: &Planned, duration_ms: i64) -> Option<String> {
+        let table = self.table();
+        let version = p.migration.version();
+        Some(match op {
+            Op::Begin => self.begin().to_owned(),
+            Op::Commit => "COMMIT".to_owned(),
+            Op::Statement(i) => p.rendered.statements[i].sql.clone(),
+            Op::Data => return None,
+            Op::Insert(state) => {
+                table.insert(&self.row(p.migration, &p.rendered, state, duration_ms))
+            }
+            Op::MarkApplied => table.mark_applied(
+                version,
+                &p.rendered.checksum().unwrap_or_default(),
+                duration_ms,
+            ),
+            Op::MarkDirty => table.mark_dirty(version),
+            Op::DeleteRow => table.delete(version),
+        })
+    }
+
+    /// The ops of a plan, as one transaction when `single`.
+    fn ops(plan: &[Planned], single: bool) -> Vec<(usize, Op)> {
+        let mut ops: Vec<(usize, Op)> = Vec::new();
+        for (i, p) in plan.iter().enumerate() {
+            ops.extend(
+                p.ops
+                    .iter()
+                    .filter(|op| !single || !matches!(op, Op::Begin | Op::Commit))
+                    .map(|op| (i, *op)),
+            );
+        }
+        if single && !plan.is_empty() {
+            ops.insert(0, (0, Op::Begin));
+            ops.push((plan.len() - 1, Op::Commit));
+        }
+        ops
+    }
+
+    fn script(&self, plan: &[Planned], single: bool) -> String {
+        let mut out = String::new();
+        let mut current = usize::MAX;
+        for (i, op) in Self::ops(plan, single) {
+            let p = &plan[i];
+            if i != current && !(single && matches!(op, Op::Begin)) {
+                current = i;
+                out.push_str(&format!(
+                    "\n-- {} {} ({}, {})\n",
+                    p.migration.version(),
+                    p.migration.name(),
+                    p.rendered.direction.name(),
+                    p.migration.location()
+                ));
+            }
+            match self.op_sql(op, p, 0) {
+                Some(sql) => {
+                    out.push_str(sql.trim_end_matches(';'));
+                    out.push_str(";\n");
+                }
+                None => out.push_str("-- runs the data migration's Rust code (no SQL to show)\n"),
+            }
+        }
+        if out.is_empty() {
+            out.push_str("-- nothing to do\n");
+        }
+        out.trim_start().to_owned()
+    }
+
+    async fn run(
+        &self,
+        conn: &mut Connection,
+        plan: Vec<Planned>,
+        single: bool,
+    ) -> Result<Vec<Done>> {
+        let mut done: Vec<Done> = Vec::with_capacity(plan.len());
+        let mut in_transaction = false;
+        let mut dirty = false;
+        let mut started = Instant::now();
+        let mut current = usize::MAX;
+        let ops = Self::ops(&plan, single);
+        for (n, &(i, op)) in ops.iter().enumerate() {
+            let p = &plan[i];
+            if i != current {
+                current = i;
+                started = Instant::now();
+                dirty = false;
+            }
+            let elapsed = millis(started.elapsed());
+            let result = match op {
+                Op::Data => {
+                    let MigrationFn::Data(f) = p.migration.function() else {
+                        continue;
+                    };
+                    let mut ctx = conn.data_context();
+                    f(&mut ctx).await.map_err(|source| Error::DataMigration {
+                        migration: p.migration.reference(),
+                        dirty,
+                        source: Box::new(source),
+                    })
+                }
+                _ => {
+                    let sql = self.op_sql(op, p, elapsed).unwrap_or_default();
+                    if let Op::Statement(index) = op {
+                        tracing::debug!(
+                            version = p.migration.version(),
+                            statement = index + 1,
+                            of = p.rendered.statements.len(),
+                            "running: {sql}"
+                        );
+                    }
+                    conn.execute(&sql)
+                        .await
+                        .map(|_| ())
+                        .map_err(|source| match op {
+                            Op::Statement(index) => Error::Statement {
+                                migration: p.migration.reference(),
+                                direction: p.rendered.direction.name(),
+                                index: index + 1,
+                                count: p.rendered.statements.len(),
+                                sql,
+                                dirty,
+                                source,
+                            },
+                            _ => Error::Database { source },
+                        })
+                }
+            };
+            if let Err(e) = result {
+                if in_transaction {
+                    // The failure is what matters; a failed rollback ends the connection anyway.
+                    let _ = conn.execute("ROLLBACK").await;
+                }
+                return Err(e);
+            }
+            match op {
+                Op::Begin => in_transaction = true,
+                Op::Commit => in_transaction = false,
+                Op::Insert(RowState::Dirty) | Op::MarkDirty => dirty = true,
+                _ => {}
+            }
+            // A migration is done when its last op has run (in one transaction, a failure
+            // later still rolls it back, and the error is returned instead of this list).
+            let last_op_of_migration = ops.get(n + 1).is_none_or(|(next, _)| *next != i);
+            if last_op_of_migration {
+                let entry = Done {
+                    version: p.migration.version(),
+                    name: p.migration.name(),
+                    direction: p.rendered.direction,
+                    statements: p.rendered.statements.len(),
+                    duration_ms: millis(started.elapsed()),
+                };
+                tracing::info!(
+                    version = entry.version,
+                    name = entry.name,
+                    duration_ms = entry.duration_ms,
+                    statements = entry.statements,
+                    "{} {}",
+                    if entry.direction == Direction::Up {
+                        "applied"
+                    } else {
+                        "reverted"
+                    },
+                    entry.name
+                );
+                done.push(entry);
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Drops every table, view, sequence and enum type of the current schema.
+async fn drop_everything(conn: &mut Connection) -> Result<()> {
+    match conn.backend() {
+        Backend::Sqlite => {
+            let objects = conn
+                .strings(
+                    "SELECT type || ' \"' || replace(name, '\"', '\"\"') || '\"' FROM sqlite_master \
+                     WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
+                )
+                .await?;
+            conn.execute("PRAGMA foreign_keys = OFF").await?;
+            for object in objects {
+                conn.execute(&format!("DROP {object}")).await?;
+            }
+            conn.execute("PRAGMA foreign_keys = ON").await?;
+        }
+        Backend::Postgres => {
+            for (kind, query) in [
+                (
+                    "VIEW",
+                    "SELECT quote_ident(viewname) FROM pg_views WHERE schemaname = current_schema()",
+                ),
+                (
+                    "TABLE",
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()",
+                ),
+                (
+                    "SEQUENCE",
+                    "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = current_schema()",
+                ),
+                (
+                    "TYPE",
+                    "SELECT quote_ident(t.typname) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                          WHERE n.nspname = current_schema() AND t.typtype = 'e'",
+                ),
+            ] {
+                let names = conn.strings(query).await?;
+                if !names.is_empty() {
+                    conn.execute(&format!(
+                        "DROP {kind} IF EXISTS {} CASCADE",
+                        names.join(", ")
+                    ))
+                    .await?;
+                }
+            }
+        }
+        Backend::MySql => {
+            let objects = conn
+                .strings(
+                    "SELECT CAST(CONCAT(IF(table_type = 'VIEW', 'VIEW', 'TABLE'), ' `', REPLACE(table_name, '`', '``'), '`') AS CHAR) \
+                     FROM information_schema.tables WHERE table_schema = DATABASE()",
+                )
+                .await?;
+            conn.execute("SET FOREIGN_KEY_CHECKS = 0").await?;
+            for object in objects {
+                conn.execute(&format!("DROP {object}")).await?;
+            }
+            conn.execute("SET FOREIGN_KEY_CHECKS = 1").await?;
+        }
+    }
+    Ok(())
+}

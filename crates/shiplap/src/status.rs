@@ -1,0 +1,197 @@
+//! Status: the registry compared with the history table, migration by migration.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::{HistoryRow, Migration, RowState};
+
+/// Where one migration stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationStatus {
+    /// The version.
+    pub version: i64,
+    /// The name (from the code, or from the history row when the code has none).
+    pub name: String,
+    /// The state.
+    pub state: State,
+    /// Which checksums differ from the recorded ones (`source`, `sql`), when modified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modified: Vec<&'static str>,
+    /// Where the migration is defined (none when missing from the code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// When it was applied, as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
+    /// How long it took, as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i64>,
+}
+
+/// The state of one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Applied, with the checksums the code has now.
+    Applied,
+    /// Not applied yet, and newer than every applied one.
+    Pending,
+    /// Not applied yet, but older than one that is: applying it now runs it out of order.
+    OutOfOrder,
+    /// Applied, but the code's checksums differ from the recorded ones.
+    Modified,
+    /// Applied, but no longer in the code.
+    Missing,
+    /// Started and not finished (a migration without a transaction, or on MySQL).
+    Dirty,
+}
+
+impl State {
+    /// The state's name as shown to people and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::OutOfOrder => "out-of-order",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::Dirty => "dirty",
+        }
+    }
+}
+
+/// A registered migration and the SQL checksum it renders now.
+type Expected = (&'static Migration, String);
+
+/// Compares `expected` (each registered migration with the SQL checksum it renders now,
+/// empty for a data migration) with the history `rows`. Sorted by version.
+pub fn diff(
+    expected: &[(&'static Migration, String)],
+    rows: &[HistoryRow],
+) -> Vec<MigrationStatus> {
+    let newest_applied = rows.iter().map(|r| r.version).max();
+    let mut by_version: BTreeMap<i64, (Option<&Expected>, Option<&HistoryRow>)> = BTreeMap::new();
+    for e in expected {
+        by_version.entry(e.0.version()).or_default().0 = Some(e);
+    }
+    for row in rows {
+        by_version.entry(row.version).or_default().1 = Some(row);
+    }
+    by_version
+        .into_values()
+        .filter_map(|pair| match pair {
+            (Some((m, sql)), Some(row)) => {
+                let mut modified = Vec::new();
+                if m.source_checksum() != row.source_checksum {
+                    modified.push("source");
+                }
+                if *sql != row.sql_checksum {
+                    modified.push("sql");
+                }
+                let state = match (row.state, modified.is_empty()) {
+                    (RowState::Dirty, _) => State::Dirty,
+                    (RowState::Applied, true) => State::Applied,
+                    (RowState::Applied, false) => State::Modified,
+                };
+                Some(recorded(row, m.name().to_owned(), Some(m), state, modified))
+            }
+            (None, Some(row)) => {
+                let state = match row.state {
+                    RowState::Dirty => State::Dirty,
+                    RowState::Applied => State::Missing,
+                };
+                Some(recorded(row, row.name.clone(), None, state, Vec::new()))
+            }
+            (Some((m, _)), None) => Some(MigrationStatus {
+                version: m.version(),
+                name: m.name().to_owned(),
+                state: match newest_applied {
+                    Some(newest) if m.version() < newest => State::OutOfOrder,
+                    _ => State::Pending,
+                },
+                modified: Vec::new(),
+                source: Some(m.location().to_string()),
+                applied_at: None,
+                duration_ms: None,
+            }),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+fn recorded(
+    row: &HistoryRow,
+    name: String,
+    migration: Option<&Migration>,
+    state: State,
+    modified: Vec<&'static str>,
+) -> MigrationStatus {
+    MigrationStatus {
+        version: row.version,
+        name,
+        state,
+        modified,
+        source: migration.map(|m| m.location().to_string()),
+        applied_at: Some(row.applied_at.clone()),
+        duration_ms: Some(row.duration_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::testing::schema_migration;
+
+    fn row(version: i64, sql: &str, state: RowState) -> HistoryRow {
+        HistoryRow {
+            version,
+            name: format!("m{version}"),
+            source_checksum: "0000".into(),
+            sql_checksum: sql.into(),
+            applied_at: "2025-01-01T00:00:00.000Z".into(),
+            duration_ms: 5,
+            state,
+            shiplap_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn every_state() {
+        let expected: Vec<_> = [1, 2, 3, 4, 6, 7]
+            .into_iter()
+            .map(|v| (schema_migration(v, "m", 1, |_| {}), format!("sql{v}")))
+            .collect();
+        let rows = [
+            row(1, "sql1", RowState::Applied),
+            row(2, "changed", RowState::Applied),
+            row(3, "sql3", RowState::Dirty),
+            row(5, "sql5", RowState::Applied),
+            row(6, "sql6", RowState::Applied),
+        ];
+        let states: Vec<_> = diff(&expected, &rows)
+            .into_iter()
+            .map(|s| (s.version, s.state, s.modified))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                (1, State::Applied, vec![]),
+                (2, State::Modified, vec!["sql"]),
+                (3, State::Dirty, vec![]),
+                (4, State::OutOfOrder, vec![]),
+                (5, State::Missing, vec![]),
+                (6, State::Applied, vec![]),
+                (7, State::Pending, vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_history_is_all_pending() {
+        let expected = [(schema_migration(1, "m", 1, |_| {}), String::new())];
+        let status = diff(&expected, &[]);
+        assert_eq!(status[0].state, State::Pending);
+        assert_eq!(status[0].applied_at, None);
+    }
+}
