@@ -174,3 +174,191 @@ pub async fn drop_mysql(options: &MySqlConnectOptions) {
         .await
         .expect("DROP DATABASE");
 }
+
+/// A fresh, empty database for one test, on one backend.
+#[derive(Debug)]
+pub struct TestDb {
+    /// Its URL, for `--database-url`.
+    pub url: String,
+    backend: &'static str,
+    name: String,
+    admin_url: String,
+}
+
+/// Which backend a [`TestDb`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// An SQLite file in the temporary folder.
+    Sqlite,
+    /// A database on `TEST_POSTGRES_URL`'s server.
+    Postgres,
+    /// A database on `TEST_MYSQL_URL`'s server.
+    MySql,
+}
+
+impl TestDb {
+    /// A fresh database, or `None` (skipped) when the backend's server URL is not set.
+    pub async fn new(engine: Engine) -> Option<TestDb> {
+        let name = unique_name();
+        match engine {
+            Engine::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{name}.db"));
+                Some(TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    backend: "sqlite",
+                    name: path.display().to_string(),
+                    admin_url: String::new(),
+                })
+            }
+            Engine::Postgres => {
+                let options = fresh_postgres().await?;
+                let server = server_url("TEST_POSTGRES_URL")?;
+                Some(TestDb {
+                    url: with_database(&server, options.get_database().unwrap_or_default()),
+                    backend: "postgres",
+                    name: options.get_database().unwrap_or_default().to_owned(),
+                    admin_url: server,
+                })
+            }
+            Engine::MySql => {
+                let options = fresh_mysql().await?;
+                let server = server_url("TEST_MYSQL_URL")?;
+                Some(TestDb {
+                    url: with_database(&server, options.get_database().unwrap_or_default()),
+                    backend: "mysql",
+                    name: options.get_database().unwrap_or_default().to_owned(),
+                    admin_url: server,
+                })
+            }
+        }
+    }
+
+    /// Runs SQL on this database (for a test's own setup and checks).
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = match self.backend {
+            "sqlite" => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+            }
+            "postgres" => {
+                let mut c = PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+            }
+            _ => {
+                let mut c = MySqlConnection::connect(&self.url).await.expect("connect");
+                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+            }
+        };
+        result.expect("test SQL runs");
+    }
+
+    /// The first column of every row, as text, trimmed (`CAST(.. AS CHAR(n))` pads on
+    /// Postgres).
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let rows: Vec<String> = match self.backend {
+            "sqlite" => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                sqlx::query_scalar(sql).fetch_all(&mut c).await
+            }
+            "postgres" => {
+                let mut c = PgConnection::connect(&self.url).await.expect("connect");
+                sqlx::query_scalar(sql).fetch_all(&mut c).await
+            }
+            _ => {
+                let mut c = MySqlConnection::connect(&self.url).await.expect("connect");
+                sqlx::query_scalar(sql).fetch_all(&mut c).await
+            }
+        }
+        .expect("test query runs");
+        rows.into_iter().map(|r| r.trim().to_owned()).collect()
+    }
+
+    /// The tables of the database, sorted.
+    pub async fn tables(&self) -> Vec<String> {
+        let sql = match self.backend {
+            "sqlite" => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            }
+            "postgres" => {
+                "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            }
+            _ => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
+            }
+        };
+        self.strings(sql).await
+    }
+
+    /// Drops the database (the SQLite file).
+    pub async fn drop(self) {
+        match self.backend {
+            "sqlite" => {
+                let _ = std::fs::remove_file(&self.name);
+                let _ = std::fs::remove_file(format!("{}-shiplap-lock", self.name));
+            }
+            "postgres" => {
+                let mut admin = PgConnection::connect(&self.admin_url)
+                    .await
+                    .expect("connect");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                        self.name
+                    )))
+                    .await
+                    .expect("DROP DATABASE");
+            }
+            _ => {
+                let mut admin = MySqlConnection::connect(&self.admin_url)
+                    .await
+                    .expect("connect");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS `{}`",
+                        self.name
+                    )))
+                    .await
+                    .expect("DROP DATABASE");
+            }
+        }
+    }
+}
+
+/// `server` (a URL ending in `/database`) with another database.
+fn with_database(server: &str, database: &str) -> String {
+    let (scheme, rest) = server.split_once("://").expect("a URL with ://");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{database}")
+}
+
+/// The output of one `cargo xtask migrate ...` run.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `cargo xtask migrate <args> --database-url <url>`.
+pub fn migrate(url: &str, args: &[&str]) -> Run {
+    let output = xtask()
+        .arg("migrate")
+        .args(args)
+        .args(["--database-url", url])
+        .output()
+        .expect("the xtask binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
