@@ -84,14 +84,19 @@ async fn connect_once(url: &DatabaseUrl) -> Result<Connection, sqlx::Error> {
             SqliteConnectOptions::from_str(url.expose())?
                 .create_if_missing(true)
                 .busy_timeout(Duration::from_secs(5))
+                .disable_statement_logging()
                 .connect()
                 .await?,
         ),
-        Backend::Postgres => {
-            Connection::Postgres(PgConnectOptions::from_str(url.expose())?.connect().await?)
-        }
+        Backend::Postgres => Connection::Postgres(
+            PgConnectOptions::from_str(url.expose())?
+                .disable_statement_logging()
+                .connect()
+                .await?,
+        ),
         Backend::MySql => Connection::MySql(
             MySqlConnectOptions::from_str(url.expose())?
+                .disable_statement_logging()
                 .connect()
                 .await?,
         ),

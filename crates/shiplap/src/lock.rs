@@ -49,7 +49,10 @@ impl RunLock {
         let started = Instant::now();
         let held = match url.backend() {
             Backend::Postgres => {
-                let mut conn = PgConnectOptions::from_str(url.expose())?.connect().await?;
+                let mut conn = PgConnectOptions::from_str(url.expose())?
+                    .disable_statement_logging()
+                    .connect()
+                    .await?;
                 let key = advisory_key(table);
                 loop {
                     let locked: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -69,6 +72,7 @@ impl RunLock {
             }
             Backend::MySql => {
                 let mut conn = MySqlConnectOptions::from_str(url.expose())?
+                    .disable_statement_logging()
                     .connect()
                     .await?;
                 let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
@@ -95,6 +99,7 @@ impl RunLock {
                             .filename(&path)
                             .create_if_missing(true)
                             .busy_timeout(timeout)
+                            .disable_statement_logging()
                             .connect()
                             .await?;
                         match conn.execute("BEGIN IMMEDIATE").await {

@@ -1,0 +1,191 @@
+//! The run lock and the statement lock timeout, and connection errors as the CLI reports
+//! them.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor};
+use tests::{Engine, TestDb, migrate};
+
+/// A second runner gives up after --lock-timeout while another holds the lock.
+#[tokio::test]
+async fn sqlite_runner_waits_for_the_lock_then_gives_up() {
+    let db = TestDb::new(Engine::Sqlite).await.unwrap();
+    let lock_file = format!("{}-shiplap-lock", db.url.trim_start_matches("sqlite://"));
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{lock_file}?mode=rwc"))
+        .await
+        .unwrap();
+    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+
+    let started = Instant::now();
+    let run = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(started.elapsed() >= Duration::from_millis(900), "it waited");
+    assert!(
+        run.stderr
+            .starts_with("error: another shiplap run holds the lock on sqlite://"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("gave up after 1 s (--lock-timeout)"),
+        "{}",
+        run.stderr
+    );
+
+    holder.execute("ROLLBACK").await.unwrap();
+    assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn mysql_runner_waits_for_the_lock_then_gives_up() {
+    let Some(db) = TestDb::new(Engine::MySql).await else {
+        return;
+    };
+    let mut holder = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+    let got: Option<i64> = sqlx::query_scalar(
+        "SELECT GET_LOCK(CONCAT('shiplap:', DATABASE(), '.shiplap_migrations'), 1)",
+    )
+    .fetch_one(&mut holder)
+    .await
+    .unwrap();
+    assert_eq!(got, Some(1));
+    let run = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("another shiplap run holds the lock"),
+        "{}",
+        run.stderr
+    );
+    holder.close().await.unwrap();
+    assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");
+    db.drop().await;
+}
+
+/// On Postgres: a runner blocked on a busy table holds the run lock, so a second runner
+/// times out on the lock; with --statement-lock-timeout the blocked migration itself fails
+/// fast and is rolled back.
+#[tokio::test]
+async fn postgres_busy_table_lock_timeouts() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    assert_eq!(migrate(&db.url, &["up", "--to", "20250101090300"]).code, 0);
+    let mut app = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    app.execute("BEGIN; LOCK TABLE users IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+
+    // The next migration (ALTER TABLE users) waits for the app's lock, holding the run lock.
+    let mut first = tests::xtask()
+        .args([
+            "migrate",
+            "up",
+            "--to",
+            "20250115100000",
+            "--database-url",
+            &db.url,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another shiplap run holds the lock"),
+        "{}",
+        second.stderr
+    );
+    first.kill().unwrap();
+    let _ = first.wait();
+
+    let started = Instant::now();
+    let bounded = migrate(
+        &db.url,
+        &[
+            "up",
+            "--to",
+            "20250115100000",
+            "--statement-lock-timeout",
+            "500ms",
+        ],
+    );
+    assert_eq!(bounded.code, 1, "{}", bounded.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20), "failed fast");
+    assert!(
+        bounded.stderr.contains("lock timeout"),
+        "{}",
+        bounded.stderr
+    );
+    assert!(
+        bounded.stderr.contains("it was rolled back"),
+        "{}",
+        bounded.stderr
+    );
+    app.execute("COMMIT").await.unwrap();
+    assert_eq!(migrate(&db.url, &["up"]).code, 0);
+    db.drop().await;
+}
+
+#[test]
+fn connection_errors_are_clear_and_redacted() {
+    let refused = migrate("postgres://app:hunter2@127.0.0.1:1/shop", &["status"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.starts_with(
+            "error: cannot connect to postgres://app:***@127.0.0.1:1/shop (after 1 attempt(s)): "
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("hunter2"));
+
+    let retried = migrate(
+        "mysql://root:hunter2@127.0.0.1:1/shop",
+        &["status", "--connect-retries", "2"],
+    );
+    assert!(
+        retried.stderr.contains("(after 3 attempt(s))"),
+        "{}",
+        retried.stderr
+    );
+
+    let scheme = migrate("oracle://scott:tiger@db/orcl", &["up"]);
+    assert_eq!(scheme.code, 2);
+    assert_eq!(
+        scheme.stderr,
+        "error: unknown database scheme `oracle` in oracle://scott:***@db/orcl: expected sqlite:, postgres://, mysql:// or mariadb://\n"
+    );
+
+    let malformed = migrate("postgres:/nohost", &["up"]);
+    assert_eq!(malformed.code, 2);
+    assert!(
+        malformed
+            .stderr
+            .starts_with("error: invalid database URL `postgres:/nohost`"),
+        "{}",
+        malformed.stderr
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_clear_and_redacted() {
+    let Some(server) = tests::server_url("TEST_MYSQL_URL") else {
+        return;
+    };
+    let (scheme, rest) = server.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let run = migrate(&format!("{scheme}://shiplap_nobody:s3cret@{host}"), &["up"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("shiplap_nobody:***@"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cret"));
+    assert!(
+        run.stderr
+            .trim_end()
+            .ends_with("check the user name and password"),
+        "{}",
+        run.stderr
+    );
+}
