@@ -306,7 +306,7 @@ impl Migrator {
         let mut plan = Vec::new();
         for (migration, rendered) in rendered {
             if pending.iter().any(|s| s.version == migration.version()) {
-                let ops = self.up_ops(migration, &rendered);
+                let ops = self.ops_for(migration, &rendered);
                 plan.push(Planned {
                     migration,
                     rendered,
@@ -366,19 +366,30 @@ impl Migrator {
         m.transaction() && !self.backend().ddl_commits_implicitly()
     }
 
-    fn up_ops(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
-        let body: Vec<Op> = match m.kind() {
-            Kind::Data => vec![Op::Data],
-            Kind::Schema => (0..rendered.statements.len()).map(Op::Statement).collect(),
+    /// The ops that run `m` in `rendered.direction`: its body wrapped in a transaction with
+    /// its history write, or, without one, between a dirty mark and the final history write.
+    fn ops_for(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
+        let body: Vec<Op> = match (m.kind(), rendered.direction) {
+            (Kind::Data, Direction::Up) => vec![Op::Data],
+            _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
+        };
+        // (history write inside a transaction, dirty mark before, final write after)
+        let (record, mark_dirty, finish) = match rendered.direction {
+            Direction::Up => (
+                Op::Insert(RowState::Applied),
+                Op::Insert(RowState::Dirty),
+                Op::MarkApplied,
+            ),
+            Direction::Down => (Op::DeleteRow, Op::MarkDirty, Op::DeleteRow),
         };
         let mut ops = Vec::with_capacity(body.len() + 4);
         if self.transactional(m) {
             ops.push(Op::Begin);
             ops.extend(body);
-            ops.push(Op::Insert(RowState::Applied));
+            ops.push(record);
             ops.push(Op::Commit);
         } else {
-            ops.push(Op::Insert(RowState::Dirty));
+            ops.push(mark_dirty);
             // On MySQL, data changes still roll back with the transaction.
             if m.transaction() {
                 ops.push(Op::Begin);
@@ -387,29 +398,7 @@ impl Migrator {
             if m.transaction() {
                 ops.push(Op::Commit);
             }
-            ops.push(Op::MarkApplied);
-        }
-        ops
-    }
-
-    fn down_ops(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
-        let body = (0..rendered.statements.len()).map(Op::Statement);
-        let mut ops = Vec::with_capacity(rendered.statements.len() + 4);
-        if self.transactional(m) {
-            ops.push(Op::Begin);
-            ops.extend(body);
-            ops.push(Op::DeleteRow);
-            ops.push(Op::Commit);
-        } else {
-            ops.push(Op::MarkDirty);
-            if m.transaction() {
-                ops.push(Op::Begin);
-            }
-            ops.extend(body);
-            if m.transaction() {
-                ops.push(Op::Commit);
-            }
-            ops.push(Op::DeleteRow);
+            ops.push(finish);
         }
         ops
     }
@@ -471,7 +460,7 @@ impl Migrator {
             .map(|row| {
                 let migration = self.registry.get(row.version)?;
                 let rendered = render(migration, self.backend(), Direction::Down)?;
-                let ops = self.down_ops(migration, &rendered);
+                let ops = self.ops_for(migration, &rendered);
                 Ok(Planned {
                     migration,
                     rendered,
