@@ -285,9 +285,7 @@ where
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Data {
-                message: format!("cannot start the async runtime: {e}"),
-            })?;
+            .map_err(|source| Error::Runtime { source })?;
         runtime.block_on(execute(&cli, &registry))
     });
     match result {

@@ -110,10 +110,9 @@ fn is_transient(error: &sqlx::Error) -> bool {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
         sqlx::Error::Database(db) => matches!(
             db.code().as_deref(),
-            // Postgres: cannot connect now (starting up, shutting down), too many clients.
-            Some("57P03" | "53300")
-                // MySQL: too many connections.
-                | Some("08004" | "1040")
+            // Postgres: cannot connect now (starting up, shutting down), too many clients;
+            // MySQL (sqlx reports its SQLSTATE): too many connections.
+            Some("57P03" | "53300" | "08004")
         ),
         _ => false,
     }

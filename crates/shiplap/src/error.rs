@@ -230,6 +230,14 @@ pub enum Error {
         message: String,
     },
 
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {source}")]
+    Runtime {
+        /// The OS's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A data migration's own error.
     #[error("{message}")]
     Data {

@@ -4,12 +4,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sea_query::{
-    Alias, ColumnDef, Expr, ExprTrait, MysqlQueryBuilder, PostgresQueryBuilder, Query,
-    QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, Table,
+    Alias, ColumnDef, Expr, ExprTrait, Query, QueryStatementWriter, SchemaStatementBuilder, Table,
 };
 use serde::Serialize;
 
 use crate::Backend;
+use crate::statement::{query_sql, schema_sql};
 
 /// The default name of the history table.
 pub const DEFAULT_TABLE: &str = "shiplap_migrations";
@@ -95,19 +95,11 @@ impl HistoryTable {
     }
 
     fn schema_sql(&self, statement: &impl SchemaStatementBuilder) -> String {
-        match self.backend {
-            Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
-            Backend::Postgres => statement.to_string(PostgresQueryBuilder),
-            Backend::MySql => statement.to_string(MysqlQueryBuilder),
-        }
+        schema_sql(statement, self.backend)
     }
 
     fn query_sql(&self, statement: &impl QueryStatementWriter) -> String {
-        match self.backend {
-            Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
-            Backend::Postgres => statement.to_string(PostgresQueryBuilder),
-            Backend::MySql => statement.to_string(MysqlQueryBuilder),
-        }
+        query_sql(statement, self.backend)
     }
 
     /// `CREATE TABLE IF NOT EXISTS`.

@@ -12,6 +12,7 @@
 //! Each run is planned as a list of [`Op`]s; `--dry-run` prints that same list as SQL, so
 //! what it shows is what would run, history writes included.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -187,12 +188,17 @@ impl Migrator {
         Ok(value)
     }
 
-    async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
+    /// The history rows; `None` when the table does not exist (nothing is created).
+    async fn history_if_exists(&self, conn: &mut Connection) -> Result<Option<Vec<HistoryRow>>> {
         let table = self.table();
         if !conn.has_rows(&table.exists()).await? {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        Ok(conn.history(&table.select_all()).await?)
+        Ok(Some(conn.history(&table.select_all()).await?))
+    }
+
+    async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
+        Ok(self.history_if_exists(conn).await?.unwrap_or_default())
     }
 
     /// Every registered migration rendered up for this backend.
@@ -210,7 +216,7 @@ impl Migrator {
     ) -> Vec<MigrationStatus> {
         let expected: Vec<_> = rendered
             .iter()
-            .map(|(m, r)| (*m, r.checksum().unwrap_or_default()))
+            .map(|(m, r)| (*m, r.checksum().unwrap_or_default().to_owned()))
             .collect();
         diff(&expected, rows)
     }
@@ -252,14 +258,13 @@ impl Migrator {
             self.registry.get(to)?;
         }
         let mut conn = self.connect().await?;
-        let table = self.table();
-        let exists = conn.has_rows(&table.exists()).await;
-        let rows = self.read_history(&mut conn).await;
+        let rows = self.history_if_exists(&mut conn).await;
         conn.close().await;
-        let plan = self.plan_up(&rows?, to, single_transaction)?;
+        let rows = rows?;
+        let plan = self.plan_up(rows.as_deref().unwrap_or_default(), to, single_transaction)?;
         let mut script = String::new();
-        if !exists? {
-            script.push_str(&table.create());
+        if rows.is_none() {
+            script.push_str(&self.table().create());
             script.push_str(";\n\n");
         }
         script.push_str(&self.script(&plan, single_transaction));
@@ -288,6 +293,7 @@ impl Migrator {
             .iter()
             .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder) && s.version <= limit)
             .collect();
+        let pending_versions: HashSet<i64> = pending.iter().map(|s| s.version).collect();
         let out_of_order: Vec<i64> = pending
             .iter()
             .filter(|s| s.state == State::OutOfOrder)
@@ -305,7 +311,7 @@ impl Migrator {
         }
         let mut plan = Vec::new();
         for (migration, rendered) in rendered {
-            if pending.iter().any(|s| s.version == migration.version()) {
+            if pending_versions.contains(&migration.version()) {
                 let ops = self.ops_for(migration, &rendered);
                 plan.push(Planned {
                     migration,
@@ -470,13 +476,22 @@ impl Migrator {
             .collect()
     }
 
-    /// Reverts the newest `steps` migrations, then applies them again.
+    /// Reverts the newest `steps` migrations, then applies them again, holding the lock
+    /// throughout so that no other runner acts in between.
     pub async fn redo(&self, steps: u32) -> Result<Vec<Done>> {
-        let mut done = self.down(DownTarget::Steps(steps)).await?;
-        if let Some(newest) = done.iter().map(|d| d.version).max() {
-            done.extend(self.up(Some(newest), false).await?);
-        }
-        Ok(done)
+        self.locked(async |conn| {
+            let rows = self.read_history(conn).await?;
+            let down = self.plan_down(&rows, DownTarget::Steps(steps))?;
+            let newest = down.iter().map(|p| p.migration.version()).max();
+            let mut done = self.run(conn, down, false).await?;
+            if let Some(newest) = newest {
+                let rows = self.read_history(conn).await?;
+                let up = self.plan_up(&rows, Some(newest), false)?;
+                done.extend(self.run(conn, up, false).await?);
+            }
+            Ok(done)
+        })
+        .await
     }
 
     /// Records every registered migration up to `version` as applied, without running
@@ -546,7 +561,7 @@ impl Migrator {
                         conn.execute(&table.update_checksums(
                             status.version,
                             m.source_checksum(),
-                            &sql,
+                            sql,
                         ))
                         .await?;
                         "accepted the current checksums"
@@ -587,7 +602,7 @@ impl Migrator {
             version: m.version(),
             name: m.name().to_owned(),
             source_checksum: m.source_checksum().to_owned(),
-            sql_checksum: rendered.checksum().unwrap_or_default(),
+            sql_checksum: rendered.checksum().unwrap_or_default().to_owned(),
             applied_at: now_rfc3339(),
             duration_ms,
             state,
@@ -617,7 +632,7 @@ impl Migrator {
             }
             Op::MarkApplied => table.mark_applied(
                 version,
-                &p.rendered.checksum().unwrap_or_default(),
+                p.rendered.checksum().unwrap_or_default(),
                 duration_ms,
             ),
             Op::MarkDirty => table.mark_dirty(version),

@@ -39,6 +39,8 @@ pub struct Rendered {
     pub kind: Kind,
     /// The statements, in the order they run.
     pub statements: Vec<RenderedStatement>,
+    /// The SQL checksum, computed once when rendered.
+    sql_checksum: Option<String>,
 }
 
 /// One statement of a rendered migration.
@@ -53,8 +55,13 @@ pub struct RenderedStatement {
 impl Rendered {
     /// The SQL checksum: SHA-256 (hex) of the statements, with line endings and runs of
     /// whitespace outside quotes normalised. `None` for a data migration.
-    pub fn checksum(&self) -> Option<String> {
-        (self.kind == Kind::Schema).then(|| {
+    pub fn checksum(&self) -> Option<&str> {
+        self.sql_checksum.as_deref()
+    }
+
+    /// Computes the checksum, once, when rendering is complete.
+    fn with_checksum(mut self) -> Self {
+        self.sql_checksum = (self.kind == Kind::Schema).then(|| {
             let mut hasher = Sha256::new();
             for statement in &self.statements {
                 hasher.update(normalize_sql(&statement.sql).as_bytes());
@@ -65,7 +72,8 @@ impl Rendered {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect()
-        })
+        });
+        self
     }
 }
 
@@ -81,6 +89,7 @@ pub fn render(
         direction,
         kind: migration.kind(),
         statements: Vec::new(),
+        sql_checksum: None,
     };
     let schema = match plan(migration)? {
         Plan::Schema(schema) => schema,
@@ -93,7 +102,7 @@ pub fn render(
                         .into(),
                 });
             }
-            return Ok(rendered);
+            return Ok(rendered.with_checksum());
         }
     };
     let steps: Vec<_> = schema
@@ -153,7 +162,7 @@ pub fn render(
             }
         }
     }
-    Ok(rendered)
+    Ok(rendered.with_checksum())
 }
 
 /// The SQL of `migration` as a reviewable script: a comment header (version, name,

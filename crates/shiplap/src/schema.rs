@@ -622,6 +622,7 @@ mod tests {
                 .unwrap()
                 .checksum()
                 .unwrap()
+                .to_owned()
         };
         assert_eq!(sum(a), sum(b));
         assert_ne!(sum(b), sum(c));

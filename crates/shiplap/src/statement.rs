@@ -210,7 +210,8 @@ impl Statement {
     }
 }
 
-fn schema_sql(statement: &impl SchemaStatementBuilder, backend: Backend) -> String {
+/// A sea-query schema statement as SQL for `backend`.
+pub(crate) fn schema_sql(statement: &impl SchemaStatementBuilder, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
         Backend::Postgres => statement.to_string(PostgresQueryBuilder),
@@ -218,7 +219,8 @@ fn schema_sql(statement: &impl SchemaStatementBuilder, backend: Backend) -> Stri
     }
 }
 
-fn query_sql(statement: &impl QueryStatementWriter, backend: Backend) -> String {
+/// A sea-query data statement as SQL for `backend`, values inlined.
+pub(crate) fn query_sql(statement: &impl QueryStatementWriter, backend: Backend) -> String {
     match backend {
         Backend::Sqlite => statement.to_string(SqliteQueryBuilder),
         Backend::Postgres => statement.to_string(PostgresQueryBuilder),
