@@ -8,14 +8,11 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, Executor, MySqlConnection, PgConnection};
+use sqlx::{Connection, MySqlConnection, PgConnection, SqliteConnection};
 
 /// The workspace's root folder.
 pub fn workspace_root() -> PathBuf {
@@ -110,79 +107,16 @@ pub fn server_url(variable: &str) -> Option<String> {
     }
 }
 
-/// A fresh, empty Postgres database; `None` (the test is skipped) without
-/// `TEST_POSTGRES_URL`. Panics if the server cannot be reached.
-pub async fn fresh_postgres() -> Option<PgConnectOptions> {
-    let url = server_url("TEST_POSTGRES_URL")?;
-    let server = PgConnectOptions::from_str(&url).expect("TEST_POSTGRES_URL is a Postgres URL");
-    let mut admin = server
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to TEST_POSTGRES_URL: {e}"));
-    let name = unique_name();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .expect("CREATE DATABASE");
-    admin.close().await.ok();
-    Some(server.database(&name))
-}
-
-/// A fresh, empty MySQL/MariaDB database; `None` (the test is skipped) without
-/// `TEST_MYSQL_URL`. Panics if the server cannot be reached.
-pub async fn fresh_mysql() -> Option<MySqlConnectOptions> {
-    let url = server_url("TEST_MYSQL_URL")?;
-    let server = MySqlConnectOptions::from_str(&url).expect("TEST_MYSQL_URL is a MySQL URL");
-    let mut admin = server
-        .connect()
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to TEST_MYSQL_URL: {e}"));
-    let name = unique_name();
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}`")))
-        .await
-        .expect("CREATE DATABASE");
-    admin.close().await.ok();
-    Some(server.database(&name))
-}
-
-/// Drops a database made by [`fresh_postgres`].
-pub async fn drop_postgres(options: &PgConnectOptions) {
-    let name = options.get_database().expect("a database").to_owned();
-    let mut admin: PgConnection = options
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .expect("connect");
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .await
-        .expect("DROP DATABASE");
-}
-
-/// Drops a database made by [`fresh_mysql`].
-pub async fn drop_mysql(options: &MySqlConnectOptions) {
-    let name = options.get_database().expect("a database").to_owned();
-    let mut admin: MySqlConnection = options.clone().connect().await.expect("connect");
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS `{name}`"
-        )))
-        .await
-        .expect("DROP DATABASE");
-}
-
 /// A fresh, empty database for one test, on one backend.
 #[derive(Debug)]
 pub struct TestDb {
     /// Its URL, for `--database-url`.
     pub url: String,
-    backend: &'static str,
+    engine: Engine,
+    /// The database's name (the file's path on SQLite).
     name: String,
-    admin_url: String,
+    /// The server's URL, where the database is created and dropped.
+    server: String,
 }
 
 /// Which backend a [`TestDb`] is on.
@@ -197,80 +131,57 @@ pub enum Engine {
 }
 
 impl TestDb {
-    /// A fresh database, or `None` (skipped) when the backend's server URL is not set.
+    /// A fresh database, or `None` (the test is skipped) when the backend's server URL is
+    /// not set. Panics when the server cannot be reached.
     pub async fn new(engine: Engine) -> Option<TestDb> {
         let name = unique_name();
-        match engine {
+        let (server, create) = match engine {
             Engine::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
-                Some(TestDb {
+                return Some(TestDb {
                     url: format!("sqlite://{}", path.display()),
-                    backend: "sqlite",
+                    engine,
                     name: path.display().to_string(),
-                    admin_url: String::new(),
-                })
+                    server: String::new(),
+                });
             }
-            Engine::Postgres => {
-                let options = fresh_postgres().await?;
-                let server = server_url("TEST_POSTGRES_URL")?;
-                Some(TestDb {
-                    url: with_database(&server, options.get_database().unwrap_or_default()),
-                    backend: "postgres",
-                    name: options.get_database().unwrap_or_default().to_owned(),
-                    admin_url: server,
-                })
-            }
-            Engine::MySql => {
-                let options = fresh_mysql().await?;
-                let server = server_url("TEST_MYSQL_URL")?;
-                Some(TestDb {
-                    url: with_database(&server, options.get_database().unwrap_or_default()),
-                    backend: "mysql",
-                    name: options.get_database().unwrap_or_default().to_owned(),
-                    admin_url: server,
-                })
-            }
-        }
+            Engine::Postgres => (
+                server_url("TEST_POSTGRES_URL")?,
+                format!("CREATE DATABASE \"{name}\""),
+            ),
+            Engine::MySql => (
+                server_url("TEST_MYSQL_URL")?,
+                format!("CREATE DATABASE `{name}`"),
+            ),
+        };
+        run(engine, &server, &create).await;
+        Some(TestDb {
+            url: with_database(&server, &name),
+            engine,
+            name,
+            server,
+        })
     }
 
-    /// Runs SQL on this database (for a test's own setup and checks).
+    /// Runs SQL on this database (a test's own setup and checks).
     pub async fn execute(&self, sql: &str) {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let result = match self.backend {
-            "sqlite" => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("connect");
-                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
-            }
-            "postgres" => {
-                let mut c = PgConnection::connect(&self.url).await.expect("connect");
-                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
-            }
-            _ => {
-                let mut c = MySqlConnection::connect(&self.url).await.expect("connect");
-                sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
-            }
-        };
-        result.expect("test SQL runs");
+        run(self.engine, &self.url, sql).await;
     }
 
     /// The first column of every row, as text, trimmed (`CAST(.. AS CHAR(n))` pads on
     /// Postgres).
     pub async fn strings(&self, sql: &str) -> Vec<String> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let rows: Vec<String> = match self.backend {
-            "sqlite" => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("connect");
+        let rows: Vec<String> = match self.engine {
+            Engine::Sqlite => {
+                let mut c = SqliteConnection::connect(&self.url).await.expect("connect");
                 sqlx::query_scalar(sql).fetch_all(&mut c).await
             }
-            "postgres" => {
+            Engine::Postgres => {
                 let mut c = PgConnection::connect(&self.url).await.expect("connect");
                 sqlx::query_scalar(sql).fetch_all(&mut c).await
             }
-            _ => {
+            Engine::MySql => {
                 let mut c = MySqlConnection::connect(&self.url).await.expect("connect");
                 sqlx::query_scalar(sql).fetch_all(&mut c).await
             }
@@ -281,53 +192,63 @@ impl TestDb {
 
     /// The tables of the database, sorted.
     pub async fn tables(&self) -> Vec<String> {
-        let sql = match self.backend {
-            "sqlite" => {
+        let sql = match self.engine {
+            Engine::Sqlite => {
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
             }
-            "postgres" => {
+            Engine::Postgres => {
                 "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
             }
-            _ => {
+            Engine::MySql => {
                 "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
             }
         };
         self.strings(sql).await
     }
 
-    /// Drops the database (the SQLite file).
+    /// Drops the database (the SQLite file and its lock file).
     pub async fn drop(self) {
-        match self.backend {
-            "sqlite" => {
+        match self.engine {
+            Engine::Sqlite => {
                 let _ = std::fs::remove_file(&self.name);
                 let _ = std::fs::remove_file(format!("{}-shiplap-lock", self.name));
             }
-            "postgres" => {
-                let mut admin = PgConnection::connect(&self.admin_url)
-                    .await
-                    .expect("connect");
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                        self.name
-                    )))
-                    .await
-                    .expect("DROP DATABASE");
+            Engine::Postgres => {
+                let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+                run(self.engine, &self.server, &sql).await;
             }
-            _ => {
-                let mut admin = MySqlConnection::connect(&self.admin_url)
-                    .await
-                    .expect("connect");
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS `{}`",
-                        self.name
-                    )))
-                    .await
-                    .expect("DROP DATABASE");
+            Engine::MySql => {
+                let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
+                run(self.engine, &self.server, &sql).await;
             }
         }
     }
+}
+
+/// Runs SQL (one statement or several) on the database at `url`; panics on failure,
+/// naming the URL when it cannot connect.
+async fn run(engine: Engine, url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    let result = match engine {
+        Engine::Sqlite => {
+            let mut c = connected(SqliteConnection::connect(url).await, url);
+            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+        }
+        Engine::Postgres => {
+            let mut c = connected(PgConnection::connect(url).await, url);
+            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+        }
+        Engine::MySql => {
+            let mut c = connected(MySqlConnection::connect(url).await, url);
+            sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
+        }
+    };
+    result.expect("test SQL runs");
+}
+
+/// The connection, or a panic that names the server (password redacted).
+fn connected<C>(result: Result<C, sqlx::Error>, url: &str) -> C {
+    result.unwrap_or_else(|e| panic!("cannot connect to {}: {e}", shiplap::redact(url)))
 }
 
 /// `server` (a URL ending in `/database`) with another database.

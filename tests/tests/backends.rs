@@ -3,7 +3,8 @@
 //! the snapshots show is SQL the databases accept, and that each down undoes its up.
 
 use shiplap::{Backend, DataContext, Direction, Kind, Migration, MigrationFn};
-use sqlx::{ConnectOptions, Connection, Executor, MySqlConnection, PgConnection, SqliteConnection};
+use sqlx::{Connection, Executor, MySqlConnection, PgConnection, SqliteConnection};
+use tests::{Engine, TestDb};
 
 /// The data migration of the example: schema checks around it stop there going down.
 const BACKFILL: i64 = 20250210090100;
@@ -23,13 +24,17 @@ impl Db {
         }
     }
 
-    async fn execute(&mut self, sql: &str) {
+    async fn try_execute(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let result = match self {
+        match self {
             Db::Sqlite(c) => c.execute(sql).await.map(|_| ()),
             Db::Postgres(c) => c.execute(sql).await.map(|_| ()),
             Db::MySql(c) => c.execute(sql).await.map(|_| ()),
-        };
+        }
+    }
+
+    async fn execute(&mut self, sql: &str) {
+        let result = self.try_execute(sql).await;
         result.unwrap_or_else(|e| panic!("{}: {e}", self.backend()));
     }
 
@@ -55,12 +60,7 @@ impl Db {
         }
         let rendered = shiplap::render(m, self.backend(), direction).unwrap();
         for statement in rendered.statements {
-            let sql = sqlx::AssertSqlSafe(statement.sql.clone());
-            let result = match self {
-                Db::Sqlite(c) => c.execute(sql).await.map(|_| ()),
-                Db::Postgres(c) => c.execute(sql).await.map(|_| ()),
-                Db::MySql(c) => c.execute(sql).await.map(|_| ()),
-            };
+            let result = self.try_execute(&statement.sql).await;
             result.unwrap_or_else(|e| {
                 panic!(
                     "{} {} {}: {}: {e}",
@@ -162,20 +162,20 @@ async fn sqlite() {
 
 #[tokio::test]
 async fn postgres() {
-    let Some(options) = tests::fresh_postgres().await else {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
         return;
     };
-    let conn = options.connect().await.unwrap();
+    let conn = PgConnection::connect(&db.url).await.unwrap();
     round_trip(&mut Db::Postgres(conn)).await;
-    tests::drop_postgres(&options).await;
+    db.drop().await;
 }
 
 #[tokio::test]
 async fn mysql() {
-    let Some(options) = tests::fresh_mysql().await else {
+    let Some(db) = TestDb::new(Engine::MySql).await else {
         return;
     };
-    let conn = options.connect().await.unwrap();
+    let conn = MySqlConnection::connect(&db.url).await.unwrap();
     round_trip(&mut Db::MySql(conn)).await;
-    tests::drop_mysql(&options).await;
+    db.drop().await;
 }
