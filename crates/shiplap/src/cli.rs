@@ -86,6 +86,11 @@ pub struct ConnectionArgs {
     /// migration that waits on a busy table fails instead of blocking traffic behind it.
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
     pub statement_lock_timeout: Option<Duration>,
+
+    /// While a statement runs longer than this, warn that it is still running, again
+    /// each time this much more has passed.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub progress_every: Duration,
 }
 
 /// The commands.
@@ -359,6 +364,7 @@ fn migrator(
             statement_lock_timeout: c.statement_lock_timeout,
             allow_out_of_order,
             ignore_missing,
+            progress_every: c.progress_every,
         },
     ))
 }

@@ -168,14 +168,22 @@ impl Connection {
         on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await)
     }
 
-    /// Rows of the history table, from [`HistoryTable::select_all`](crate::history).
+    /// The rows of the history table, by version.
     pub(crate) async fn history(
         &mut self,
-        sql: &str,
+        table: &crate::history::HistoryTable,
     ) -> Result<Vec<crate::HistoryRow>, sqlx::Error> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let rows: Vec<HistoryTuple> =
-            on_conn!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
+        let rows: Vec<HistoryTuple> = match self {
+            Connection::Sqlite(c) => {
+                let sql = sqlx::AssertSqlSafe(table.select_all_as_json());
+                let json: String = sqlx::query_scalar(sql).fetch_one(&mut *c).await?;
+                serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+            }
+            _ => {
+                let sql = sqlx::AssertSqlSafe(table.select_all());
+                on_conn!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await?)
+            }
+        };
         Ok(rows
             .into_iter()
             .map(|r| crate::HistoryRow {

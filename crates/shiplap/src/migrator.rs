@@ -41,6 +41,9 @@ pub struct Options {
     pub allow_out_of_order: bool,
     /// Go on when applied migrations are missing from the code.
     pub ignore_missing: bool,
+    /// While one statement runs longer than this, a warning says so, again every
+    /// `progress_every`, so a long migration is never silent.
+    pub progress_every: Duration,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             statement_lock_timeout: None,
             allow_out_of_order: false,
             ignore_missing: false,
+            progress_every: Duration::from_secs(10),
         }
     }
 }
@@ -194,7 +198,7 @@ impl Migrator {
         if !conn.has_rows(&table.exists()).await? {
             return Ok(None);
         }
-        Ok(Some(conn.history(&table.select_all()).await?))
+        Ok(Some(conn.history(&table).await?))
     }
 
     async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
@@ -207,6 +211,22 @@ impl Migrator {
             .iter()
             .map(|m| Ok((m, render(m, self.backend(), Direction::Up)?)))
             .collect()
+    }
+
+    /// [`rendered_up`](Self::rendered_up) on a blocking thread, to await once the
+    /// database has answered: with many migrations, rendering them all (for their SQL
+    /// checksums) takes about as long as reading the history table, and need not wait for it.
+    fn render_up_meanwhile(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(&'static Migration, Rendered)>>> + use<> {
+        let this = self.clone();
+        let task = tokio::task::spawn_blocking(move || this.rendered_up());
+        async move {
+            match task.await {
+                Ok(rendered) => rendered,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
     }
 
     fn statuses(
@@ -223,10 +243,12 @@ impl Migrator {
 
     /// Every migration's state. Reads only: creates nothing, takes no lock.
     pub async fn status(&self) -> Result<Vec<MigrationStatus>> {
+        let rendered = self.render_up_meanwhile();
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
         conn.close().await;
-        Ok(self.statuses(&self.rendered_up()?, &rows?))
+        let rows = rows?;
+        Ok(self.statuses(&rendered.await?, &rows))
     }
 
     /// The history table's rows as recorded (none when it does not exist).
@@ -243,10 +265,11 @@ impl Migrator {
         if let Some(to) = to {
             self.registry.get(to)?;
         }
+        let rendered = self.render_up_meanwhile();
         self.locked(async |conn| {
             conn.execute(&self.table().create()).await?;
             let rows = self.read_history(conn).await?;
-            let plan = self.plan_up(&rows, to, single_transaction)?;
+            let plan = self.plan_up(rendered.await?, &rows, to, single_transaction)?;
             self.run(conn, plan, single_transaction).await
         })
         .await
@@ -261,7 +284,12 @@ impl Migrator {
         let rows = self.history_if_exists(&mut conn).await;
         conn.close().await;
         let rows = rows?;
-        let plan = self.plan_up(rows.as_deref().unwrap_or_default(), to, single_transaction)?;
+        let plan = self.plan_up(
+            self.rendered_up()?,
+            rows.as_deref().unwrap_or_default(),
+            to,
+            single_transaction,
+        )?;
         let mut script = String::new();
         if rows.is_none() {
             script.push_str(&self.table().create());
@@ -273,11 +301,11 @@ impl Migrator {
 
     fn plan_up(
         &self,
+        rendered: Vec<(&'static Migration, Rendered)>,
         rows: &[HistoryRow],
         to: Option<i64>,
         single_transaction: bool,
     ) -> Result<Vec<Planned>> {
-        let rendered = self.rendered_up()?;
         let statuses = self.statuses(&rendered, rows);
         self.check_clean(&statuses)?;
         let missing: Vec<i64> = statuses
@@ -486,7 +514,7 @@ impl Migrator {
             let mut done = self.run(conn, down, false).await?;
             if let Some(newest) = newest {
                 let rows = self.read_history(conn).await?;
-                let up = self.plan_up(&rows, Some(newest), false)?;
+                let up = self.plan_up(self.rendered_up()?, &rows, Some(newest), false)?;
                 done.extend(self.run(conn, up, false).await?);
             }
             Ok(done)
@@ -585,7 +613,7 @@ impl Migrator {
         self.locked(async |conn| {
             drop_everything(conn).await?;
             conn.execute(&self.table().create()).await?;
-            let plan = self.plan_up(&[], None, false)?;
+            let plan = self.plan_up(self.rendered_up()?, &[], None, false)?;
             self.run(conn, plan, false).await
         })
         .await
@@ -699,54 +727,21 @@ impl Migrator {
         let mut started = Instant::now();
         let mut current = usize::MAX;
         let ops = Self::ops(&plan, single);
-        for (n, &(i, op)) in ops.iter().enumerate() {
+        let mut n = 0;
+        while n < ops.len() {
+            let (i, op) = ops[n];
             let p = &plan[i];
             if i != current {
                 current = i;
                 started = Instant::now();
                 dirty = false;
+                if !single && self.run_batch(conn, p).await {
+                    done.push(self.finished(p, started));
+                    n += p.ops.len();
+                    continue;
+                }
             }
-            let elapsed = millis(started.elapsed());
-            let result = match op {
-                Op::Data => {
-                    let MigrationFn::Data(f) = p.migration.function() else {
-                        continue;
-                    };
-                    let mut ctx = conn.data_context();
-                    f(&mut ctx).await.map_err(|source| Error::DataMigration {
-                        migration: p.migration.reference(),
-                        dirty,
-                        source: Box::new(source),
-                    })
-                }
-                _ => {
-                    let sql = self.op_sql(op, p, elapsed).unwrap_or_default();
-                    if let Op::Statement(index) = op {
-                        tracing::debug!(
-                            version = p.migration.version(),
-                            statement = index + 1,
-                            of = p.rendered.statements.len(),
-                            "running: {sql}"
-                        );
-                    }
-                    conn.execute(&sql)
-                        .await
-                        .map(|_| ())
-                        .map_err(|source| match op {
-                            Op::Statement(index) => Error::Statement {
-                                migration: p.migration.reference(),
-                                direction: p.rendered.direction.name(),
-                                index: index + 1,
-                                count: p.rendered.statements.len(),
-                                sql,
-                                dirty,
-                                source,
-                            },
-                            _ => Error::Database { source },
-                        })
-                }
-            };
-            if let Err(e) = result {
+            if let Err(e) = self.run_op(conn, p, op, started, dirty).await {
                 if in_transaction {
                     // The failure is what matters; a failed rollback ends the connection anyway.
                     let _ = conn.execute("ROLLBACK").await;
@@ -761,32 +756,167 @@ impl Migrator {
             }
             // A migration is done when its last op has run (in one transaction, a failure
             // later still rolls it back, and the error is returned instead of this list).
-            let last_op_of_migration = ops.get(n + 1).is_none_or(|(next, _)| *next != i);
-            if last_op_of_migration {
-                let entry = Done {
-                    version: p.migration.version(),
-                    name: p.migration.name(),
-                    direction: p.rendered.direction,
-                    statements: p.rendered.statements.len(),
-                    duration_ms: millis(started.elapsed()),
-                };
-                tracing::info!(
-                    version = entry.version,
-                    name = entry.name,
-                    duration_ms = entry.duration_ms,
-                    statements = entry.statements,
-                    "{} {}",
-                    if entry.direction == Direction::Up {
-                        "applied"
-                    } else {
-                        "reverted"
-                    },
-                    entry.name
-                );
-                done.push(entry);
+            n += 1;
+            if ops.get(n).is_none_or(|(next, _)| *next != i) {
+                done.push(self.finished(p, started));
             }
         }
         Ok(done)
+    }
+
+    /// Runs a transactional SQL migration as one batch (`BEGIN`, its statements, its
+    /// history write, `COMMIT`): one round trip to the server and one commit. Returns
+    /// whether it was applied. On a failure it rolls back and returns `false`, and the
+    /// caller runs the migration again one statement at a time, which names the
+    /// statement that fails (the batch's error cannot say which one it was).
+    async fn run_batch(&self, conn: &mut Connection, p: &Planned) -> bool {
+        let batchable = matches!(p.ops.first(), Some(Op::Begin))
+            && !p.ops.iter().any(|op| matches!(op, Op::Data));
+        if !batchable {
+            return false;
+        }
+        let mut batch = String::new();
+        for &op in &p.ops {
+            let sql = match op {
+                Op::Insert(state) => {
+                    self.table()
+                        .insert_timed(&self.row(p.migration, &p.rendered, state, 0))
+                }
+                _ => self.op_sql(op, p, 0).unwrap_or_default(),
+            };
+            batch.push_str(sql.trim_end_matches(';'));
+            batch.push_str(";\n");
+        }
+        tracing::debug!(
+            version = p.migration.version(),
+            "running as one batch:\n{batch}"
+        );
+        let running = conn.execute(&batch);
+        let result = still_running(running, self.options.progress_every, |elapsed| {
+            tracing::warn!(
+                version = p.migration.version(),
+                "{}: still running after {}s ({} statements sent as one batch)",
+                p.migration.name(),
+                elapsed.as_secs(),
+                p.rendered.statements.len()
+            );
+        })
+        .await;
+        match result {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!(
+                    version = p.migration.version(),
+                    "the batch failed ({e}); running it again one statement at a time"
+                );
+                // Not in a transaction any more when COMMIT itself failed: nothing to undo.
+                let _ = conn.execute("ROLLBACK").await;
+                false
+            }
+        }
+    }
+
+    /// Runs one op of `p`.
+    async fn run_op(
+        &self,
+        conn: &mut Connection,
+        p: &Planned,
+        op: Op,
+        started: Instant,
+        dirty: bool,
+    ) -> Result<()> {
+        if let Op::Data = op {
+            let MigrationFn::Data(f) = p.migration.function() else {
+                return Ok(());
+            };
+            let mut ctx = conn.data_context();
+            return f(&mut ctx).await.map_err(|source| Error::DataMigration {
+                migration: p.migration.reference(),
+                dirty,
+                source: Box::new(source),
+            });
+        }
+        let sql = self
+            .op_sql(op, p, millis(started.elapsed()))
+            .unwrap_or_default();
+        let Op::Statement(index) = op else {
+            return conn
+                .execute(&sql)
+                .await
+                .map(|_| ())
+                .map_err(|source| Error::Database { source });
+        };
+        let count = p.rendered.statements.len();
+        tracing::debug!(
+            version = p.migration.version(),
+            statement = index + 1,
+            of = count,
+            "running: {sql}"
+        );
+        let result = still_running(conn.execute(&sql), self.options.progress_every, |elapsed| {
+            tracing::warn!(
+                version = p.migration.version(),
+                statement = index + 1,
+                of = count,
+                "{}: statement {}/{count} still running after {}s",
+                p.migration.name(),
+                index + 1,
+                elapsed.as_secs()
+            );
+        })
+        .await;
+        result.map(|_| ()).map_err(|source| Error::Statement {
+            migration: p.migration.reference(),
+            direction: p.rendered.direction.name(),
+            index: index + 1,
+            count,
+            sql,
+            dirty,
+            source,
+        })
+    }
+
+    /// Logs that `p` is done, and says so.
+    fn finished(&self, p: &Planned, started: Instant) -> Done {
+        let entry = Done {
+            version: p.migration.version(),
+            name: p.migration.name(),
+            direction: p.rendered.direction,
+            statements: p.rendered.statements.len(),
+            duration_ms: millis(started.elapsed()),
+        };
+        tracing::info!(
+            version = entry.version,
+            name = entry.name,
+            duration_ms = entry.duration_ms,
+            statements = entry.statements,
+            "{} {}",
+            if entry.direction == Direction::Up {
+                "applied"
+            } else {
+                "reverted"
+            },
+            entry.name
+        );
+        entry
+    }
+}
+
+/// Awaits `work`, calling `report` with the time elapsed every `every` until it is done.
+async fn still_running<T>(
+    work: impl Future<Output = T>,
+    every: Duration,
+    report: impl Fn(Duration),
+) -> T {
+    let every = every.max(Duration::from_millis(100));
+    let started = tokio::time::Instant::now();
+    let mut work = std::pin::pin!(work);
+    let mut ticks = tokio::time::interval_at(started + every, every);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = ticks.tick() => report(started.elapsed()),
+        }
     }
 }
 
@@ -855,4 +985,38 @@ async fn drop_everything(conn: &mut Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_a_long_statement_until_it_is_done() {
+        let reports = Mutex::new(Vec::new());
+        let work = async {
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            "done"
+        };
+        let out = still_running(work, Duration::from_secs(1), |elapsed| {
+            reports.lock().unwrap().push(elapsed.as_secs());
+        })
+        .await;
+        assert_eq!(out, "done");
+        assert_eq!(*reports.lock().unwrap(), [1, 2, 3]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn says_nothing_about_a_quick_statement() {
+        let reports = Mutex::new(0);
+        still_running(
+            tokio::time::sleep(Duration::from_millis(999)),
+            Duration::from_secs(1),
+            |_| *reports.lock().unwrap() += 1,
+        )
+        .await;
+        assert_eq!(*reports.lock().unwrap(), 0);
+    }
 }

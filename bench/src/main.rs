@@ -1,0 +1,391 @@
+//! `shiplap-bench`: shiplap against the raw clients (`psql`, `sqlite3`) on generated
+//! migrations. Run it as `cargo xtask bench` (see `cargo xtask bench --help`).
+//!
+//! For each backend and number of migrations N it measures, as whole processes:
+//! - **apply**: `migrate up` on an empty database, against the floor: the same SQL sent by
+//!   the raw client, one `BEGIN ... COMMIT` per migration, without any bookkeeping;
+//! - **no-op up** and **status** with all N applied, against the floor: the raw client's
+//!   `SELECT * FROM` the history table.
+//!
+//! Each figure is the median of `--rounds` runs; the ratios are to the floor of the same run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use shiplap::{Backend, Direction, Registry, render};
+
+mod generated {
+    use shiplap::prelude::*;
+
+    include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+    shiplap::migrations!();
+}
+
+/// How the benchmark is run: the number of migrations goes to `migrate` in this variable.
+const COUNT_VAR: &str = "SHIPLAP_BENCH_MIGRATIONS";
+
+const HELP: &str = "\
+usage: cargo xtask bench [--n 100,1000] [--backend sqlite,postgres] [--rounds 3]
+                         [--postgres-url URL] [--dir DIR]
+
+Applies N generated migrations (a table and an index each) with shiplap and with the raw
+client (psql, sqlite3), and prints the times and their ratios.
+
+  --n            how many migrations (at most 1000); default 100,1000
+  --backend      sqlite, postgres or both; default both
+  --rounds       runs per figure, the median is reported; default 3
+  --postgres-url a server the benchmark may create and drop the database
+                 `shiplap_bench` on; default $TEST_POSTGRES_URL, then
+                 postgres://postgres@127.0.0.1:5432/postgres
+  --dir          where the SQLite files and scripts go; default target/shiplap-bench";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("migrate") {
+        let program = std::iter::once("shiplap-bench migrate".to_owned());
+        return shiplap::cli::run(program.chain(args.into_iter().skip(1)), registry());
+    }
+    match Settings::parse(&args).and_then(|settings| run(&settings)) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("shiplap-bench: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The first `$SHIPLAP_BENCH_MIGRATIONS` generated migrations (all without it).
+fn registry() -> shiplap::Result<Registry> {
+    let all = generated::migrations()?;
+    let count = std::env::var(COUNT_VAR)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(all.len());
+    Registry::new(all.iter().take(count))
+}
+
+struct Settings {
+    counts: Vec<usize>,
+    backends: Vec<Backend>,
+    rounds: usize,
+    postgres_url: String,
+    dir: PathBuf,
+    psql: PathBuf,
+}
+
+impl Settings {
+    fn parse(args: &[String]) -> Result<Settings, String> {
+        let mut settings = Settings {
+            counts: vec![100, 1000],
+            backends: vec![Backend::Sqlite, Backend::Postgres],
+            rounds: 3,
+            postgres_url: std::env::var("TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+            dir: PathBuf::from("target/shiplap-bench"),
+            psql: psql(),
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                return Err(HELP.into());
+            }
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n\n{HELP}"))?;
+            match flag.as_str() {
+                "--n" => {
+                    settings.counts = list(value, |n| {
+                        n.parse()
+                            .ok()
+                            .filter(|n| (1..=1000).contains(n))
+                            .ok_or_else(|| format!("--n: `{n}` is not a number from 1 to 1000"))
+                    })?;
+                }
+                "--backend" => {
+                    settings.backends = list(value, |b| match b {
+                        "sqlite" => Ok(Backend::Sqlite),
+                        "postgres" => Ok(Backend::Postgres),
+                        _ => Err(format!("--backend: `{b}` is not sqlite or postgres")),
+                    })?;
+                }
+                "--rounds" => {
+                    settings.rounds =
+                        value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            format!("--rounds: `{value}` is not a positive number")
+                        })?;
+                }
+                "--postgres-url" => settings.postgres_url = value.clone(),
+                "--dir" => settings.dir = PathBuf::from(value),
+                _ => return Err(format!("unknown argument `{flag}`\n\n{HELP}")),
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// The server's own psql (`pg_config --bindir`): the `psql` on the PATH may be a wrapper
+/// script (Debian's pg_wrapper is Perl) whose start-up would flatter shiplap.
+fn psql() -> PathBuf {
+    Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("psql"))
+        .filter(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("psql"))
+}
+
+fn list<T>(value: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    value.split(',').map(|v| parse(v.trim())).collect()
+}
+
+/// One database the benchmark owns: how to empty it, and how the raw client reaches it.
+enum Target {
+    Sqlite {
+        file: PathBuf,
+    },
+    Postgres {
+        psql: PathBuf,
+        admin_url: String,
+        url: String,
+    },
+}
+
+impl Target {
+    fn url(&self) -> String {
+        match self {
+            Target::Sqlite { file } => format!("sqlite://{}", file.display()),
+            Target::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    fn reset(&self) -> Result<(), String> {
+        match self {
+            Target::Sqlite { file } => {
+                for suffix in ["", "-wal", "-shm", "-journal", "-shiplap-lock"] {
+                    let mut path = file.clone().into_os_string();
+                    path.push(suffix);
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(format!(
+                                "cannot remove {}: {e}",
+                                Path::new(&path).display()
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            Target::Postgres {
+                psql, admin_url, ..
+            } => timed(
+                Command::new(psql)
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", admin_url])
+                    .args(["-c", "DROP DATABASE IF EXISTS shiplap_bench WITH (FORCE)"])
+                    .args(["-c", "CREATE DATABASE shiplap_bench"]),
+            )
+            .map(drop),
+        }
+    }
+
+    /// The raw client running a script file.
+    fn run_script(&self, script: &Path) -> Result<Duration, String> {
+        match self {
+            Target::Sqlite { file } => {
+                let stdin = std::fs::File::open(script)
+                    .map_err(|e| format!("cannot open {}: {e}", script.display()))?;
+                timed(Command::new("sqlite3").arg(file).stdin(stdin))
+            }
+            Target::Postgres { psql, url, .. } => timed(
+                Command::new(psql)
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                    .arg(script)
+                    .arg(url),
+            ),
+        }
+    }
+
+    /// The raw client running one query.
+    fn run_query(&self, sql: &str) -> Result<Duration, String> {
+        match self {
+            Target::Sqlite { file } => timed(Command::new("sqlite3").arg(file).arg(sql)),
+            Target::Postgres { psql, url, .. } => {
+                timed(Command::new(psql).args(["-X", "-q", "-c", sql, url]))
+            }
+        }
+    }
+}
+
+/// Runs `command` to completion with its output discarded; how long it took.
+fn timed(command: &mut Command) -> Result<Duration, String> {
+    let started = Instant::now();
+    let output = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    let elapsed = started.elapsed();
+    if !output.status.success() {
+        return Err(format!(
+            "{:?} failed ({}): {}",
+            command.get_program(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(elapsed)
+}
+
+/// This binary's `migrate` command on the first `count` migrations.
+fn shiplap(count: usize, url: &str, args: &[&str]) -> Result<Duration, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    timed(
+        Command::new(exe)
+            .env(COUNT_VAR, count.to_string())
+            .args(["migrate", "-q", "--database-url", url])
+            .args(args),
+    )
+}
+
+/// The migrations' SQL for the raw client: one transaction per migration, as shiplap runs
+/// them, but without the history table.
+fn floor_script(count: usize, backend: Backend) -> Result<String, String> {
+    let registry = registry().map_err(|e| e.to_string())?;
+    let mut script = String::new();
+    for migration in registry.iter().take(count) {
+        let rendered = render(migration, backend, Direction::Up).map_err(|e| e.to_string())?;
+        script.push_str("BEGIN;\n");
+        for statement in &rendered.statements {
+            let _ = writeln!(script, "{};", statement.sql.trim_end_matches(';'));
+        }
+        script.push_str("COMMIT;\n");
+    }
+    Ok(script)
+}
+
+/// A database URL with its database name replaced.
+fn with_database(url: &str, database: &str) -> Result<String, String> {
+    let scheme_end = url.find("://").ok_or("--postgres-url: not a URL")? + 3;
+    let (rest, query) = url[scheme_end..]
+        .split_once('?')
+        .map_or((&url[scheme_end..], None), |(r, q)| (r, Some(q)));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let mut out = format!("{}{authority}/{database}", &url[..scheme_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Figures for one backend and N: (measure, floor, shiplap).
+fn measure(
+    settings: &Settings,
+    backend: Backend,
+    count: usize,
+) -> Result<Vec<(&'static str, Duration, Duration)>, String> {
+    let target = match backend {
+        Backend::Sqlite => Target::Sqlite {
+            file: settings.dir.join("bench.db"),
+        },
+        _ => Target::Postgres {
+            psql: settings.psql.clone(),
+            admin_url: settings.postgres_url.clone(),
+            url: with_database(&settings.postgres_url, "shiplap_bench")?,
+        },
+    };
+    let script = settings
+        .dir
+        .join(format!("floor-{}-{count}.sql", backend.name()));
+    std::fs::write(&script, floor_script(count, backend)?)
+        .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let url = target.url();
+    let select = format!("SELECT * FROM {}", shiplap::DEFAULT_TABLE);
+
+    let mut samples: [(Vec<Duration>, Vec<Duration>); 3] = Default::default();
+    for _ in 0..settings.rounds {
+        target.reset()?;
+        samples[0].0.push(target.run_script(&script)?);
+        target.reset()?;
+        samples[0].1.push(shiplap(count, &url, &["up"])?);
+        // All applied: a second `up` has nothing to do.
+        shiplap(count, &url, &["status", "--check"])?;
+        samples[1].0.push(target.run_query(&select)?);
+        samples[1].1.push(shiplap(count, &url, &["up"])?);
+        samples[2].0.push(target.run_query(&select)?);
+        samples[2].1.push(shiplap(count, &url, &["status"])?);
+    }
+    target.reset()?;
+    let names = ["apply", "no-op up", "status"];
+    Ok(names
+        .into_iter()
+        .zip(samples)
+        .map(|(name, (floor, ours))| (name, median(floor), median(ours)))
+        .collect())
+}
+
+fn run(settings: &Settings) -> Result<String, String> {
+    std::fs::create_dir_all(&settings.dir)
+        .map_err(|e| format!("cannot create {}: {e}", settings.dir.display()))?;
+    let mut report = format!(
+        "median of {} runs; floor: the raw client ({} / sqlite3), one transaction per migration\n\n\
+         {:<9} {:>5}  {:<9} {:>10} {:>10} {:>7}\n",
+        settings.rounds,
+        settings.psql.display(),
+        "backend",
+        "N",
+        "measure",
+        "floor",
+        "shiplap",
+        "ratio"
+    );
+    for &backend in &settings.backends {
+        for &count in &settings.counts {
+            for (name, floor, ours) in measure(settings, backend, count)? {
+                let _ = writeln!(
+                    report,
+                    "{:<9} {:>5}  {:<9} {:>8.1}ms {:>8.1}ms {:>6.2}x",
+                    backend.name(),
+                    count,
+                    name,
+                    floor.as_secs_f64() * 1000.0,
+                    ours.as_secs_f64() * 1000.0,
+                    ours.as_secs_f64() / floor.as_secs_f64()
+                );
+                eprint!("{}", report.lines().last().unwrap_or_default());
+                eprintln!();
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/test?sslmode=disable", "b").unwrap(),
+            "postgres://u:p@h:5432/b?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h", "b").unwrap(),
+            "postgres://u@h/b"
+        );
+    }
+}
