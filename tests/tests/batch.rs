@@ -63,7 +63,15 @@ async fn records_real_durations(db: &TestDb, slept: bool) {
     } else {
         assert!(durations[0] >= 1, "{durations:?}");
     }
-    assert_eq!(db.tables().await, ["quick", "shiplap_migrations", "slow"]);
+    assert_eq!(
+        db.tables().await,
+        [
+            "quick",
+            "shiplap_migrations",
+            "shiplap_migrations_backfill",
+            "slow"
+        ]
+    );
 }
 
 #[tokio::test]

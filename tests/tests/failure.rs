@@ -63,12 +63,23 @@ async fn fails_half_way(db: &TestDb, ddl_is_transactional: bool) {
         .collect();
     if ddl_is_transactional {
         // Rolled back whole: b does not exist, 2 is simply pending, 3 never ran.
-        assert_eq!(db.tables().await, ["a", "shiplap_migrations"]);
+        assert_eq!(
+            db.tables().await,
+            ["a", "shiplap_migrations", "shiplap_migrations_backfill"]
+        );
         assert_eq!(statuses, [(1, "applied"), (2, "pending"), (3, "pending")]);
         assert!(text.ends_with("it was rolled back: the database is as it was before it"));
     } else {
         // MySQL: b was created (DDL commits), and 2 is recorded dirty.
-        assert_eq!(db.tables().await, ["a", "b", "shiplap_migrations"]);
+        assert_eq!(
+            db.tables().await,
+            [
+                "a",
+                "b",
+                "shiplap_migrations",
+                "shiplap_migrations_backfill"
+            ]
+        );
         assert_eq!(statuses, [(1, "applied"), (2, "dirty"), (3, "pending")]);
         let refused = m.up(None, false).await.unwrap_err();
         assert!(
@@ -95,7 +106,14 @@ async fn fails_half_way(db: &TestDb, ddl_is_transactional: bool) {
     assert_eq!(done.iter().map(|d| d.version).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(
         db.tables().await,
-        ["a", "b", "c", "needed_later", "shiplap_migrations"]
+        [
+            "a",
+            "b",
+            "c",
+            "needed_later",
+            "shiplap_migrations",
+            "shiplap_migrations_backfill"
+        ]
     );
 }
 

@@ -5,6 +5,7 @@ use tests::{Engine, TestDb, migrate};
 
 const EXAMPLE_COUNT: usize = 13;
 const HISTORY: &str = "shiplap_migrations";
+const BACKFILL: &str = "shiplap_migrations_backfill";
 
 fn applied_lines(text: &str) -> usize {
     text.lines().filter(|l| l.starts_with("applied ")).count()
@@ -74,8 +75,8 @@ async fn lifecycle(db: &TestDb) {
     assert_eq!(all_down.code, 0, "{}", all_down.stderr);
     assert_eq!(
         db.tables().await,
-        [HISTORY],
-        "only the history table is left"
+        [HISTORY, BACKFILL],
+        "only shiplap's own tables are left"
     );
     let up = migrate(&db.url, &["up", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();

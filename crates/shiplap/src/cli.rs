@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     Backend, DatabaseUrl, Direction, Done, DownTarget, Error, Migration, MigrationStatus, Migrator,
-    Options, Registry, Result, Retry, State, render, script,
+    Options, ProgressOutput, Registry, Result, Retry, State, render, script,
 };
 
 /// shiplap: type-checked database migrations.
@@ -91,6 +91,11 @@ pub struct ConnectionArgs {
     /// each time this much more has passed.
     #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub progress_every: Duration,
+
+    /// A pause after each batch of every backfill (e.g. 50ms), instead of the one the
+    /// migration sets: throttles a backfill's load on a busy database.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub backfill_pause: Option<Duration>,
 }
 
 /// The commands.
@@ -365,6 +370,13 @@ fn migrator(
             allow_out_of_order,
             ignore_missing,
             progress_every: c.progress_every,
+            progress: match (cli.format, cli.quiet) {
+                (Format::Json, _) => ProgressOutput::Json,
+                (_, true) => ProgressOutput::Silent,
+                _ if std::io::stderr().is_terminal() => ProgressOutput::Bar,
+                _ => ProgressOutput::Lines,
+            },
+            backfill_pause: c.backfill_pause,
         },
     ))
 }
@@ -538,10 +550,14 @@ fn done_output(m: &Migrator, command: &str, done: &[Done], json: bool) -> String
         } else {
             "reverted"
         };
+        let what = match d.rows {
+            Some(rows) => format!("data: {rows} row(s)"),
+            None => format!("{} statement(s)", d.statements),
+        };
         let _ = writeln!(
             out,
-            "{verb} {} {} ({} statement(s), {} ms)",
-            d.version, d.name, d.statements, d.duration_ms
+            "{verb} {} {} ({what}, {} ms)",
+            d.version, d.name, d.duration_ms
         );
     }
     if done.is_empty() {

@@ -137,7 +137,17 @@ fn hint(error: &sqlx::Error) -> String {
     }
 }
 
-type HistoryTuple = (i64, String, String, String, String, i64, String, String);
+type HistoryTuple = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+);
 
 macro_rules! on_conn {
     ($self:expr, $conn:ident => $body:expr) => {
@@ -195,6 +205,7 @@ impl Connection {
                 duration_ms: r.5,
                 state: crate::RowState::parse(&r.6),
                 shiplap_version: r.7,
+                rows_affected: r.8,
             })
             .collect())
     }

@@ -1,39 +1,69 @@
-//! `DataContext`: what a data migration's `async fn` gets, a real database connection.
+//! `DataContext`: what a data migration's `async fn` gets, a real database connection,
+//! and [`Backfill`], which updates a large table in short, resumable batches.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sea_query::{
-    DeleteStatement, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder, SelectStatement,
-    SqliteQueryBuilder, UpdateStatement,
+    Alias, Condition, DeleteStatement, DynIden, Expr, ExprTrait, InsertStatement, IntoCondition,
+    IntoIden, MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, SelectStatement,
+    SqliteQueryBuilder, UpdateStatement, Value, Values,
 };
-use sea_query_sqlx::SqlxBinder;
+use sea_query_sqlx::{SqlxBinder, SqlxValues};
+use sqlx::mysql::MySqlRow;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
 
-use crate::{Backend, Result};
+use crate::history::HistoryTable;
+use crate::progress::Reporter;
+use crate::{Backend, Error, Migration, Result};
 
 /// The connection a data migration runs on, inside the migration's transaction unless the
 /// migration says `transaction = false`.
 ///
-/// Values in sea-query statements are sent as bound parameters, never spliced into SQL.
+/// Values are always sent as bound parameters, never spliced into SQL: in sea-query
+/// statements, and in raw SQL through [`execute_sql`](Self::execute_sql) and
+/// [`fetch_all_sql`](Self::fetch_all_sql).
 ///
 /// ```no_run
 /// use shiplap::prelude::*;
-/// use shiplap::sea_query::{Expr, Query};
 ///
 /// #[derive(Iden)]
-/// enum Users { Table, Active }
+/// enum Users { Table, Id, Email, Active }
 ///
 /// async fn activate_all(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
-///     let update = Query::update()
-///         .table(Users::Table)
-///         .value(Users::Active, true)
-///         .to_owned();
-///     let rows = ctx.execute(update).await?;
-///     println!("{rows} users activated on {}", ctx.backend());
+///     let inactive: Vec<(i64, String)> = ctx
+///         .fetch_all(
+///             Query::select()
+///                 .columns([Users::Id, Users::Email])
+///                 .from(Users::Table)
+///                 .and_where(Expr::col(Users::Active).eq(false)),
+///         )
+///         .await?;
+///     ctx.log(format!("activating {} users", inactive.len()));
+///     ctx.execute(Query::update().table(Users::Table).value(Users::Active, true))
+///         .await?;
 ///     Ok(())
 /// }
 /// ```
 #[derive(Debug)]
 pub struct DataContext<'c> {
     conn: Conn<'c>,
+    run: Option<RunInfo>,
+    rows: u64,
+}
+
+/// What the migrator tells a data migration's context about the run.
+#[derive(Debug)]
+pub(crate) struct RunInfo {
+    pub(crate) migration: &'static Migration,
+    /// Whether the migration's function runs inside a transaction.
+    pub(crate) in_transaction: bool,
+    pub(crate) history: HistoryTable,
+    pub(crate) reporter: Arc<Reporter>,
+    /// Overrides every backfill's pause (`--backfill-pause`).
+    pub(crate) pause: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -75,26 +105,83 @@ dml_from!(
     Select(SelectStatement)
 );
 
+/// A type a row can be read into on every backend: tuples of plain types, or a struct
+/// with `#[derive(sqlx::FromRow)]` (add `sqlx` to your dependencies for the derive).
+pub trait FetchRow:
+    for<'r> sqlx::FromRow<'r, SqliteRow>
+    + for<'r> sqlx::FromRow<'r, PgRow>
+    + for<'r> sqlx::FromRow<'r, MySqlRow>
+    + Send
+    + Unpin
+{
+}
+
+impl<T> FetchRow for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow>
+        + for<'r> sqlx::FromRow<'r, PgRow>
+        + for<'r> sqlx::FromRow<'r, MySqlRow>
+        + Send
+        + Unpin
+{
+}
+
+/// Runs `$body` with `$conn` bound to the backend's connection, `$builder` to its
+/// sea-query builder.
+macro_rules! on_backend {
+    ($self:expr, $conn:ident, $builder:ident => $body:expr) => {
+        match &mut $self.conn {
+            Conn::Sqlite($conn) => {
+                let $builder = SqliteQueryBuilder;
+                $body
+            }
+            Conn::Postgres($conn) => {
+                let $builder = PostgresQueryBuilder;
+                $body
+            }
+            Conn::MySql($conn) => {
+                let $builder = MysqlQueryBuilder;
+                $body
+            }
+        }
+    };
+}
+
+fn build(statement: &Dml, builder: impl sea_query::QueryBuilder) -> (String, SqlxValues) {
+    match statement {
+        Dml::Insert(s) => s.build_sqlx(builder),
+        Dml::Update(s) => s.build_sqlx(builder),
+        Dml::Delete(s) => s.build_sqlx(builder),
+        Dml::Select(s) => s.build_sqlx(builder),
+    }
+}
+
 impl<'c> DataContext<'c> {
+    fn new(conn: Conn<'c>) -> Self {
+        DataContext {
+            conn,
+            run: None,
+            rows: 0,
+        }
+    }
+
     /// A context on a SQLite connection (or transaction: `&mut *tx`).
     pub fn sqlite(conn: &'c mut SqliteConnection) -> Self {
-        DataContext {
-            conn: Conn::Sqlite(conn),
-        }
+        Self::new(Conn::Sqlite(conn))
     }
 
     /// A context on a PostgreSQL connection (or transaction).
     pub fn postgres(conn: &'c mut PgConnection) -> Self {
-        DataContext {
-            conn: Conn::Postgres(conn),
-        }
+        Self::new(Conn::Postgres(conn))
     }
 
     /// A context on a MySQL or MariaDB connection (or transaction).
     pub fn mysql(conn: &'c mut MySqlConnection) -> Self {
-        DataContext {
-            conn: Conn::MySql(conn),
-        }
+        Self::new(Conn::MySql(conn))
+    }
+
+    pub(crate) fn with_run(mut self, run: RunInfo) -> Self {
+        self.run = Some(run);
+        self
     }
 
     /// The backend the migration runs on.
@@ -106,72 +193,575 @@ impl<'c> DataContext<'c> {
         }
     }
 
+    /// Rows affected so far by this context's statements and backfills; recorded in the
+    /// history table when the migration finishes.
+    pub fn rows_affected(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes a line to the migration's log (stderr; a JSON event with `--format json`).
+    pub fn log(&self, message: impl AsRef<str>) {
+        match &self.run {
+            Some(run) => run.reporter.message(message.as_ref()),
+            None => tracing::info!("{}", message.as_ref()),
+        }
+    }
+
+    /// Reports progress: `done` rows of `total` (when known). Shown as a progress bar on a
+    /// terminal, a line every few seconds otherwise. [`Backfill`] reports by itself.
+    pub fn progress(&self, done: u64, total: Option<u64>) {
+        if let Some(run) = &self.run {
+            run.reporter.progress(done, total);
+        }
+    }
+
     /// Runs a sea-query statement, its values bound as parameters; returns the number of
     /// rows it affected.
     pub async fn execute(&mut self, statement: impl Into<Dml>) -> Result<u64> {
         let statement = statement.into();
-        let rows = match &mut self.conn {
-            Conn::Sqlite(conn) => {
-                let (sql, values) = build(&statement, Backend::Sqlite);
-                sqlx::query_with(AssertSqlSafe(sql), values)
-                    .execute(&mut **conn)
-                    .await?
-                    .rows_affected()
-            }
-            Conn::Postgres(conn) => {
-                let (sql, values) = build(&statement, Backend::Postgres);
-                sqlx::query_with(AssertSqlSafe(sql), values)
-                    .execute(&mut **conn)
-                    .await?
-                    .rows_affected()
-            }
-            Conn::MySql(conn) => {
-                let (sql, values) = build(&statement, Backend::MySql);
-                sqlx::query_with(AssertSqlSafe(sql), values)
-                    .execute(&mut **conn)
-                    .await?
-                    .rows_affected()
-            }
-        };
+        let rows = on_backend!(self, conn, builder => {
+            let (sql, values) = build(&statement, builder);
+            sqlx::query_with(AssertSqlSafe(sql), values)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected()
+        });
+        self.rows += rows;
         Ok(rows)
     }
 
     /// Runs raw SQL (one or several statements, no parameters); returns the number of
-    /// rows affected.
+    /// rows affected. For values, use [`execute_sql`](Self::execute_sql).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<u64> {
         let sql = AssertSqlSafe(sql.to_owned());
-        let rows = match &mut self.conn {
-            Conn::Sqlite(conn) => sqlx::raw_sql(sql)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected(),
-            Conn::Postgres(conn) => sqlx::raw_sql(sql)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected(),
-            Conn::MySql(conn) => sqlx::raw_sql(sql)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected(),
-        };
+        let rows = on_backend!(self, conn, _builder => sqlx::raw_sql(sql)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        self.rows += rows;
         Ok(rows)
+    }
+
+    /// Runs one raw SQL statement with `?` placeholders, each bound to the next of
+    /// `values` (shiplap numbers them `$1, $2, ...` on PostgreSQL). Returns rows affected.
+    ///
+    /// ```no_run
+    /// # async fn f(ctx: &mut shiplap::DataContext<'_>) -> shiplap::Result<()> {
+    /// ctx.execute_sql("UPDATE users SET plan = ? WHERE plan = ?", ["pro".into(), "gold".into()])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn execute_sql(
+        &mut self,
+        sql: &str,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<u64> {
+        let (sql, values) = self.placeholders(sql, values);
+        let rows = on_backend!(self, conn, _builder => sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected());
+        self.rows += rows;
+        Ok(rows)
+    }
+
+    /// Reads every row of a sea-query `SELECT` into `T`.
+    pub async fn fetch_all<T: FetchRow>(&mut self, select: impl Into<Dml>) -> Result<Vec<T>> {
+        let select = select.into();
+        Ok(on_backend!(self, conn, builder => {
+            let (sql, values) = build(&select, builder);
+            sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .fetch_all(&mut **conn)
+                .await?
+        }))
+    }
+
+    /// Reads the first row of a sea-query `SELECT` into `T`, if there is one.
+    pub async fn fetch_optional<T: FetchRow>(
+        &mut self,
+        select: impl Into<Dml>,
+    ) -> Result<Option<T>> {
+        let select = select.into();
+        Ok(on_backend!(self, conn, builder => {
+            let (sql, values) = build(&select, builder);
+            sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .fetch_optional(&mut **conn)
+                .await?
+        }))
+    }
+
+    /// Reads every row of a raw SQL query with `?` placeholders (as in
+    /// [`execute_sql`](Self::execute_sql)) into `T`.
+    pub async fn fetch_all_sql<T: FetchRow>(
+        &mut self,
+        sql: &str,
+        values: impl IntoIterator<Item = Value>,
+    ) -> Result<Vec<T>> {
+        let (sql, values) = self.placeholders(sql, values);
+        Ok(
+            on_backend!(self, conn, _builder => sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .fetch_all(&mut **conn)
+                .await?),
+        )
+    }
+
+    fn placeholders(
+        &self,
+        sql: &str,
+        values: impl IntoIterator<Item = Value>,
+    ) -> (String, SqlxValues) {
+        let sql = match self.backend() {
+            Backend::Postgres => numbered_placeholders(sql),
+            _ => sql.to_owned(),
+        };
+        (sql, SqlxValues(Values(values.into_iter().collect())))
+    }
+
+    /// Statements of the context's own bookkeeping (no rows counted).
+    async fn run_bookkeeping(&mut self, sql: &str) -> Result<()> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        on_backend!(self, conn, _builder => {
+            sqlx::raw_sql(sql).execute(&mut **conn).await?;
+        });
+        Ok(())
+    }
+
+    async fn fetch_key(&mut self, select: &SelectStatement) -> Result<Option<i64>> {
+        let select = Dml::Select(select.clone());
+        let key: Option<(Option<i64>,)> = self.fetch_optional(select).await?;
+        Ok(key.and_then(|(k,)| k))
+    }
+
+    /// Runs a [`Backfill`]: the rows of a table, in batches of consecutive keys, each
+    /// batch an `UPDATE` in a short transaction of its own (when the migration has
+    /// `transaction = false`) together with the position it reached. Killed half-way, the
+    /// next `up` runs the migration again and the backfill continues after the last batch
+    /// that committed: no batch is applied twice.
+    pub async fn backfill(&mut self, backfill: Backfill) -> Result<BackfillReport> {
+        let Some(run) = &self.run else {
+            return Err(Error::InvalidArgument {
+                message: "a backfill runs inside a migration (`migrate up`): it records its \
+                          position in shiplap's tables"
+                    .into(),
+            });
+        };
+        let version = run.migration.version();
+        let history = run.history.clone();
+        let in_transaction = run.in_transaction;
+        let reporter = Arc::clone(&run.reporter);
+        let pause = run.pause.unwrap_or(backfill.pause);
+        let label = backfill.position_label();
+        let started = Instant::now();
+
+        // Where it stopped, if it ran before.
+        let recorded: Option<(Option<i64>, i64, i64)> = self
+            .fetch_all_sql(&history.backfill_select(version, &label), [])
+            .await?
+            .into_iter()
+            .next();
+        let (mut last, mut done) = match recorded {
+            Some((_, rows, 1)) => {
+                self.log(format!(
+                    "backfill of {label}: already finished ({rows} rows)"
+                ));
+                return Ok(BackfillReport {
+                    rows: 0,
+                    batches: 0,
+                    resumed_after: None,
+                    longest_batch: Duration::ZERO,
+                    duration: started.elapsed(),
+                });
+            }
+            Some((last, rows, _)) => {
+                if let Some(key) = last {
+                    self.log(format!(
+                        "backfill of {label}: resuming after key {key} ({rows} rows done before)"
+                    ));
+                }
+                (last, u64::try_from(rows).unwrap_or_default())
+            }
+            None => {
+                self.run_bookkeeping(&history.backfill_insert(version, &label))
+                    .await?;
+                (None, 0)
+            }
+        };
+        let resumed_after = last;
+        let total = self.fetch_key(&backfill.count_after(last)).await?;
+        let total = total.map(|t| u64::try_from(t).unwrap_or_default() + done);
+        reporter.start(total);
+        reporter.progress(done, total);
+
+        let mut batches = 0;
+        let mut rows = 0;
+        let mut longest_batch = Duration::ZERO;
+        loop {
+            let batch_started = Instant::now();
+            let upper = match self
+                .fetch_key(&backfill.window_end(last, self.backend()))
+                .await?
+            {
+                Some(upper) => Some(upper),
+                None => {
+                    self.fetch_key(&backfill.max_after(last, self.backend()))
+                        .await?
+                }
+            };
+            let Some(upper) = upper else { break };
+            if !in_transaction {
+                let begin = match self.backend() {
+                    Backend::Sqlite => "BEGIN IMMEDIATE",
+                    _ => "BEGIN",
+                };
+                self.run_bookkeeping(begin).await?;
+            }
+            let batch = async {
+                let affected = self.execute(backfill.update(last, upper)).await?;
+                let done_now = done + affected;
+                self.run_bookkeeping(&history.backfill_update(
+                    version,
+                    &label,
+                    Some(upper),
+                    i64::try_from(done_now).unwrap_or(i64::MAX),
+                    false,
+                ))
+                .await?;
+                if !in_transaction {
+                    self.run_bookkeeping("COMMIT").await?;
+                }
+                Ok::<u64, Error>(affected)
+            }
+            .await;
+            let affected = match batch {
+                Ok(affected) => affected,
+                Err(e) => {
+                    if !in_transaction {
+                        let _ = self.run_bookkeeping("ROLLBACK").await;
+                    }
+                    return Err(e);
+                }
+            };
+            longest_batch = longest_batch.max(batch_started.elapsed());
+            batches += 1;
+            rows += affected;
+            done += affected;
+            last = Some(upper);
+            reporter.progress(done, total.map(|t| std::cmp::max(t, done)));
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        self.run_bookkeeping(&history.backfill_update(
+            version,
+            &label,
+            last,
+            i64::try_from(done).unwrap_or(i64::MAX),
+            true,
+        ))
+        .await?;
+        let report = BackfillReport {
+            rows,
+            batches,
+            resumed_after,
+            longest_batch,
+            duration: started.elapsed(),
+        };
+        self.log(format!(
+            "backfill of {label}: {rows} rows in {batches} batches, {:.1}s (longest batch {} ms)",
+            report.duration.as_secs_f64(),
+            report.longest_batch.as_millis()
+        ));
+        Ok(report)
     }
 }
 
-fn build(statement: &Dml, backend: Backend) -> (String, sea_query_sqlx::SqlxValues) {
-    macro_rules! with_builder {
-        ($builder:expr) => {
-            match statement {
-                Dml::Insert(s) => s.build_sqlx($builder),
-                Dml::Update(s) => s.build_sqlx($builder),
-                Dml::Delete(s) => s.build_sqlx($builder),
-                Dml::Select(s) => s.build_sqlx($builder),
-            }
-        };
+/// A batched update of a large table: `UPDATE table SET ... WHERE key > a AND key <= b
+/// [AND filter]` for consecutive windows of `batch_size` keys (keyset pagination, never
+/// `OFFSET` over the table), run by [`DataContext::backfill`].
+///
+/// The key must be an integer column with an index (the primary key). A window holds
+/// `batch_size` keys whether or not the filter matches them, so each batch locks at most
+/// that many rows and finds them through the key's index.
+///
+/// ```no_run
+/// use shiplap::prelude::*;
+///
+/// #[derive(Iden)]
+/// enum Users { Table, Id, Name, DisplayName }
+///
+/// #[migration(version = 20250210090100, transaction = false)]
+/// async fn backfill_display_name(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
+///     ctx.backfill(
+///         Backfill::new(Users::Table, Users::Id)
+///             .set(Users::DisplayName, Expr::col(Users::Name))
+///             .filter(Expr::col(Users::DisplayName).is_null())
+///             .batch_size(1000),
+///     )
+///     .await?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Backfill {
+    table: DynIden,
+    key: DynIden,
+    set: Vec<(DynIden, Expr)>,
+    filter: Option<Condition>,
+    batch_size: u64,
+    pause: Duration,
+    label: Option<String>,
+}
+
+/// What a [`Backfill`] did in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackfillReport {
+    /// Rows updated in this run.
+    pub rows: u64,
+    /// Batches committed in this run.
+    pub batches: u64,
+    /// The key it resumed after, when an earlier run was interrupted.
+    pub resumed_after: Option<i64>,
+    /// The longest batch (select of the window, update, commit).
+    pub longest_batch: Duration,
+    /// The whole backfill.
+    pub duration: Duration,
+}
+
+impl Backfill {
+    /// The default number of keys per batch.
+    pub const DEFAULT_BATCH_SIZE: u64 = 1000;
+
+    /// A backfill of `table`, in batches ordered by the integer column `key`.
+    pub fn new(table: impl IntoIden, key: impl IntoIden) -> Self {
+        Backfill {
+            table: table.into_iden(),
+            key: key.into_iden(),
+            set: Vec::new(),
+            filter: None,
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            pause: Duration::ZERO,
+            label: None,
+        }
     }
-    match backend {
-        Backend::Sqlite => with_builder!(SqliteQueryBuilder),
-        Backend::Postgres => with_builder!(PostgresQueryBuilder),
-        Backend::MySql => with_builder!(MysqlQueryBuilder),
+
+    /// Sets `column` to `value` (an expression: `Expr::col(..)`, a constant, ...).
+    pub fn set(mut self, column: impl IntoIden, value: impl Into<Expr>) -> Self {
+        self.set.push((column.into_iden(), value.into()));
+        self
+    }
+
+    /// Updates only the rows that match (say, those not filled in yet).
+    pub fn filter(mut self, condition: impl IntoCondition) -> Self {
+        self.filter = Some(condition.into_condition());
+        self
+    }
+
+    /// Keys per batch (at least 1; default 1000).
+    pub fn batch_size(mut self, keys: u64) -> Self {
+        self.batch_size = std::cmp::max(keys, 1);
+        self
+    }
+
+    /// A pause after each batch, to leave the database room for its traffic
+    /// (`--backfill-pause` overrides it).
+    pub fn pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// The name its position is recorded under (default: the table's name); set it when
+    /// one migration backfills the same table twice.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The name its position is recorded under.
+    fn position_label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.table.to_string())
+    }
+
+    fn after(&self, select: &mut SelectStatement, last: Option<i64>) {
+        if let Some(last) = last {
+            select.and_where(Expr::col(self.key.clone()).gt(last));
+        }
+    }
+
+    /// `key` as a 64-bit integer, whatever its declared width.
+    fn key_as_i64(&self, backend: Backend) -> Expr {
+        let bigint = match backend {
+            Backend::MySql => "SIGNED",
+            Backend::Postgres => "BIGINT",
+            Backend::Sqlite => "INTEGER",
+        };
+        Expr::col(self.key.clone()).cast_as(Alias::new(bigint))
+    }
+
+    /// The last key of the next window.
+    fn window_end(&self, last: Option<i64>, backend: Backend) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(self.key_as_i64(backend))
+            .from(self.table.clone())
+            .order_by(self.key.clone(), Order::Asc)
+            .limit(1)
+            .offset(self.batch_size - 1);
+        self.after(&mut select, last);
+        select
+    }
+
+    /// The last key of all (for the final, partial window).
+    fn max_after(&self, last: Option<i64>, backend: Backend) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(self.key_as_i64(backend).max())
+            .from(self.table.clone());
+        self.after(&mut select, last);
+        select
+    }
+
+    /// How many rows are left to update (for the progress bar).
+    fn count_after(&self, last: Option<i64>) -> SelectStatement {
+        let mut select = Query::select();
+        select
+            .expr(Expr::col(self.key.clone()).count())
+            .from(self.table.clone());
+        self.after(&mut select, last);
+        if let Some(filter) = &self.filter {
+            select.cond_where(filter.clone());
+        }
+        select
+    }
+
+    fn update(&self, last: Option<i64>, upper: i64) -> UpdateStatement {
+        let mut update = Query::update();
+        update.table(self.table.clone());
+        for (column, value) in &self.set {
+            update.value(column.clone(), value.clone());
+        }
+        if let Some(last) = last {
+            update.and_where(Expr::col(self.key.clone()).gt(last));
+        }
+        update.and_where(Expr::col(self.key.clone()).lte(upper));
+        if let Some(filter) = &self.filter {
+            update.cond_where(filter.clone());
+        }
+        update
+    }
+}
+
+/// `?` placeholders as `$1, $2, ...` (PostgreSQL), except inside quotes, dollar quotes and
+/// comments.
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if sql[i..].starts_with("--") => {
+                out.push(c);
+                for (_, d) in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if sql[i..].starts_with("/*") => {
+                let end = sql[i + 2..].find("*/").map_or(sql.len(), |e| i + 2 + e + 2);
+                out.push_str(&sql[i..end]);
+                while chars.peek().is_some_and(|(j, _)| *j < end) {
+                    chars.next();
+                }
+            }
+            '$' => {
+                // A dollar quote: $$ ... $$ or $tag$ ... $tag$.
+                let tag_len = sql[i + 1..]
+                    .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                    .filter(|&len| sql[i + 1 + len..].starts_with('$'));
+                match tag_len {
+                    Some(len) if !sql[i + 1..].starts_with(|ch: char| ch.is_ascii_digit()) => {
+                        let tag = &sql[i..i + len + 2];
+                        let body = i + tag.len();
+                        let end = sql[body..]
+                            .find(tag)
+                            .map_or(sql.len(), |e| body + e + tag.len());
+                        out.push_str(&sql[i..end]);
+                        while chars.peek().is_some_and(|(j, _)| *j < end) {
+                            chars.next();
+                        }
+                    }
+                    _ => out.push(c),
+                }
+            }
+            '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_placeholders_outside_quotes_and_comments() {
+        assert_eq!(
+            numbered_placeholders(
+                "UPDATE t SET a = ?, b = 'what?' -- why?\n WHERE c = ? /* ? */ AND d = $x$?$x$ AND \"e?\" = ?"
+            ),
+            "UPDATE t SET a = $1, b = 'what?' -- why?\n WHERE c = $2 /* ? */ AND d = $x$?$x$ AND \"e?\" = $3"
+        );
+        assert_eq!(
+            numbered_placeholders("SELECT 'it''s ?', ?"),
+            "SELECT 'it''s ?', $1"
+        );
+    }
+
+    #[test]
+    fn backfill_sql_uses_keyset_windows() {
+        #[derive(sea_query::Iden)]
+        enum Users {
+            Table,
+            Id,
+            Name,
+            DisplayName,
+        }
+        let backfill = Backfill::new(Users::Table, Users::Id)
+            .set(Users::DisplayName, Expr::col(Users::Name))
+            .filter(Expr::col(Users::DisplayName).is_null())
+            .batch_size(500);
+        assert_eq!(
+            backfill
+                .window_end(Some(1000), Backend::Postgres)
+                .to_string(PostgresQueryBuilder),
+            r#"SELECT CAST("id" AS BIGINT) FROM "users" WHERE "id" > 1000 ORDER BY "id" ASC LIMIT 1 OFFSET 499"#
+        );
+        assert_eq!(
+            backfill
+                .update(Some(1000), 1500)
+                .to_string(PostgresQueryBuilder),
+            r#"UPDATE "users" SET "display_name" = "name" WHERE "id" > 1000 AND "id" <= 1500 AND "display_name" IS NULL"#
+        );
+        assert_eq!(
+            backfill.update(None, 500).to_string(MysqlQueryBuilder),
+            "UPDATE `users` SET `display_name` = `name` WHERE `id` <= 500 AND `display_name` IS NULL"
+        );
+        assert_eq!(backfill.position_label(), "users");
     }
 }

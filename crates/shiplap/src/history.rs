@@ -4,7 +4,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sea_query::{
-    Alias, ColumnDef, Expr, ExprTrait, Query, QueryStatementWriter, SchemaStatementBuilder, Table,
+    Alias, ColumnDef, Expr, ExprTrait, Index, Query, QueryStatementWriter, SchemaStatementBuilder,
+    Table,
 };
 use serde::Serialize;
 
@@ -33,6 +34,8 @@ pub struct HistoryRow {
     pub state: RowState,
     /// The shiplap version that applied it.
     pub shiplap_version: String,
+    /// Rows a data migration reported affected (none for a schema migration).
+    pub rows_affected: Option<i64>,
 }
 
 /// The state recorded in a history row.
@@ -71,7 +74,7 @@ pub(crate) struct HistoryTable {
     pub(crate) backend: Backend,
 }
 
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     "version",
     "name",
     "source_checksum",
@@ -80,6 +83,7 @@ const COLUMNS: [&str; 8] = [
     "duration_ms",
     "state",
     "shiplap_version",
+    "rows_affected",
 ];
 
 impl HistoryTable {
@@ -148,7 +152,132 @@ impl HistoryTable {
                     ColumnDef::new(Alias::new("shiplap_version"))
                         .string_len(32)
                         .not_null(),
-                ),
+                )
+                .col(ColumnDef::new(Alias::new("rows_affected")).big_integer()),
+        ) + ";\n"
+            + &self.schema_sql(
+                Table::create()
+                    .table(self.backfill_name())
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(Alias::new("version"))
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("label"))
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Alias::new("last_key")).big_integer())
+                    .col(
+                        ColumnDef::new(Alias::new("rows_done"))
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("finished"))
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Alias::new("updated_at"))
+                            .string_len(35)
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("version"))
+                            .col(Alias::new("label")),
+                    ),
+            )
+    }
+
+    /// The table where batched backfills record how far they got: `<history>_backfill`.
+    fn backfill_name(&self) -> Alias {
+        Alias::new(format!("{}_backfill", self.table))
+    }
+
+    /// A backfill's recorded position: `last_key`, `rows_done`, `finished`.
+    pub(crate) fn backfill_select(&self, version: i64, label: &str) -> String {
+        self.query_sql(
+            Query::select()
+                .columns(["last_key", "rows_done", "finished"].map(Alias::new))
+                .from(self.backfill_name())
+                .and_where(Expr::col(Alias::new("version")).eq(version))
+                .and_where(Expr::col(Alias::new("label")).eq(label)),
+        )
+    }
+
+    /// Records a backfill that starts from the beginning.
+    pub(crate) fn backfill_insert(&self, version: i64, label: &str) -> String {
+        self.query_sql(
+            Query::insert()
+                .into_table(self.backfill_name())
+                .columns(
+                    [
+                        "version",
+                        "label",
+                        "last_key",
+                        "rows_done",
+                        "finished",
+                        "updated_at",
+                    ]
+                    .map(Alias::new),
+                )
+                .values_panic([
+                    version.into(),
+                    label.into(),
+                    Option::<i64>::None.into(),
+                    0i64.into(),
+                    0i64.into(),
+                    now_rfc3339().into(),
+                ]),
+        )
+    }
+
+    /// Records how far a backfill got (in the same transaction as the batch).
+    pub(crate) fn backfill_update(
+        &self,
+        version: i64,
+        label: &str,
+        last_key: Option<i64>,
+        rows_done: i64,
+        finished: bool,
+    ) -> String {
+        self.query_sql(
+            Query::update()
+                .table(self.backfill_name())
+                .value(Alias::new("last_key"), last_key)
+                .value(Alias::new("rows_done"), rows_done)
+                .value(Alias::new("finished"), i64::from(finished))
+                .value(Alias::new("updated_at"), now_rfc3339())
+                .and_where(Expr::col(Alias::new("version")).eq(version))
+                .and_where(Expr::col(Alias::new("label")).eq(label)),
+        )
+    }
+
+    /// Forgets a migration's backfill positions (it was reverted).
+    pub(crate) fn backfill_delete(&self, version: i64) -> String {
+        self.query_sql(
+            Query::delete()
+                .from_table(self.backfill_name())
+                .and_where(Expr::col(Alias::new("version")).eq(version)),
+        )
+    }
+
+    /// Versions with a recorded backfill position (as text).
+    pub(crate) fn backfill_versions(&self) -> String {
+        self.query_sql(
+            Query::select()
+                .distinct()
+                .expr(
+                    Expr::col(Alias::new("version")).cast_as(Alias::new(match self.backend {
+                        Backend::MySql => "CHAR",
+                        _ => "TEXT",
+                    })),
+                )
+                .from(self.backfill_name()),
         )
     }
 
@@ -231,6 +360,7 @@ impl HistoryTable {
                     duration_ms,
                     row.state.as_str().into(),
                     row.shiplap_version.clone().into(),
+                    row.rows_affected.into(),
                 ]),
         )
     }
@@ -241,6 +371,7 @@ impl HistoryTable {
         version: i64,
         sql_checksum: &str,
         duration_ms: i64,
+        rows_affected: Option<i64>,
     ) -> String {
         self.query_sql(
             Query::update()
@@ -248,6 +379,7 @@ impl HistoryTable {
                 .value(Alias::new("state"), RowState::Applied.as_str())
                 .value(Alias::new("sql_checksum"), sql_checksum)
                 .value(Alias::new("duration_ms"), duration_ms)
+                .value(Alias::new("rows_affected"), rows_affected)
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
         )
     }

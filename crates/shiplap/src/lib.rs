@@ -49,6 +49,7 @@ mod migration;
 mod migrator;
 mod panic;
 mod plan;
+mod progress;
 mod registry;
 mod render;
 mod schema;
@@ -57,13 +58,14 @@ mod status;
 
 pub use backend::Backend;
 pub use connection::{Connection, Retry, connect};
-pub use data::{DataContext, Dml};
+pub use data::{Backfill, BackfillReport, DataContext, Dml, FetchRow};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{Done, DownTarget, Migrator, Options, Repaired};
 pub use plan::{Plan, plan};
+pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
 pub use schema::{Down, NeedsDown, Owned, Schema, Step, WithDown};
@@ -74,7 +76,7 @@ pub use status::{MigrationStatus, State, diff};
 
 /// What a file of migrations needs: `use shiplap::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Backend, DataContext, Direction, Raw, Schema, migration};
+    pub use crate::{Backend, Backfill, DataContext, Direction, Raw, Schema, migration};
     // `#[derive(Iden)]` refers to `sea_query::...`: this makes it resolve without a
     // direct dependency on sea-query.
     pub use sea_query::{

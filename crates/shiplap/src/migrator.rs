@@ -13,13 +13,16 @@
 //! what it shows is what would run, history writes included.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::connection::{Connection, Retry, connect};
+use crate::data::RunInfo;
 use crate::history::{HistoryTable, now_rfc3339};
 use crate::lock::RunLock;
+use crate::progress::{ProgressOutput, Reporter};
 use crate::{
     Backend, DatabaseUrl, Direction, Error, HistoryRow, Kind, Migration, MigrationFn,
     MigrationStatus, Registry, Rendered, Result, RowState, State, diff, render,
@@ -44,6 +47,10 @@ pub struct Options {
     /// While one statement runs longer than this, a warning says so, again every
     /// `progress_every`, so a long migration is never silent.
     pub progress_every: Duration,
+    /// How data migrations show progress and messages.
+    pub progress: ProgressOutput,
+    /// A pause after each backfill batch, instead of the one the migration sets.
+    pub backfill_pause: Option<Duration>,
 }
 
 impl Default for Options {
@@ -56,6 +63,8 @@ impl Default for Options {
             allow_out_of_order: false,
             ignore_missing: false,
             progress_every: Duration::from_secs(10),
+            progress: ProgressOutput::default(),
+            backfill_pause: None,
         }
     }
 }
@@ -80,6 +89,8 @@ pub struct Done {
     pub direction: Direction,
     /// How many statements ran (0 for a data migration).
     pub statements: usize,
+    /// Rows a data migration affected (none for a schema migration).
+    pub rows: Option<u64>,
     /// How long it took.
     pub duration_ms: i64,
 }
@@ -120,6 +131,8 @@ enum Op {
     MarkDirty,
     /// Delete the row (the migration is reverted).
     DeleteRow,
+    /// Forget a reverted data migration's backfill positions.
+    ForgetBackfills,
 }
 
 /// A migration with its rendered SQL and the ops that run it.
@@ -127,6 +140,8 @@ struct Planned {
     migration: &'static Migration,
     rendered: Rendered,
     ops: Vec<Op>,
+    /// A dirty data migration run again: its backfills continue where they stopped.
+    resume: bool,
 }
 
 impl Migrator {
@@ -269,7 +284,8 @@ impl Migrator {
         self.locked(async |conn| {
             conn.execute(&self.table().create()).await?;
             let rows = self.read_history(conn).await?;
-            let plan = self.plan_up(rendered.await?, &rows, to, single_transaction)?;
+            let resumable = self.resumable(conn, &rows).await?;
+            let plan = self.plan_up(rendered.await?, &rows, &resumable, to, single_transaction)?;
             self.run(conn, plan, single_transaction).await
         })
         .await
@@ -282,11 +298,16 @@ impl Migrator {
         }
         let mut conn = self.connect().await?;
         let rows = self.history_if_exists(&mut conn).await;
+        let resumable = match &rows {
+            Ok(Some(rows)) => self.resumable(&mut conn, rows).await,
+            _ => Ok(HashSet::new()),
+        };
         conn.close().await;
-        let rows = rows?;
+        let (rows, resumable) = (rows?, resumable?);
         let plan = self.plan_up(
             self.rendered_up()?,
             rows.as_deref().unwrap_or_default(),
+            &resumable,
             to,
             single_transaction,
         )?;
@@ -299,15 +320,44 @@ impl Migrator {
         Ok(script)
     }
 
+    /// Dirty data migrations that `up` runs again rather than refusing: those whose
+    /// backfills recorded how far they got, so that running them again continues there.
+    async fn resumable(&self, conn: &mut Connection, rows: &[HistoryRow]) -> Result<HashSet<i64>> {
+        let dirty_data = |version: i64| {
+            self.registry
+                .get(version)
+                .is_ok_and(|m| m.kind() == Kind::Data)
+        };
+        if !rows
+            .iter()
+            .any(|r| r.state == RowState::Dirty && dirty_data(r.version))
+        {
+            return Ok(HashSet::new());
+        }
+        let with_position: HashSet<i64> = conn
+            .strings(&self.table().backfill_versions())
+            .await?
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        Ok(rows
+            .iter()
+            .filter(|r| r.state == RowState::Dirty && dirty_data(r.version))
+            .map(|r| r.version)
+            .filter(|v| with_position.contains(v))
+            .collect())
+    }
+
     fn plan_up(
         &self,
         rendered: Vec<(&'static Migration, Rendered)>,
         rows: &[HistoryRow],
+        resumable: &HashSet<i64>,
         to: Option<i64>,
         single_transaction: bool,
     ) -> Result<Vec<Planned>> {
         let statuses = self.statuses(&rendered, rows);
-        self.check_clean(&statuses)?;
+        self.check_clean(&statuses, resumable)?;
         let missing: Vec<i64> = statuses
             .iter()
             .filter(|s| s.state == State::Missing)
@@ -319,7 +369,11 @@ impl Migrator {
         let limit = to.unwrap_or(i64::MAX);
         let pending: Vec<&MigrationStatus> = statuses
             .iter()
-            .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder) && s.version <= limit)
+            .filter(|s| {
+                let resume = s.state == State::Dirty && resumable.contains(&s.version);
+                (matches!(s.state, State::Pending | State::OutOfOrder) || resume)
+                    && s.version <= limit
+            })
             .collect();
         let pending_versions: HashSet<i64> = pending.iter().map(|s| s.version).collect();
         let out_of_order: Vec<i64> = pending
@@ -340,11 +394,22 @@ impl Migrator {
         let mut plan = Vec::new();
         for (migration, rendered) in rendered {
             if pending_versions.contains(&migration.version()) {
-                let ops = self.ops_for(migration, &rendered);
+                let resume = resumable.contains(&migration.version());
+                let mut ops = self.ops_for(migration, &rendered);
+                if resume {
+                    // Its dirty row is there already.
+                    ops.retain(|op| !matches!(op, Op::Insert(RowState::Dirty)));
+                    tracing::warn!(
+                        version = migration.version(),
+                        "{}: resuming the interrupted data migration",
+                        migration.name()
+                    );
+                }
                 plan.push(Planned {
                     migration,
                     rendered,
                     ops,
+                    resume,
                 });
             }
         }
@@ -373,11 +438,11 @@ impl Migrator {
         Ok(())
     }
 
-    /// Refuses dirty and modified migrations.
-    fn check_clean(&self, statuses: &[MigrationStatus]) -> Result<()> {
+    /// Refuses dirty (unless `resumable`) and modified migrations.
+    fn check_clean(&self, statuses: &[MigrationStatus], resumable: &HashSet<i64>) -> Result<()> {
         for status in statuses {
             match status.state {
-                State::Dirty => {
+                State::Dirty if !resumable.contains(&status.version) => {
                     return Err(Error::Dirty {
                         version: status.version,
                         name: status.name.clone(),
@@ -403,10 +468,13 @@ impl Migrator {
     /// The ops that run `m` in `rendered.direction`: its body wrapped in a transaction with
     /// its history write, or, without one, between a dirty mark and the final history write.
     fn ops_for(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
-        let body: Vec<Op> = match (m.kind(), rendered.direction) {
+        let mut body: Vec<Op> = match (m.kind(), rendered.direction) {
             (Kind::Data, Direction::Up) => vec![Op::Data],
             _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
         };
+        if m.kind() == Kind::Data && rendered.direction == Direction::Down {
+            body.push(Op::ForgetBackfills);
+        }
         // (history write inside a transaction, dirty mark before, final write after)
         let (record, mark_dirty, finish) = match rendered.direction {
             Direction::Up => (
@@ -416,7 +484,7 @@ impl Migrator {
             ),
             Direction::Down => (Op::DeleteRow, Op::MarkDirty, Op::DeleteRow),
         };
-        let mut ops = Vec::with_capacity(body.len() + 4);
+        let mut ops = Vec::with_capacity(body.len() + 5);
         if self.transactional(m) {
             ops.push(Op::Begin);
             ops.extend(body);
@@ -459,7 +527,7 @@ impl Migrator {
 
     fn plan_down(&self, rows: &[HistoryRow], target: DownTarget) -> Result<Vec<Planned>> {
         let statuses = self.statuses(&self.rendered_up()?, rows);
-        self.check_clean(&statuses)?;
+        self.check_clean(&statuses, &HashSet::new())?;
         let mut applied: Vec<&HistoryRow> = rows.iter().collect();
         applied.sort_by_key(|r| std::cmp::Reverse(r.version));
         let selected: Vec<&HistoryRow> = match target {
@@ -499,6 +567,7 @@ impl Migrator {
                     migration,
                     rendered,
                     ops,
+                    resume: false,
                 })
             })
             .collect()
@@ -514,7 +583,13 @@ impl Migrator {
             let mut done = self.run(conn, down, false).await?;
             if let Some(newest) = newest {
                 let rows = self.read_history(conn).await?;
-                let up = self.plan_up(self.rendered_up()?, &rows, Some(newest), false)?;
+                let up = self.plan_up(
+                    self.rendered_up()?,
+                    &rows,
+                    &HashSet::new(),
+                    Some(newest),
+                    false,
+                )?;
                 done.extend(self.run(conn, up, false).await?);
             }
             Ok(done)
@@ -613,7 +688,7 @@ impl Migrator {
         self.locked(async |conn| {
             drop_everything(conn).await?;
             conn.execute(&self.table().create()).await?;
-            let plan = self.plan_up(self.rendered_up()?, &[], None, false)?;
+            let plan = self.plan_up(self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             self.run(conn, plan, false).await
         })
         .await
@@ -635,6 +710,7 @@ impl Migrator {
             duration_ms,
             state,
             shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rows_affected: None,
         }
     }
 
@@ -647,7 +723,7 @@ impl Migrator {
     }
 
     /// The SQL of one op (`None` for a data migration's Rust code).
-    fn op_sql(&self, op: Op, p: &Planned, duration_ms: i64) -> Option<String> {
+    fn op_sql(&self, op: Op, p: &Planned, duration_ms: i64, rows: Option<u64>) -> Option<String> {
         let table = self.table();
         let version = p.migration.version();
         Some(match op {
@@ -655,14 +731,17 @@ impl Migrator {
             Op::Commit => "COMMIT".to_owned(),
             Op::Statement(i) => p.rendered.statements[i].sql.clone(),
             Op::Data => return None,
-            Op::Insert(state) => {
-                table.insert(&self.row(p.migration, &p.rendered, state, duration_ms))
-            }
+            Op::Insert(state) => table.insert(&HistoryRow {
+                rows_affected: rows.map(rows_i64),
+                ..self.row(p.migration, &p.rendered, state, duration_ms)
+            }),
             Op::MarkApplied => table.mark_applied(
                 version,
                 p.rendered.checksum().unwrap_or_default(),
                 duration_ms,
+                rows.map(rows_i64),
             ),
+            Op::ForgetBackfills => table.backfill_delete(version),
             Op::MarkDirty => table.mark_dirty(version),
             Op::DeleteRow => table.delete(version),
         })
@@ -701,7 +780,7 @@ impl Migrator {
                     p.migration.location()
                 ));
             }
-            match self.op_sql(op, p, 0) {
+            match self.op_sql(op, p, 0, None) {
                 Some(sql) => {
                     out.push_str(sql.trim_end_matches(';'));
                     out.push_str(";\n");
@@ -726,6 +805,7 @@ impl Migrator {
         let mut dirty = false;
         let mut started = Instant::now();
         let mut current = usize::MAX;
+        let mut rows = None;
         let ops = Self::ops(&plan, single);
         let mut n = 0;
         while n < ops.len() {
@@ -734,19 +814,27 @@ impl Migrator {
             if i != current {
                 current = i;
                 started = Instant::now();
-                dirty = false;
+                dirty = p.resume;
+                rows = None;
                 if !single && self.run_batch(conn, p).await {
-                    done.push(self.finished(p, started));
+                    done.push(self.finished(p, started, None));
                     n += p.ops.len();
                     continue;
                 }
             }
-            if let Err(e) = self.run_op(conn, p, op, started, dirty).await {
-                if in_transaction {
-                    // The failure is what matters; a failed rollback ends the connection anyway.
-                    let _ = conn.execute("ROLLBACK").await;
+            match self
+                .run_op(conn, p, op, started, dirty, in_transaction, rows)
+                .await
+            {
+                Ok(Some(affected)) => rows = Some(affected),
+                Ok(None) => {}
+                Err(e) => {
+                    if in_transaction {
+                        // The failure is what matters; a failed rollback ends the connection anyway.
+                        let _ = conn.execute("ROLLBACK").await;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
             match op {
                 Op::Begin => in_transaction = true,
@@ -758,7 +846,7 @@ impl Migrator {
             // later still rolls it back, and the error is returned instead of this list).
             n += 1;
             if ops.get(n).is_none_or(|(next, _)| *next != i) {
-                done.push(self.finished(p, started));
+                done.push(self.finished(p, started, rows));
             }
         }
         Ok(done)
@@ -782,7 +870,7 @@ impl Migrator {
                     self.table()
                         .insert_timed(&self.row(p.migration, &p.rendered, state, 0))
                 }
-                _ => self.op_sql(op, p, 0).unwrap_or_default(),
+                _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
             };
             batch.push_str(sql.trim_end_matches(';'));
             batch.push_str(";\n");
@@ -816,7 +904,8 @@ impl Migrator {
         }
     }
 
-    /// Runs one op of `p`.
+    /// Runs one op of `p`; a data migration's function returns the rows it affected.
+    #[allow(clippy::too_many_arguments)] // the run's state, passed rather than stored
     async fn run_op(
         &self,
         conn: &mut Connection,
@@ -824,26 +913,43 @@ impl Migrator {
         op: Op,
         started: Instant,
         dirty: bool,
-    ) -> Result<()> {
+        in_transaction: bool,
+        rows: Option<u64>,
+    ) -> Result<Option<u64>> {
         if let Op::Data = op {
             let MigrationFn::Data(f) = p.migration.function() else {
-                return Ok(());
+                return Ok(None);
             };
-            let mut ctx = conn.data_context();
-            return f(&mut ctx).await.map_err(|source| Error::DataMigration {
-                migration: p.migration.reference(),
-                dirty,
-                source: Box::new(source),
+            let reporter = Arc::new(Reporter::new(self.options.progress, p.migration));
+            let mut ctx = conn.data_context().with_run(RunInfo {
+                migration: p.migration,
+                in_transaction,
+                history: self.table(),
+                reporter: Arc::clone(&reporter),
+                pause: self.options.backfill_pause,
             });
+            let result = f(&mut ctx).await;
+            let affected = ctx.rows_affected();
+            return match result {
+                Ok(()) => {
+                    reporter.finish(affected, started.elapsed());
+                    Ok(Some(affected))
+                }
+                Err(source) => Err(Error::DataMigration {
+                    migration: p.migration.reference(),
+                    dirty,
+                    source: Box::new(source),
+                }),
+            };
         }
         let sql = self
-            .op_sql(op, p, millis(started.elapsed()))
+            .op_sql(op, p, millis(started.elapsed()), rows)
             .unwrap_or_default();
         let Op::Statement(index) = op else {
             return conn
                 .execute(&sql)
                 .await
-                .map(|_| ())
+                .map(|_| None)
                 .map_err(|source| Error::Database { source });
         };
         let count = p.rendered.statements.len();
@@ -865,7 +971,7 @@ impl Migrator {
             );
         })
         .await;
-        result.map(|_| ()).map_err(|source| Error::Statement {
+        result.map(|_| None).map_err(|source| Error::Statement {
             migration: p.migration.reference(),
             direction: p.rendered.direction.name(),
             index: index + 1,
@@ -877,12 +983,13 @@ impl Migrator {
     }
 
     /// Logs that `p` is done, and says so.
-    fn finished(&self, p: &Planned, started: Instant) -> Done {
+    fn finished(&self, p: &Planned, started: Instant, rows: Option<u64>) -> Done {
         let entry = Done {
             version: p.migration.version(),
             name: p.migration.name(),
             direction: p.rendered.direction,
             statements: p.rendered.statements.len(),
+            rows,
             duration_ms: millis(started.elapsed()),
         };
         tracing::info!(
@@ -918,6 +1025,10 @@ async fn still_running<T>(
             _ = ticks.tick() => report(started.elapsed()),
         }
     }
+}
+
+fn rows_i64(rows: u64) -> i64 {
+    i64::try_from(rows).unwrap_or(i64::MAX)
 }
 
 fn millis(d: Duration) -> i64 {

@@ -153,6 +153,7 @@ mod tests {
             duration_ms: 5,
             state,
             shiplap_version: "0.1.0".into(),
+            rows_affected: None,
         }
     }
 
