@@ -337,79 +337,86 @@ impl<'c> DataContext<'c> {
     /// `transaction = false`) together with the position it reached. Killed half-way, the
     /// next `up` runs the migration again and the backfill continues after the last batch
     /// that committed: no batch is applied twice.
+    ///
+    /// On a context made by hand (`DataContext::sqlite(..)`, say in a unit test) nothing
+    /// is recorded: each batch is one `UPDATE` statement, atomic on its own.
     pub async fn backfill(&mut self, backfill: Backfill) -> Result<BackfillReport> {
-        let Some(run) = &self.run else {
-            return Err(Error::InvalidArgument {
-                message: "a backfill runs inside a migration (`migrate up`): it records its \
-                          position in shiplap's tables"
-                    .into(),
-            });
-        };
-        let version = run.migration.version();
-        let history = run.history.clone();
-        let in_transaction = run.in_transaction;
-        let reporter = Arc::clone(&run.reporter);
-        let pause = run.pause.unwrap_or(backfill.pause);
-        let label = backfill.position_label();
         let started = Instant::now();
+        let label = backfill.position_label();
+        // (version, history table, whether the migration runs in a transaction)
+        let record = self.run.as_ref().map(|run| {
+            (
+                run.migration.version(),
+                run.history.clone(),
+                run.in_transaction,
+            )
+        });
+        let own_transactions = record.as_ref().is_some_and(|(_, _, in_tx)| !in_tx);
+        let pause = self
+            .run
+            .as_ref()
+            .and_then(|run| run.pause)
+            .unwrap_or(backfill.pause);
 
         // Where it stopped, if it ran before.
-        let recorded: Option<(Option<i64>, i64, i64)> = self
-            .fetch_all_sql(&history.backfill_select(version, &label), [])
-            .await?
-            .into_iter()
-            .next();
-        let (mut last, mut done) = match recorded {
-            Some((_, rows, 1)) => {
-                self.log(format!(
-                    "backfill of {label}: already finished ({rows} rows)"
-                ));
-                return Ok(BackfillReport {
-                    rows: 0,
-                    batches: 0,
-                    resumed_after: None,
-                    longest_batch: Duration::ZERO,
-                    duration: started.elapsed(),
-                });
-            }
-            Some((last, rows, _)) => {
-                if let Some(key) = last {
-                    self.log(format!(
-                        "backfill of {label}: resuming after key {key} ({rows} rows done before)"
-                    ));
+        let (mut last, mut done) = match &record {
+            None => (None, 0),
+            Some((version, history, _)) => {
+                let recorded: Option<(Option<i64>, i64, i64)> = self
+                    .fetch_all_sql(&history.backfill_select(*version, &label), [])
+                    .await?
+                    .into_iter()
+                    .next();
+                match recorded {
+                    Some((_, rows, 1)) => {
+                        self.log(format!(
+                            "backfill of {label}: already finished ({rows} rows)"
+                        ));
+                        return Ok(BackfillReport {
+                            rows: 0,
+                            batches: 0,
+                            resumed_after: None,
+                            longest_batch: Duration::ZERO,
+                            duration: started.elapsed(),
+                        });
+                    }
+                    Some((last, rows, _)) => {
+                        if let Some(key) = last {
+                            self.log(format!(
+                                "backfill of {label}: resuming after key {key} ({rows} rows done before)"
+                            ));
+                        }
+                        (last, u64::try_from(rows).unwrap_or_default())
+                    }
+                    None => {
+                        self.run_bookkeeping(&history.backfill_insert(*version, &label))
+                            .await?;
+                        (None, 0)
+                    }
                 }
-                (last, u64::try_from(rows).unwrap_or_default())
-            }
-            None => {
-                self.run_bookkeeping(&history.backfill_insert(version, &label))
-                    .await?;
-                (None, 0)
             }
         };
         let resumed_after = last;
-        let total = self.fetch_key(&backfill.count_after(last)).await?;
-        let total = total.map(|t| u64::try_from(t).unwrap_or_default() + done);
-        reporter.start(total);
-        reporter.progress(done, total);
+        let left = self.fetch_key(&backfill.count_after(last)).await?;
+        let total = left.map(|left| u64::try_from(left).unwrap_or_default() + done);
+        if let Some(run) = &self.run {
+            run.reporter.start(total);
+        }
+        self.progress(done, total);
 
         let mut batches = 0;
         let mut rows = 0;
         let mut longest_batch = Duration::ZERO;
         loop {
             let batch_started = Instant::now();
-            let upper = match self
-                .fetch_key(&backfill.window_end(last, self.backend()))
-                .await?
-            {
+            let backend = self.backend();
+            let upper = match self.fetch_key(&backfill.window_end(last, backend)).await? {
                 Some(upper) => Some(upper),
-                None => {
-                    self.fetch_key(&backfill.max_after(last, self.backend()))
-                        .await?
-                }
+                None => self.fetch_key(&backfill.max_after(last, backend)).await?,
             };
             let Some(upper) = upper else { break };
-            if !in_transaction {
-                let begin = match self.backend() {
+            if own_transactions {
+                let begin = match backend {
                     Backend::Sqlite => "BEGIN IMMEDIATE",
                     _ => "BEGIN",
                 };
@@ -417,16 +424,18 @@ impl<'c> DataContext<'c> {
             }
             let batch = async {
                 let affected = self.execute(backfill.update(last, upper)).await?;
-                let done_now = done + affected;
-                self.run_bookkeeping(&history.backfill_update(
-                    version,
-                    &label,
-                    Some(upper),
-                    i64::try_from(done_now).unwrap_or(i64::MAX),
-                    false,
-                ))
-                .await?;
-                if !in_transaction {
+                if let Some((version, history, _)) = &record {
+                    let done_now = i64::try_from(done + affected).unwrap_or(i64::MAX);
+                    self.run_bookkeeping(&history.backfill_update(
+                        *version,
+                        &label,
+                        Some(upper),
+                        done_now,
+                        false,
+                    ))
+                    .await?;
+                }
+                if own_transactions {
                     self.run_bookkeeping("COMMIT").await?;
                 }
                 Ok::<u64, Error>(affected)
@@ -435,7 +444,7 @@ impl<'c> DataContext<'c> {
             let affected = match batch {
                 Ok(affected) => affected,
                 Err(e) => {
-                    if !in_transaction {
+                    if own_transactions {
                         let _ = self.run_bookkeeping("ROLLBACK").await;
                     }
                     return Err(e);
@@ -446,19 +455,16 @@ impl<'c> DataContext<'c> {
             rows += affected;
             done += affected;
             last = Some(upper);
-            reporter.progress(done, total.map(|t| std::cmp::max(t, done)));
+            self.progress(done, total.map(|t| std::cmp::max(t, done)));
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
         }
-        self.run_bookkeeping(&history.backfill_update(
-            version,
-            &label,
-            last,
-            i64::try_from(done).unwrap_or(i64::MAX),
-            true,
-        ))
-        .await?;
+        if let Some((version, history, _)) = &record {
+            let done = i64::try_from(done).unwrap_or(i64::MAX);
+            self.run_bookkeeping(&history.backfill_update(*version, &label, last, done, true))
+                .await?;
+        }
         let report = BackfillReport {
             rows,
             batches,
