@@ -190,6 +190,31 @@ impl TestDb {
         rows.into_iter().map(|r| r.trim().to_owned()).collect()
     }
 
+    /// The backend it is on.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Inserts `count` rows into `table`: `values` is the select list for row `i`
+    /// (1 to `count`), e.g. `"i, 'user ' || i"` for `columns` `"id, name"`.
+    pub async fn insert_series(&self, table: &str, columns: &str, values: &str, count: i64) {
+        let sql = match self.engine {
+            Engine::Postgres => format!(
+                "INSERT INTO {table} ({columns}) SELECT {values} FROM generate_series(1, {count}) AS s(i)"
+            ),
+            Engine::Sqlite | Engine::MySql => format!(
+                "INSERT INTO {table} ({columns}) WITH RECURSIVE s(i) AS \
+                 (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) SELECT {values} FROM s"
+            ),
+        };
+        // MariaDB stops recursive queries after max_recursive_iterations (1000 here).
+        let sql = match self.engine {
+            Engine::MySql => format!("SET SESSION max_recursive_iterations = {count}; {sql}"),
+            _ => sql,
+        };
+        self.execute(&sql).await;
+    }
+
     /// The tables of the database, sorted.
     pub async fn tables(&self) -> Vec<String> {
         let sql = match self.engine {

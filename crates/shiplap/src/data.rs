@@ -193,8 +193,9 @@ impl<'c> DataContext<'c> {
         }
     }
 
-    /// Rows affected so far by this context's statements and backfills; recorded in the
-    /// history table when the migration finishes.
+    /// Rows affected so far by this context's statements and backfills (a resumed
+    /// backfill counts the rows of the run that was interrupted); recorded in the history
+    /// table when the migration finishes.
     pub fn rows_affected(&self) -> u64 {
         self.rows
     }
@@ -381,6 +382,8 @@ impl<'c> DataContext<'c> {
                         });
                     }
                     Some((last, rows, _)) => {
+                        // The migration's rows affected count those of the earlier run.
+                        self.rows += u64::try_from(rows).unwrap_or_default();
                         if let Some(key) = last {
                             self.log(format!(
                                 "backfill of {label}: resuming after key {key} ({rows} rows done before)"
