@@ -403,9 +403,8 @@ impl<'c> DataContext<'c> {
         let left = self.fetch_key(&backfill.count_after(last)).await?;
         let total = left.map(|left| u64::try_from(left).unwrap_or_default() + done);
         if let Some(run) = &self.run {
-            run.reporter.start(total);
+            run.reporter.start(total, done);
         }
-        self.progress(done, total);
 
         let mut batches = 0;
         let mut rows = 0;

@@ -42,6 +42,8 @@ struct State {
     bar: Option<ProgressBar>,
     /// When the current count started (a new total starts a new count).
     started: Instant,
+    /// Rows already done when it started (a resumed backfill), left out of the rate.
+    base: u64,
     last_line: Option<Instant>,
 }
 
@@ -78,6 +80,7 @@ impl Reporter {
             state: Mutex::new(State {
                 bar: None,
                 started: Instant::now(),
+                base: 0,
                 last_line: None,
             }),
         }
@@ -114,10 +117,11 @@ impl Reporter {
         }
     }
 
-    /// Starts counting towards `total` rows (when known).
-    pub(crate) fn start(&self, total: Option<u64>) {
+    /// Starts counting towards `total` rows (when known), `done` of them done already.
+    pub(crate) fn start(&self, total: Option<u64>, done: u64) {
         let mut state = self.state();
         state.started = Instant::now();
+        state.base = done;
         state.last_line = None;
         if let Some(bar) = state.bar.take() {
             bar.finish_and_clear();
@@ -133,6 +137,8 @@ impl Reporter {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_prefix(format!("{} {}", self.version, self.name));
+            bar.set_position(done);
+            bar.reset_eta();
             state.bar = Some(bar);
         }
     }
@@ -141,7 +147,7 @@ impl Reporter {
     pub(crate) fn progress(&self, rows: u64, total: Option<u64>) {
         let mut state = self.state();
         let elapsed = state.started.elapsed();
-        let per_second = rate(rows, elapsed);
+        let per_second = rate(rows.saturating_sub(state.base), elapsed);
         let eta = total
             .and_then(|total| (per_second > 0).then(|| total.saturating_sub(rows) / per_second));
         match self.output {
@@ -167,12 +173,13 @@ impl Reporter {
                         eta_seconds: eta,
                     });
                 } else {
-                    let of = total.map_or(String::new(), |t| {
-                        format!(" of {t} ({}%)", rows.saturating_mul(100) / t.max(1))
+                    let of = total.map_or(String::new(), |t| format!(" of {t}"));
+                    let percent = total.map_or(String::new(), |t| {
+                        format!(" ({}%)", rows.saturating_mul(100) / t.max(1))
                     });
                     let eta = eta.map_or(String::new(), |s| format!(", {s}s left"));
                     eprintln!(
-                        "{} {}: {rows}{of} rows, {per_second} rows/s{eta}",
+                        "{} {}: {rows}{of} rows{percent}, {per_second} rows/s{eta}",
                         self.version, self.name
                     );
                 }
