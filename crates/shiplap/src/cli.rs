@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     Backend, DatabaseUrl, Direction, Done, DownTarget, Error, Migration, MigrationStatus, Migrator,
-    Options, ProgressOutput, Registry, Result, Retry, State, render, script,
+    Options, ProgressOutput, Registry, Result, Retry, State, authoring, render, script,
 };
 
 /// shiplap: type-checked database migrations.
@@ -141,6 +141,31 @@ pub enum Command {
 
     /// Drop every table and apply all migrations again. Destroys all data.
     Fresh(FreshArgs),
+
+    /// Start a migration: a new file in the migrations crate, versioned with the current
+    /// UTC time, with a skeleton that compiles, registered in the crate's lib.rs.
+    ///
+    /// Examples: `migrate new add_users_email`, `migrate new backfill_users_email --data
+    /// --no-transaction`.
+    New(NewArgs),
+}
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name, in snake_case: its function's name.
+    pub name: String,
+    /// A data migration (Rust code with a database connection) instead of schema steps.
+    #[arg(long)]
+    pub data: bool,
+    /// Without a transaction (`transaction = false`): for CREATE INDEX CONCURRENTLY, or a
+    /// data migration made of resumable backfills.
+    #[arg(long)]
+    pub no_transaction: bool,
+    /// The migrations crate (default: the one crate of the workspace whose src/lib.rs
+    /// calls `shiplap::migrations!()`).
+    #[arg(long, value_name = "DIR", env = "SHIPLAP_MIGRATIONS_DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `up`.
@@ -233,6 +258,34 @@ impl From<String> for Outcome {
             check_failed: false,
         }
     }
+}
+
+/// `migrate new`.
+fn new(args: &NewArgs, json: bool) -> Result<String> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => authoring::find_migrations_crate(Path::new("."))?,
+    };
+    let template = authoring::Template {
+        data: args.data,
+        transaction: !args.no_transaction,
+    };
+    let created = authoring::create(&dir, &args.name, template, crate::clock::now_seconds())?;
+    Ok(if json {
+        json_text(&serde_json::json!({
+            "version": created.version,
+            "name": args.name,
+            "file": created.path,
+            "registered_in": created.lib,
+        }))
+    } else {
+        format!(
+            "created {} (version {})\nregistered in {}\nit is pending until applied: fill it in, then `migrate status`, `migrate up`\n",
+            created.path.display(),
+            created.version,
+            created.lib.display()
+        )
+    })
 }
 
 /// Parses `60s`, `500ms`, `2m` or a number of seconds.
@@ -387,6 +440,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
     let plain = |cli: &Cli| migrator(cli, registry, false, false);
     match &cli.command {
         Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
+        Command::New(args) => new(args, json).map(Outcome::from),
         Command::Up(args) => {
             let m = migrator(cli, registry, args.allow_out_of_order, args.ignore_missing)?;
             if args.dry_run {

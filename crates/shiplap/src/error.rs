@@ -230,6 +230,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A file of the migrations crate could not be read or written (`migrate new`).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done: `read`, `write`, ...
+        action: &'static str,
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The OS's error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {source}")]
     Runtime {

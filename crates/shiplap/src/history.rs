@@ -1,8 +1,6 @@
 //! The history table: one row per applied (or dirty) migration, and the SQL that reads
 //! and writes it on each backend.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sea_query::{
     Alias, ColumnDef, Expr, ExprTrait, Index, Query, QueryStatementWriter, SchemaStatementBuilder,
     Table,
@@ -10,6 +8,7 @@ use sea_query::{
 use serde::Serialize;
 
 use crate::Backend;
+use crate::clock::now_rfc3339;
 use crate::statement::{query_sql, schema_sql};
 
 /// The default name of the history table.
@@ -415,51 +414,9 @@ impl HistoryTable {
     }
 }
 
-/// The current time, UTC, as RFC 3339 with milliseconds: `2025-02-24T12:00:00.123Z`.
-pub(crate) fn now_rfc3339() -> String {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
-    let millis = since_epoch.subsec_millis();
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's
-/// algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_from_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_143), (2025, 2, 24));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        let now = now_rfc3339();
-        assert_eq!(now.len(), 24, "{now}");
-        assert!(now.ends_with('Z'));
-    }
 
     #[test]
     fn history_sql_quotes_the_table_name() {

@@ -37,8 +37,10 @@
 //! # }
 //! ```
 
+pub mod authoring;
 mod backend;
 pub mod cli;
+mod clock;
 mod connection;
 mod data;
 mod database_url;

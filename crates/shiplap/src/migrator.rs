@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::clock::now_rfc3339;
 use crate::connection::{Connection, Retry, connect};
 use crate::data::RunInfo;
-use crate::history::{HistoryTable, now_rfc3339};
+use crate::history::HistoryTable;
 use crate::lock::RunLock;
 use crate::progress::{ProgressOutput, Reporter};
 use crate::{
@@ -785,7 +786,19 @@ impl Migrator {
                     out.push_str(sql.trim_end_matches(';'));
                     out.push_str(";\n");
                 }
-                None => out.push_str("-- runs the data migration's Rust code (no SQL to show)\n"),
+                None => {
+                    out.push_str(
+                        "-- runs the data migration's Rust code: its SQL is known only when it runs\n",
+                    );
+                    for line in p.migration.doc().lines() {
+                        out.push_str(&format!("--   {line}\n").replace("--   \n", "--\n"));
+                    }
+                    if !p.migration.transaction() {
+                        out.push_str(
+                            "-- (no transaction: its backfills commit batch by batch and resume after an interruption)\n",
+                        );
+                    }
+                }
             }
         }
         if out.is_empty() {
