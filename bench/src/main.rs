@@ -8,6 +8,9 @@
 //!   `SELECT * FROM` the history table.
 //!
 //! Each figure is the median of `--rounds` runs; the ratios are to the floor of the same run.
+//!
+//! `backfill` measures the `Backfill` helper on a large PostgreSQL table (see
+//! [`backfill`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use shiplap::{Backend, Direction, Registry, render};
+
+mod backfill;
 
 mod generated {
     use shiplap::prelude::*;
@@ -40,13 +45,20 @@ client (psql, sqlite3), and prints the times and their ratios.
   --postgres-url a server the benchmark may create and drop the database
                  `shiplap_bench` on; default $TEST_POSTGRES_URL, then
                  postgres://postgres@127.0.0.1:5432/postgres
-  --dir          where the SQLite files and scripts go; default target/shiplap-bench";
+  --dir          where the SQLite files and scripts go; default target/shiplap-bench
+
+cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]
+  A batched Backfill against one plain UPDATE of every row of a PostgreSQL table:
+  throughput, and the longest wait of a concurrent single-row UPDATE.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("migrate") {
         let program = std::iter::once("shiplap-bench migrate".to_owned());
         return shiplap::cli::run(program.chain(args.into_iter().skip(1)), registry());
+    }
+    if args.first().map(String::as_str) == Some("backfill") {
+        return backfill_main(&args[1..]);
     }
     match Settings::parse(&args).and_then(|settings| run(&settings)) {
         Ok(report) => {
@@ -60,6 +72,54 @@ fn main() -> ExitCode {
     }
 }
 
+/// `shiplap-bench backfill [--rows N] [--postgres-url URL]`.
+fn backfill_main(args: &[String]) -> ExitCode {
+    let mut rows = 1_000_000;
+    let mut server = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--rows", Some(n)) if n.parse::<i64>().is_ok_and(|n| n > 0) => {
+                rows = n.parse().unwrap_or(rows);
+            }
+            ("--postgres-url", Some(url)) => server = url.clone(),
+            _ => {
+                eprintln!(
+                    "usage: cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]\n\
+                     (it creates and drops the database shiplap_bench on that server)"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = with_database(&server, "shiplap_bench").and_then(|url| {
+        let target = Target::Postgres {
+            psql: psql(),
+            admin_url: server.clone(),
+            url: url.clone(),
+        };
+        target.reset()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let report = runtime.block_on(backfill::run(&url, rows));
+        target.reset()?;
+        report
+    });
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("shiplap-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The first `$SHIPLAP_BENCH_MIGRATIONS` generated migrations (all without it).
 fn registry() -> shiplap::Result<Registry> {
     let all = generated::migrations()?;
@@ -67,7 +127,11 @@ fn registry() -> shiplap::Result<Registry> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(all.len());
-    Registry::new(all.iter().take(count))
+    Registry::new(
+        all.iter()
+            .filter(|m| m.version() < backfill::VERSION)
+            .take(count),
+    )
 }
 
 struct Settings {

@@ -420,7 +420,11 @@ impl<'c> DataContext<'c> {
             if own_transactions {
                 let begin = match backend {
                     Backend::Sqlite => "BEGIN IMMEDIATE",
-                    _ => "BEGIN",
+                    // A batch need not wait for its WAL flush: a crash loses at most the
+                    // last batches together with their recorded position (one
+                    // transaction), so the next run does them again, exactly once.
+                    Backend::Postgres => "BEGIN; SET LOCAL synchronous_commit = off",
+                    Backend::MySql => "BEGIN",
                 };
                 self.run_bookkeeping(begin).await?;
             }
