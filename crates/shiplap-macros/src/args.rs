@@ -12,9 +12,11 @@ pub(crate) struct Args {
     pub(crate) transaction: bool,
     /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
     pub(crate) nothing_to_undo: Option<LitStr>,
+    /// `allow(rule = "why", ...)`: lint findings acknowledged, with the reason.
+    pub(crate) allow: Vec<(String, LitStr)>,
 }
 
-const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`";
+const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -24,8 +26,25 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut name = None;
     let mut transaction = None;
     let mut nothing_to_undo = None;
+    let mut allow: Option<Vec<(String, LitStr)>> = None;
 
     for meta in &metas {
+        if let Meta::List(list) = meta
+            && list.path.is_ident("allow")
+        {
+            if allow.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &list.path,
+                    "duplicate key `allow`: list every rule in one `allow(...)`",
+                ));
+                continue;
+            }
+            match parse_allow(list) {
+                Ok(rules) => allow = Some(rules),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
         let Meta::NameValue(nv) = meta else {
             errors.push(syn::Error::new_spanned(
                 meta,
@@ -91,7 +110,59 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         name,
         transaction: transaction.unwrap_or(true),
         nothing_to_undo,
+        allow: allow.unwrap_or_default(),
     })
+}
+
+/// `allow(rule = "why", ...)`: each rule a lint rule's id, each with a reason.
+fn parse_allow(list: &syn::MetaList) -> syn::Result<Vec<(String, LitStr)>> {
+    let entries = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
+    if entries.is_empty() {
+        return Err(syn::Error::new_spanned(
+            list,
+            "`allow()` is empty: name a rule and why, e.g. `allow(drop_column = \"unused since v2.3\")`",
+        ));
+    }
+    let mut errors = Errors::default();
+    let mut rules: Vec<(String, LitStr)> = Vec::new();
+    for entry in &entries {
+        let Meta::NameValue(nv) = entry else {
+            errors.push(syn::Error::new_spanned(
+                entry,
+                "expected `rule = \"why\"`: every acknowledged rule needs a reason",
+            ));
+            continue;
+        };
+        let Some(rule) = nv.path.get_ident().map(ToString::to_string) else {
+            errors.push(syn::Error::new_spanned(
+                &nv.path,
+                "expected a lint rule's id",
+            ));
+            continue;
+        };
+        if !crate::rules::RULES.contains(&rule.as_str()) {
+            errors.push(syn::Error::new_spanned(
+                &nv.path,
+                format!(
+                    "unknown lint rule `{rule}`: `cargo xtask migrate lint --help` and the README list them"
+                ),
+            ));
+            continue;
+        }
+        if rules.iter().any(|(r, _)| *r == rule) {
+            errors.push(syn::Error::new_spanned(
+                &nv.path,
+                format!("`{rule}` is allowed twice"),
+            ));
+            continue;
+        }
+        match parse_name(&nv.value, &rule) {
+            Ok(reason) => rules.push((rule, reason)),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.finish()?;
+    Ok(rules)
 }
 
 fn parse_version(value: &Expr) -> syn::Result<i64> {

@@ -70,6 +70,10 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         Some(reason) => quote!(::core::option::Option::Some(#reason)),
         None => quote!(::core::option::Option::None),
     };
+    let allow = args
+        .allow
+        .iter()
+        .map(|(rule, reason)| quote!((#rule, #reason)));
     // Spanned at the user's function name: a wrong type fails there, not in here.
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let run = match kind {
@@ -100,6 +104,7 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                     #checksum,
                     #doc,
                     #nothing_to_undo,
+                    &[#(#allow),*],
                     ::shiplap::__private::Location::__new(
                         ::core::file!(),
                         #line,

@@ -15,6 +15,7 @@ use proc_macro::TokenStream;
 mod args;
 mod checksum;
 mod expand;
+mod rules;
 mod signature;
 
 /// Registers a function as a shiplap migration.

@@ -49,7 +49,12 @@ mod edited {
     }
 }
 
-#[migration(version = 5, name = "custom", transaction = false)]
+#[migration(
+    version = 5,
+    name = "custom",
+    transaction = false,
+    allow(drop_table = "scratch table", rename_column = "nobody reads it yet")
+)]
 fn named(_s: &mut Schema) {}
 
 #[migration(version = 6)]
@@ -89,6 +94,14 @@ fn registers_every_migration_with_its_attributes() {
     assert_eq!(first.location().line, 14, "the line of the function's name");
     assert_eq!(first.location().module_path, "registration::original");
     assert_eq!(first.location().crate_name(), "registration");
+    assert!(first.allowed().is_empty());
+    assert_eq!(
+        registry.get(5).unwrap().allowed(),
+        [
+            ("drop_table", "scratch table"),
+            ("rename_column", "nobody reads it yet")
+        ]
+    );
 }
 
 #[test]

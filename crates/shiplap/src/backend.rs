@@ -22,7 +22,7 @@ impl Backend {
     /// Every backend, in the order shiplap lists them.
     pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::MySql];
 
-    /// The backend's short name: `sqlite`, `postgres` or `mysql`.
+    /// The backend's short name: `sqlite`, `postgres` or `mysql` (also its JSON form).
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -56,6 +56,12 @@ impl FromStr for Backend {
                 given: s.to_owned(),
             }),
         }
+    }
+}
+
+impl serde::Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 

@@ -46,6 +46,7 @@ mod data;
 mod database_url;
 mod error;
 mod history;
+pub mod lint;
 mod lock;
 mod migration;
 mod migrator;

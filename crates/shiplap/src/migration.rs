@@ -18,6 +18,7 @@ pub struct Migration {
     source_checksum: &'static str,
     doc: &'static str,
     nothing_to_undo: Option<&'static str>,
+    allow: &'static [(&'static str, &'static str)],
     location: Location,
 }
 
@@ -100,6 +101,7 @@ impl Migration {
         source_checksum: &'static str,
         doc: &'static str,
         nothing_to_undo: Option<&'static str>,
+        allow: &'static [(&'static str, &'static str)],
         location: Location,
     ) -> Self {
         Migration {
@@ -110,8 +112,14 @@ impl Migration {
             source_checksum,
             doc,
             nothing_to_undo,
+            allow,
             location,
         }
+    }
+
+    /// The lint findings acknowledged with `allow(rule = "why")`: (rule, why).
+    pub fn allowed(&self) -> &'static [(&'static str, &'static str)] {
+        self.allow
     }
 
     /// The version: a positive integer, by convention a UTC timestamp `YYYYMMDDHHMMSS`.
@@ -237,6 +245,7 @@ pub(crate) mod testing {
             "0000",
             "",
             None,
+            &[],
             Location::__new("src/test.rs", line, "shiplap::tests"),
         )))
     }

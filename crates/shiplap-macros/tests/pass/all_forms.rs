@@ -31,3 +31,13 @@ async fn largest(_ctx: &mut shiplap::DataContext<'_>) -> Result<(), shiplap::Err
 }
 
 fn main() {}
+
+/// Lint findings acknowledged next to the migration, each with its reason.
+#[migration(
+    version = 9,
+    allow(drop_column = "unused since v2.3", pg_missing_lock_timeout = "a tiny table")
+)]
+fn drop_legacy_column(s: &mut Schema) {
+    s.raw("ALTER TABLE users DROP COLUMN legacy")
+        .irreversible("the data is gone");
+}

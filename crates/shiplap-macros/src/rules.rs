@@ -1,0 +1,31 @@
+//! The lint rules' ids, so that `allow(unknown = "...")` is a compile error. The same list
+//! as `shiplap::lint::RULES` (a test in shiplap keeps them equal).
+
+pub(crate) const RULES: &[&str] = &[
+    "pg_index_not_concurrent",
+    "pg_concurrently_in_transaction",
+    "pg_drop_index_not_concurrent",
+    "pg_constraint_not_valid",
+    "pg_set_not_null",
+    "pg_add_unique_constraint",
+    "pg_volatile_default",
+    "pg_type_change_rewrite",
+    "pg_json_type",
+    "pg_timestamp_without_tz",
+    "pg_serial",
+    "pg_identifier_too_long",
+    "pg_missing_lock_timeout",
+    "drop_table",
+    "drop_column",
+    "rename_table",
+    "rename_column",
+    "add_not_null_without_default",
+    "narrowing_type",
+    "mixed_schema_and_data",
+    "data_in_one_transaction",
+    "int_primary_key",
+    "mysql_table_copy",
+    "mysql_locking_ddl",
+    "mysql_foreign_key",
+    "unparsed_statement",
+];

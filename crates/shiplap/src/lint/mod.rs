@@ -1,0 +1,166 @@
+//! The safety lint: checks the SQL every migration renders, for each backend, for
+//! statements that lock, rewrite or break a live database.
+//!
+//! Each statement is parsed (sqlparser, with the backend's dialect) rather than matched
+//! as text. The lint walks every migration in version order and keeps what it learns of
+//! the schema (tables, column types, validated NOT NULL checks), so it knows whether an
+//! index is built on a table that existed before the migration, or whether a type change
+//! narrows a column. Migrations before `--since` are walked for that knowledge but not
+//! reported.
+
+mod analyze;
+mod rules;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+pub use rules::{RULES, Rule, Severity, rule};
+
+use crate::{Backend, Direction, Kind, Registry, Result, render};
+
+/// One problem found in one migration on one backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule's id.
+    pub rule: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The backend whose SQL was checked.
+    pub backend: Backend,
+    /// The migration's version.
+    pub version: i64,
+    /// The migration's name.
+    pub name: String,
+    /// Where it is defined: `file:line`.
+    pub source: String,
+    /// The offending statement, when one is at fault.
+    pub statement: Option<String>,
+    /// What is wrong here.
+    pub message: String,
+    /// Why it is dangerous on this backend.
+    pub why: &'static str,
+    /// The safe alternative.
+    pub fix: &'static str,
+    /// The reason given in `allow(rule = "...")`, when acknowledged.
+    pub allowed: Option<String>,
+}
+
+impl Finding {
+    /// An error nobody acknowledged: fails the lint, and stops `up`.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error && self.allowed.is_none()
+    }
+}
+
+/// One migration as the lint sees it: its SQL for one backend, and what it says of itself.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// Its version.
+    pub version: i64,
+    /// Its name.
+    pub name: String,
+    /// `file:line`.
+    pub source: String,
+    /// Schema or data.
+    pub kind: Kind,
+    /// Whether it runs in a transaction (`transaction = true`, the default).
+    pub transaction: bool,
+    /// `allow(rule = "why")` acknowledgements.
+    pub allow: Vec<(String, String)>,
+    /// Its up statements' SQL, in order.
+    pub statements: Vec<String>,
+}
+
+/// What the lint may assume about how migrations are run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LintOptions {
+    /// Only report migrations with this version or a later one.
+    pub since: Option<i64>,
+    /// The runner sets a statement lock timeout (`--statement-lock-timeout`).
+    pub statement_lock_timeout: bool,
+}
+
+/// The subjects of every migration of `registry` for `backend`, by version.
+pub fn subjects(registry: &Registry, backend: Backend) -> Result<Vec<Subject>> {
+    registry
+        .iter()
+        .map(|m| {
+            let statements = match m.kind() {
+                Kind::Data => Vec::new(),
+                Kind::Schema => render(m, backend, Direction::Up)?
+                    .statements
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect(),
+            };
+            Ok(Subject {
+                version: m.version(),
+                name: m.name().to_owned(),
+                source: m.location().to_string(),
+                kind: m.kind(),
+                transaction: m.transaction(),
+                allow: m
+                    .allowed()
+                    .iter()
+                    .map(|(rule, why)| ((*rule).to_owned(), (*why).to_owned()))
+                    .collect(),
+                statements,
+            })
+        })
+        .collect()
+}
+
+/// Lints every migration of `registry` for each of `backends`.
+pub fn lint(
+    registry: &Registry,
+    backends: &[Backend],
+    options: LintOptions,
+) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    for &backend in backends {
+        findings.extend(lint_subjects(
+            &subjects(registry, backend)?,
+            backend,
+            options,
+        ));
+    }
+    Ok(findings)
+}
+
+/// Lints migrations (sorted by version) for one backend.
+pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOptions) -> Vec<Finding> {
+    let mut schema = analyze::SchemaState::default();
+    let mut findings = Vec::new();
+    for subject in subjects {
+        let found = analyze::migration(&mut schema, subject, backend, options);
+        if options.since.is_some_and(|since| subject.version < since) {
+            continue;
+        }
+        let allowed: HashMap<&str, &str> = subject
+            .allow
+            .iter()
+            .map(|(rule, why)| (rule.as_str(), why.as_str()))
+            .collect();
+        findings.extend(found.into_iter().map(|(rule, statement, message)| {
+            let info = rules::rule(rule).unwrap_or(&RULES[RULES.len() - 1]);
+            Finding {
+                rule,
+                severity: info.severity,
+                backend,
+                version: subject.version,
+                name: subject.name.clone(),
+                source: subject.source.clone(),
+                statement,
+                message,
+                why: info.why,
+                fix: info.fix,
+                allowed: allowed.get(rule).map(|why| (*why).to_owned()),
+            }
+        }));
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests;
