@@ -1,16 +1,22 @@
-//! A NOT NULL column added the safe way: nullable first, backfilled, then NOT NULL.
+//! orders.placed_at, NOT NULL in the end, added without locking orders (1 of 5: expand).
 //!
-//! On Postgres, `SET NOT NULL` alone scans the table under an ACCESS EXCLUSIVE lock. A
-//! `CHECK (... IS NOT NULL) NOT VALID` constraint, validated separately (which only takes
-//! a SHARE UPDATE EXCLUSIVE lock), lets `SET NOT NULL` skip that scan. SQLite cannot add
-//! NOT NULL to an existing column without rebuilding the table, so there the column stays
-//! nullable and the application keeps it filled.
+//! A NOT NULL column on a table with rows needs a value in every row first. The safe way
+//! is five small migrations:
+//! 1. add the column, nullable (this one: only the catalog changes);
+//! 2. backfill it in batches (`backfill_orders_placed_at`);
+//! 3. on Postgres, add `CHECK (placed_at IS NOT NULL) NOT VALID`, which is instant; on
+//!    MySQL, make the column NOT NULL (done in place);
+//! 4. validate the check, in a transaction of its own: a scan that lets writes through;
+//! 5. `SET NOT NULL`, which trusts the validated check instead of scanning, then drop it.
+//!
+//! SQLite cannot make an existing column NOT NULL without rebuilding the table, so there
+//! the column stays nullable and the application keeps it filled.
 
 use shiplap::prelude::*;
 
 use crate::idens::Orders;
 
-/// Add orders.placed_at, backfilled from created_at, then NOT NULL.
+/// Add orders.placed_at, nullable until every row has one.
 #[migration(version = 20250201080000)]
 fn add_orders_placed_at(s: &mut Schema) {
     s.add_column(
@@ -19,34 +25,4 @@ fn add_orders_placed_at(s: &mut Schema) {
             .timestamp_with_time_zone()
             .null(),
     );
-    s.exec(
-        Query::update()
-            .table(Orders::Table)
-            .value(Orders::PlacedAt, Expr::col(Orders::CreatedAt))
-            .and_where(Expr::col(Orders::PlacedAt).is_null()),
-    )
-    .nothing_to_undo("reverting drops the column");
-    s.only_on(&[Backend::Postgres], |s| {
-        const DROPPED: &str = "reverting drops the column, and its constraints with it";
-        s.raw(
-            r#"ALTER TABLE "orders" ADD CONSTRAINT "orders_placed_at_not_null" CHECK ("placed_at" IS NOT NULL) NOT VALID"#,
-        )
-        .nothing_to_undo(DROPPED);
-        s.raw(r#"ALTER TABLE "orders" VALIDATE CONSTRAINT "orders_placed_at_not_null""#)
-            .nothing_to_undo(DROPPED);
-        s.raw(r#"ALTER TABLE "orders" ALTER COLUMN "placed_at" SET NOT NULL"#)
-            .nothing_to_undo(DROPPED);
-        s.raw(r#"ALTER TABLE "orders" DROP CONSTRAINT "orders_placed_at_not_null""#)
-            .nothing_to_undo(DROPPED);
-    });
-    s.only_on(&[Backend::MySql], |s| {
-        s.alter_table(
-            Table::alter().table(Orders::Table).modify_column(
-                ColumnDef::new(Orders::PlacedAt)
-                    .timestamp_with_time_zone()
-                    .not_null(),
-            ),
-        )
-        .nothing_to_undo("reverting drops the column");
-    });
 }

@@ -7,7 +7,12 @@ use crate::idens::Users;
 /// Drop users.name, now that no deployed code reads it.
 ///
 /// Reverting re-creates the column and fills it from display_name.
-#[migration(version = 20250301090000)]
+#[migration(
+    version = 20250301090000,
+    allow(
+        drop_column = "the contract step: no deployed release reads users.name since display_name shipped"
+    )
+)]
 fn drop_users_name(s: &mut Schema) {
     s.drop_column(Users::Table, Users::Name)
         .down(

@@ -3,7 +3,7 @@
 
 use tests::{Engine, TestDb, migrate};
 
-const EXAMPLE_COUNT: usize = 13;
+const EXAMPLE_COUNT: usize = 17;
 const HISTORY: &str = "shiplap_migrations";
 const BACKFILL: &str = "shiplap_migrations_backfill";
 

@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     Backend, DatabaseUrl, Direction, Done, DownTarget, Error, Migration, MigrationStatus, Migrator,
-    Options, ProgressOutput, Registry, Result, Retry, State, authoring, render, script,
+    Options, ProgressOutput, Registry, Result, Retry, State, authoring, lint, render, script,
 };
 
 /// shiplap: type-checked database migrations.
@@ -29,7 +29,7 @@ use crate::{
 #[command(
     name = "migrate",
     version,
-    after_help = "Exit codes:\n  0  success\n  1  a migration, lock, connection or database error\n  2  invalid arguments\n  3  `status --check` or `validate` found something to fix"
+    after_help = "Exit codes:\n  0  success\n  1  a migration, lock, connection or database error\n  2  invalid arguments\n  3  `status --check`, `validate` or `lint` found something to fix"
 )]
 pub struct Cli {
     /// Output for people (`human`) or for programs (`json`).
@@ -142,12 +142,35 @@ pub enum Command {
     /// Drop every table and apply all migrations again. Destroys all data.
     Fresh(FreshArgs),
 
+    /// Check every migration's SQL for statements that lock, rewrite or break a live
+    /// database. Exits 3 when it finds an error nobody acknowledged.
+    ///
+    /// Acknowledge a finding next to its migration:
+    /// `#[migration(version = V, allow(drop_column = "unused since v2.3"))]`.
+    /// Examples: `migrate lint`, `migrate lint --backend postgres --since 20250301000000`.
+    Lint(LintArgs),
+
     /// Start a migration: a new file in the migrations crate, versioned with the current
     /// UTC time, with a skeleton that compiles, registered in the crate's lib.rs.
     ///
     /// Examples: `migrate new add_users_email`, `migrate new backfill_users_email --data
     /// --no-transaction`.
     New(NewArgs),
+}
+
+/// Arguments of `lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this backend (default: all three). May be repeated.
+    #[arg(long, value_enum)]
+    pub backend: Vec<Backend>,
+    /// Only report migrations with this version or a later one (older ones are still read
+    /// to know the schema). Default: `[lint] since = V` in ./shiplap.toml, if any.
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<i64>,
+    /// List acknowledged findings too.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Arguments of `new`.
@@ -186,6 +209,9 @@ pub struct UpArgs {
     /// All pending migrations in one transaction: all or nothing (PostgreSQL, SQLite).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Apply migrations even if the lint finds errors nobody acknowledged in them.
+    #[arg(long)]
+    pub skip_lint: bool,
 }
 
 /// Arguments of `down`.
@@ -258,6 +284,104 @@ impl From<String> for Outcome {
             check_failed: false,
         }
     }
+}
+
+/// `[lint] since = V` from `./shiplap.toml`, when the file says so.
+fn configured_since(path: &Path) -> Result<Option<i64>> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        lint: Option<LintConfig>,
+    }
+    #[derive(serde::Deserialize)]
+    struct LintConfig {
+        since: Option<i64>,
+    }
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let config: Config = toml::from_str(&text).map_err(|e| Error::InvalidArgument {
+        message: format!("{}: {e}", path.display()),
+    })?;
+    Ok(config.lint.and_then(|lint| lint.since))
+}
+
+/// `migrate lint`.
+fn lint_command(cli: &Cli, args: &LintArgs, registry: &Registry, json: bool) -> Result<Outcome> {
+    let backends = if args.backend.is_empty() {
+        Backend::ALL.to_vec()
+    } else {
+        args.backend.clone()
+    };
+    let since = match args.since {
+        Some(since) => Some(since),
+        None => configured_since(Path::new("shiplap.toml"))?,
+    };
+    let options = lint::LintOptions {
+        since,
+        statement_lock_timeout: cli.connection.statement_lock_timeout.is_some(),
+    };
+    let findings = lint::lint(registry, &backends, options)?;
+    let errors = findings.iter().filter(|f| f.blocks()).count();
+    let acknowledged = findings.iter().filter(|f| f.allowed.is_some()).count();
+    let warnings = findings.len() - errors - acknowledged;
+    let output = if json {
+        json_text(&serde_json::json!({
+            "backends": backends,
+            "since": since,
+            "errors": errors,
+            "warnings": warnings,
+            "acknowledged": acknowledged,
+            "findings": findings,
+        }))
+    } else {
+        let mut out = String::new();
+        for f in findings.iter().filter(|f| args.all || f.allowed.is_none()) {
+            let label = match (f.allowed.is_some(), f.severity) {
+                (true, _) => "allowed",
+                (false, lint::Severity::Error) => "error",
+                (false, lint::Severity::Warning) => "warning",
+            };
+            let _ = writeln!(
+                out,
+                "{label}[{}] {} {} ({}) on {}",
+                f.rule, f.version, f.name, f.source, f.backend
+            );
+            if let Some(statement) = &f.statement {
+                let _ = writeln!(out, "  {statement}");
+            }
+            let _ = writeln!(out, "  {}", f.message);
+            match &f.allowed {
+                Some(reason) => {
+                    let _ = writeln!(out, "  acknowledged: {reason}");
+                }
+                None => {
+                    let _ = writeln!(out, "  why: {}\n  fix: {}", f.why, f.fix);
+                }
+            }
+            out.push('\n');
+        }
+        let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+        let _ = writeln!(
+            out,
+            "{errors} error(s), {warnings} warning(s), {acknowledged} acknowledged; {} migration(s) on {}{}",
+            registry.len(),
+            names.join(", "),
+            since.map_or(String::new(), |v| format!(", reporting from {v}"))
+        );
+        out
+    };
+    Ok(Outcome {
+        output,
+        check_failed: errors > 0,
+    })
 }
 
 /// `migrate new`.
@@ -430,6 +554,7 @@ fn migrator(
                 _ => ProgressOutput::Lines,
             },
             backfill_pause: c.backfill_pause,
+            skip_lint: false,
         },
     ))
 }
@@ -441,8 +566,10 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
     match &cli.command {
         Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
         Command::New(args) => new(args, json).map(Outcome::from),
+        Command::Lint(args) => lint_command(cli, args, registry, json),
         Command::Up(args) => {
-            let m = migrator(cli, registry, args.allow_out_of_order, args.ignore_missing)?;
+            let mut m = migrator(cli, registry, args.allow_out_of_order, args.ignore_missing)?;
+            m.options_mut().skip_lint = args.skip_lint;
             if args.dry_run {
                 let script = m.up_dry_run(args.to, args.single_transaction).await?;
                 return Ok(dry_run_output(&m, script, json).into());

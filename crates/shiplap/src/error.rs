@@ -230,6 +230,18 @@ pub enum Error {
         message: String,
     },
 
+    /// Pending migrations have lint errors nobody acknowledged.
+    #[error(
+        "the lint found errors in pending migrations; nothing was applied:\n  {}\n\
+         `migrate lint` explains each; make the migration safe, acknowledge the finding with \
+         `#[migration(..., allow(rule = \"why\"))]`, or pass --skip-lint",
+        findings.join("\n  ")
+    )]
+    Lint {
+        /// One line per finding: version, name, source, rule and what is wrong.
+        findings: Vec<String>,
+    },
+
     /// A file of the migrations crate could not be read or written (`migrate new`).
     #[error("cannot {action} {}: {source}", path.display())]
     Io {

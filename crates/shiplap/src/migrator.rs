@@ -22,6 +22,7 @@ use crate::clock::now_rfc3339;
 use crate::connection::{Connection, Retry, connect};
 use crate::data::RunInfo;
 use crate::history::HistoryTable;
+use crate::lint;
 use crate::lock::RunLock;
 use crate::progress::{ProgressOutput, Reporter};
 use crate::{
@@ -52,6 +53,8 @@ pub struct Options {
     pub progress: ProgressOutput,
     /// A pause after each backfill batch, instead of the one the migration sets.
     pub backfill_pause: Option<Duration>,
+    /// Let `up` apply migrations with lint errors nobody acknowledged.
+    pub skip_lint: bool,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             progress_every: Duration::from_secs(10),
             progress: ProgressOutput::default(),
             backfill_pause: None,
+            skip_lint: false,
         }
     }
 }
@@ -153,6 +157,11 @@ impl Migrator {
             url,
             options,
         }
+    }
+
+    /// The options, to change before a run.
+    pub fn options_mut(&mut self) -> &mut Options {
+        &mut self.options
     }
 
     /// The database URL (its `Display` hides the password).
@@ -287,6 +296,7 @@ impl Migrator {
             let rows = self.read_history(conn).await?;
             let resumable = self.resumable(conn, &rows).await?;
             let plan = self.plan_up(rendered.await?, &rows, &resumable, to, single_transaction)?;
+            self.check_lint(&plan)?;
             self.run(conn, plan, single_transaction).await
         })
         .await
@@ -319,6 +329,35 @@ impl Migrator {
         }
         script.push_str(&self.script(&plan, single_transaction));
         Ok(script)
+    }
+
+    /// Refuses to apply migrations with lint errors nobody acknowledged (unless
+    /// `skip_lint`). Every migration is read, so the lint knows which tables exist.
+    fn check_lint(&self, plan: &[Planned]) -> Result<()> {
+        if self.options.skip_lint || plan.is_empty() {
+            return Ok(());
+        }
+        let pending: HashSet<i64> = plan.iter().map(|p| p.migration.version()).collect();
+        let options = lint::LintOptions {
+            since: None,
+            statement_lock_timeout: self.options.statement_lock_timeout.is_some(),
+        };
+        let subjects = lint::subjects(&self.registry, self.backend())?;
+        let blocking: Vec<String> = lint::lint_subjects(&subjects, self.backend(), options)
+            .into_iter()
+            .filter(|f| f.blocks() && pending.contains(&f.version))
+            .map(|f| {
+                format!(
+                    "{} {} ({}): {}: {}",
+                    f.version, f.name, f.source, f.rule, f.message
+                )
+            })
+            .collect();
+        if blocking.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Lint { findings: blocking })
+        }
     }
 
     /// Dirty data migrations that `up` runs again rather than refusing: those whose

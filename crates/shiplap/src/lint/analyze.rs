@@ -26,6 +26,8 @@ pub(super) struct SchemaState {
 struct TableState {
     /// Column name → type.
     columns: HashMap<String, DataType>,
+    /// Columns declared NOT NULL (or primary key).
+    not_null: HashSet<String>,
     /// Columns with a validated `CHECK (col IS NOT NULL)`.
     not_null_checked: HashSet<String>,
     /// NOT VALID checks `col IS NOT NULL` not validated yet: constraint → column.
@@ -259,6 +261,11 @@ impl Walk<'_> {
                 );
                 (None, false)
             }
+            // sea-query writes SQLite decimals as `real(p, s)`, which sqlparser rejects;
+            // SQLite reads both as the same (REAL affinity), so check it as `numeric`.
+            _ if self.backend == Backend::Sqlite && sql.contains(" real(") => {
+                (Some(sql.replace(" real(", " numeric(")), false)
+            }
             _ => (Some(sql.to_owned()), false),
         }
     }
@@ -300,6 +307,14 @@ impl Walk<'_> {
                             .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)));
                     if is_primary {
                         self.check_primary_key_type(&column.data_type, &column.name.value);
+                    }
+                    if is_primary
+                        || column
+                            .options
+                            .iter()
+                            .any(|o| matches!(o.option, ColumnOption::NotNull))
+                    {
+                        state.not_null.insert(column.name.value.clone());
                     }
                     state
                         .columns
@@ -379,7 +394,12 @@ impl Walk<'_> {
                 self.ddl();
                 let table = name_of(&alter.name);
                 let existing = self.existing(&table);
-                if existing && self.pg() {
+                // VALIDATE CONSTRAINT only takes SHARE UPDATE EXCLUSIVE: writes go on.
+                let strong = alter
+                    .operations
+                    .iter()
+                    .any(|op| !matches!(op, AlterTableOperation::ValidateConstraint { .. }));
+                if existing && self.pg() && strong {
                     self.strong_lock();
                 }
                 for operation in &alter.operations {
@@ -514,12 +534,13 @@ impl Walk<'_> {
                         }
                     }
                 }
-                self.schema
-                    .tables
-                    .entry(table.to_owned())
-                    .or_default()
+                let state = self.schema.tables.entry(table.to_owned()).or_default();
+                state
                     .columns
                     .insert(column_def.name.value.clone(), column_def.data_type.clone());
+                if not_null {
+                    state.not_null.insert(column_def.name.value.clone());
+                }
             }
             AlterTableOperation::DropColumn { column_names, .. } => {
                 for column in column_names {
@@ -576,17 +597,23 @@ impl Walk<'_> {
             AlterTableOperation::AlterColumn { column_name, op } => {
                 let column = column_name.value.clone();
                 match op {
-                    AlterColumnOperation::SetNotNull if self.pg() && existing => {
-                        let checked = self
-                            .schema
-                            .tables
-                            .get(table)
-                            .is_some_and(|t| t.not_null_checked.contains(&column));
-                        if !checked {
+                    AlterColumnOperation::SetNotNull => {
+                        let state = self.schema.tables.entry(table.to_owned()).or_default();
+                        // Already NOT NULL (sea-query's MODIFY repeats it): nothing to scan.
+                        let safe = !existing
+                            || state.not_null.contains(&column)
+                            || state.not_null_checked.contains(&column);
+                        state.not_null.insert(column.clone());
+                        if self.pg() && !safe {
                             self.find(
                                 "pg_set_not_null",
                                 format!("SET NOT NULL on `{table}.{column}` with no validated CHECK ({column} IS NOT NULL) from an earlier migration"),
                             );
+                        }
+                    }
+                    AlterColumnOperation::DropNotNull => {
+                        if let Some(state) = self.schema.tables.get_mut(table) {
+                            state.not_null.remove(&column);
                         }
                     }
                     AlterColumnOperation::SetDataType { data_type, .. } => {

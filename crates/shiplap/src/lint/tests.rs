@@ -241,6 +241,21 @@ fn pg_set_not_null() {
 }
 
 #[test]
+fn pg_set_not_null_on_a_not_null_column_is_quiet() {
+    // sea-query's modify_column repeats SET NOT NULL: on a NOT NULL column it scans nothing.
+    quiet(
+        "pg_set_not_null",
+        case(
+            Postgres,
+            &[USERS_PG],
+            &[
+                r#"ALTER TABLE "users" ALTER COLUMN "email" TYPE varchar(400), ALTER COLUMN "email" SET NOT NULL"#,
+            ],
+        ),
+    );
+}
+
+#[test]
 fn pg_add_unique_constraint() {
     let rule = "pg_add_unique_constraint";
     fires(
