@@ -47,6 +47,9 @@ client (psql, sqlite3), and prints the times and their ratios.
                  postgres://postgres@127.0.0.1:5432/postgres
   --dir          where the SQLite files and scripts go; default target/shiplap-bench
 
+cargo xtask bench lint
+  The lint's time on the 1000 generated migrations, all three backends.
+
 cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]
   A batched Backfill against one plain UPDATE of every row of a PostgreSQL table:
   throughput, and the longest wait of a concurrent single-row UPDATE.";
@@ -60,6 +63,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("backfill") {
         return backfill_main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("lint") {
+        return lint_main();
+    }
     match Settings::parse(&args).and_then(|settings| run(&settings)) {
         Ok(report) => {
             print!("{report}");
@@ -68,6 +74,34 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("shiplap-bench: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `shiplap-bench lint`: the lint's time on the 1000 generated migrations, all three
+/// backends, as `migrate lint` runs it (rendering included); the median of 5 runs.
+fn lint_main() -> ExitCode {
+    let result = registry().and_then(|registry| {
+        let mut times = Vec::new();
+        let mut findings = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            findings = shiplap::lint::lint(&registry, &Backend::ALL, Default::default())?.len();
+            times.push(started.elapsed());
+        }
+        Ok((registry.len(), findings, median(times)))
+    });
+    match result {
+        Ok((migrations, findings, took)) => {
+            println!(
+                "lint: {migrations} migrations x 3 backends in {:.1} ms (median of 5), {findings} findings",
+                took.as_secs_f64() * 1000.0
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("shiplap-bench: {e}");
+            ExitCode::FAILURE
         }
     }
 }
