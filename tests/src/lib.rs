@@ -308,3 +308,27 @@ pub fn migrate(url: &str, args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// Runs each `async fn scenario(db: &TestDb)` of the calling file as three tests, one per
+/// backend (`sqlite::scenario`, `postgres::scenario`, `mysql::scenario`), each on a fresh
+/// database; the PostgreSQL and MySQL ones skip without their server URL.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::on_every_backend!(@backend sqlite, Sqlite, $($scenario),*);
+        $crate::on_every_backend!(@backend postgres, Postgres, $($scenario),*);
+        $crate::on_every_backend!(@backend mysql, MySql, $($scenario),*);
+    };
+    (@backend $module:ident, $engine:ident, $($scenario:ident),*) => {
+        mod $module {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                let Some(db) = $crate::TestDb::new($crate::Engine::$engine).await else {
+                    return;
+                };
+                super::$scenario(&db).await;
+                db.drop().await;
+            })*
+        }
+    };
+}

@@ -3,7 +3,7 @@
 
 use shiplap::prelude::*;
 use shiplap::{DatabaseUrl, Error, Migrator, Options, ProgressOutput, Registry, UrlSource};
-use tests::{Engine, TestDb};
+use tests::TestDb;
 
 const ROWS: i64 = 10_000;
 
@@ -95,27 +95,4 @@ async fn resumes_after_the_last_committed_batch(db: &TestDb) {
     assert_eq!(count(db, "n = 1").await, ROWS);
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let db = TestDb::new(Engine::Sqlite).await.unwrap();
-    resumes_after_the_last_committed_batch(&db).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    resumes_after_the_last_committed_batch(&db).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn mysql() {
-    let Some(db) = TestDb::new(Engine::MySql).await else {
-        return;
-    };
-    resumes_after_the_last_committed_batch(&db).await;
-    db.drop().await;
-}
+tests::on_every_backend!(resumes_after_the_last_committed_batch);

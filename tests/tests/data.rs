@@ -117,7 +117,8 @@ fn migrator(db: &TestDb) -> Migrator {
     )
 }
 
-async fn binds_fetches_and_rolls_back(db: &TestDb, transactional: bool) {
+async fn binds_fetches_and_rolls_back(db: &TestDb) {
+    let transactional = db.engine() != Engine::MySql;
     let m = migrator(db);
     let done = m.up(Some(2), false).await.unwrap();
     assert_eq!(done[1].rows, Some(3));
@@ -150,30 +151,7 @@ async fn binds_fetches_and_rolls_back(db: &TestDb, transactional: bool) {
     }
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let db = TestDb::new(Engine::Sqlite).await.unwrap();
-    binds_fetches_and_rolls_back(&db, true).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    binds_fetches_and_rolls_back(&db, true).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn mysql() {
-    let Some(db) = TestDb::new(Engine::MySql).await else {
-        return;
-    };
-    binds_fetches_and_rolls_back(&db, false).await;
-    db.drop().await;
-}
+tests::on_every_backend!(binds_fetches_and_rolls_back);
 
 /// With `--format json`, the example's backfill reports on stderr as JSON lines.
 #[tokio::test]

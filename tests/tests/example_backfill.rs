@@ -180,27 +180,4 @@ async fn killed_resumed_and_never_blocking(db: &TestDb) {
     assert_eq!(rest.code, 0, "{}", rest.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    let db = TestDb::new(Engine::Sqlite).await.unwrap();
-    killed_resumed_and_never_blocking(&db).await;
-    db.drop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    killed_resumed_and_never_blocking(&db).await;
-    db.drop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql() {
-    let Some(db) = TestDb::new(Engine::MySql).await else {
-        return;
-    };
-    killed_resumed_and_never_blocking(&db).await;
-    db.drop().await;
-}
+tests::on_every_backend!(killed_resumed_and_never_blocking);

@@ -35,7 +35,8 @@ fn migrator(db: &TestDb) -> Migrator {
     )
 }
 
-async fn fails_half_way(db: &TestDb, ddl_is_transactional: bool) {
+async fn fails_half_way(db: &TestDb) {
+    let ddl_is_transactional = db.engine() != Engine::MySql;
     let m = migrator(db);
     let err = m.up(None, false).await.unwrap_err();
     let text = err.to_string();
@@ -117,27 +118,4 @@ async fn fails_half_way(db: &TestDb, ddl_is_transactional: bool) {
     );
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let db = TestDb::new(Engine::Sqlite).await.unwrap();
-    fails_half_way(&db, true).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn postgres() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    fails_half_way(&db, true).await;
-    db.drop().await;
-}
-
-#[tokio::test]
-async fn mysql() {
-    let Some(db) = TestDb::new(Engine::MySql).await else {
-        return;
-    };
-    fails_half_way(&db, false).await;
-    db.drop().await;
-}
+tests::on_every_backend!(fails_half_way);

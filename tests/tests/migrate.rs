@@ -1,7 +1,7 @@
 //! `cargo xtask migrate ...` against real databases: every command, on SQLite always and on
 //! PostgreSQL and MariaDB when their URLs are set, each test in a fresh database.
 
-use tests::{Engine, TestDb, migrate};
+use tests::{TestDb, migrate};
 
 const EXAMPLE_COUNT: usize = 17;
 const HISTORY: &str = "shiplap_migrations";
@@ -278,36 +278,7 @@ async fn eight_concurrent_runners(db: &TestDb) {
     assert_eq!(rows, [EXAMPLE_COUNT.to_string()]);
 }
 
-macro_rules! on_every_backend {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                let db = super::TestDb::new(super::Engine::Sqlite).await.unwrap();
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                let Some(db) = super::TestDb::new(super::Engine::Postgres).await else { return };
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test]
-            async fn $scenario() {
-                let Some(db) = super::TestDb::new(super::Engine::MySql).await else { return };
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-    };
-}
-
-on_every_backend!(
+tests::on_every_backend!(
     lifecycle,
     dry_run_changes_nothing,
     drift_is_refused_until_repaired,
