@@ -190,6 +190,19 @@ impl TestDb {
         rows.into_iter().map(|r| r.trim().to_owned()).collect()
     }
 
+    /// A migrator for the migrations of the test file (crate) `crate_name` on this
+    /// database, with data migrations' progress silenced.
+    pub fn migrator(&self, crate_name: &str) -> shiplap::Migrator {
+        shiplap::Migrator::new(
+            shiplap::Registry::of_crate(crate_name).expect("no duplicate versions"),
+            shiplap::DatabaseUrl::parse(&self.url, shiplap::UrlSource::Flag).expect("a test URL"),
+            shiplap::Options {
+                progress: shiplap::ProgressOutput::Silent,
+                ..shiplap::Options::default()
+            },
+        )
+    }
+
     /// The backend it is on.
     pub fn engine(&self) -> Engine {
         self.engine

@@ -1,8 +1,8 @@
 //! Backfills: batches that fail half-way are resumed after the last committed batch and
 //! never applied twice (a non-idempotent `n = n + 1` shows it), on all three backends.
 
+use shiplap::Error;
 use shiplap::prelude::*;
-use shiplap::{DatabaseUrl, Error, Migrator, Options, ProgressOutput, Registry, UrlSource};
 use tests::TestDb;
 
 const ROWS: i64 = 10_000;
@@ -29,17 +29,6 @@ async fn increment_items(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     Ok(())
 }
 
-fn migrator(db: &TestDb) -> Migrator {
-    Migrator::new(
-        Registry::of_crate("backfill").unwrap(),
-        DatabaseUrl::parse(&db.url, UrlSource::Flag).unwrap(),
-        Options {
-            progress: ProgressOutput::Silent,
-            ..Options::default()
-        },
-    )
-}
-
 async fn count(db: &TestDb, filter: &str) -> i64 {
     db.strings(&format!(
         "SELECT CAST(COUNT(*) AS CHAR(20)) FROM items WHERE {filter}"
@@ -50,7 +39,7 @@ async fn count(db: &TestDb, filter: &str) -> i64 {
 }
 
 async fn resumes_after_the_last_committed_batch(db: &TestDb) {
-    let m = migrator(db);
+    let m = db.migrator("backfill");
     m.up(Some(1), false).await.unwrap();
     db.insert_series("items", "id, n", "i, 0", ROWS).await;
     // Row 5500 makes the sixth batch fail.

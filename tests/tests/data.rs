@@ -4,9 +4,7 @@
 //! as JSON lines with `--format json`.
 
 use shiplap::prelude::*;
-use shiplap::{
-    DatabaseUrl, Error, Migrator, Options, ProgressOutput, Registry, UrlSource, sea_query::Value,
-};
+use shiplap::{Error, sea_query::Value};
 use tests::{Engine, TestDb, migrate};
 
 const TRICKY: &str = "O'Brien'); DROP TABLE people; --";
@@ -106,20 +104,9 @@ async fn fails_after_writing(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     check(false, "a deliberate failure after writing")
 }
 
-fn migrator(db: &TestDb) -> Migrator {
-    Migrator::new(
-        Registry::of_crate("data").unwrap(),
-        DatabaseUrl::parse(&db.url, UrlSource::Flag).unwrap(),
-        Options {
-            progress: ProgressOutput::Silent,
-            ..Options::default()
-        },
-    )
-}
-
 async fn binds_fetches_and_rolls_back(db: &TestDb) {
     let transactional = db.engine() != Engine::MySql;
-    let m = migrator(db);
+    let m = db.migrator("data");
     let done = m.up(Some(2), false).await.unwrap();
     assert_eq!(done[1].rows, Some(3));
     assert_eq!(

@@ -3,8 +3,8 @@
 //! dirty, `up` refuses to pass it, and `repair` plus `up` recovers. Migrations before it
 //! stay applied; none after it run.
 
+use shiplap::Error;
 use shiplap::prelude::*;
-use shiplap::{DatabaseUrl, Error, Migrator, Options, Registry, UrlSource};
 use tests::{Engine, TestDb};
 
 #[migration(version = 1)]
@@ -25,19 +25,10 @@ fn create_c(s: &mut Schema) {
     s.raw("CREATE TABLE c (id INT)").down("DROP TABLE c");
 }
 
-fn migrator(db: &TestDb) -> Migrator {
-    let registry = Registry::of_crate("failure").unwrap();
-    assert_eq!(registry.len(), 3);
-    Migrator::new(
-        registry,
-        DatabaseUrl::parse(&db.url, UrlSource::Flag).unwrap(),
-        Options::default(),
-    )
-}
-
 async fn fails_half_way(db: &TestDb) {
     let ddl_is_transactional = db.engine() != Engine::MySql;
-    let m = migrator(db);
+    let m = db.migrator("failure");
+    assert_eq!(m.status().await.unwrap().len(), 3);
     let err = m.up(None, false).await.unwrap_err();
     let text = err.to_string();
     assert!(
