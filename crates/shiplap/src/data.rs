@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_query::{
-    Alias, Condition, DeleteStatement, DynIden, Expr, ExprTrait, InsertStatement, IntoCondition,
-    IntoIden, MysqlQueryBuilder, Order, PostgresQueryBuilder, Query, SelectStatement,
-    SqliteQueryBuilder, UpdateStatement, Value, Values,
+    Alias, Condition, ConditionalStatement, DeleteStatement, DynIden, Expr, ExprTrait,
+    InsertStatement, IntoCondition, IntoIden, MysqlQueryBuilder, Order, PostgresQueryBuilder,
+    Query, SelectStatement, SqliteQueryBuilder, UpdateStatement, Value, Values,
 };
 use sea_query_sqlx::{SqlxBinder, SqlxValues};
 use sqlx::mysql::MySqlRow;
@@ -234,13 +234,18 @@ impl<'c> DataContext<'c> {
     /// Runs raw SQL (one or several statements, no parameters); returns the number of
     /// rows affected. For values, use [`execute_sql`](Self::execute_sql).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<u64> {
-        let sql = AssertSqlSafe(sql.to_owned());
-        let rows = on_backend!(self, conn, _builder => sqlx::raw_sql(sql)
-            .execute(&mut **conn)
-            .await?
-            .rows_affected());
+        let rows = self.raw(sql).await?;
         self.rows += rows;
         Ok(rows)
+    }
+
+    /// Runs raw SQL; returns rows affected, without counting them as the migration's.
+    async fn raw(&mut self, sql: &str) -> Result<u64> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        Ok(on_backend!(self, conn, _builder => sqlx::raw_sql(sql)
+            .execute(&mut **conn)
+            .await?
+            .rows_affected()))
     }
 
     /// Runs one raw SQL statement with `?` placeholders, each bound to the next of
@@ -318,15 +323,6 @@ impl<'c> DataContext<'c> {
         (sql, SqlxValues(Values(values.into_iter().collect())))
     }
 
-    /// Statements of the context's own bookkeeping (no rows counted).
-    async fn run_bookkeeping(&mut self, sql: &str) -> Result<()> {
-        let sql = AssertSqlSafe(sql.to_owned());
-        on_backend!(self, conn, _builder => {
-            sqlx::raw_sql(sql).execute(&mut **conn).await?;
-        });
-        Ok(())
-    }
-
     async fn fetch_key(&mut self, select: &SelectStatement) -> Result<Option<i64>> {
         let select = Dml::Select(select.clone());
         let key: Option<(Option<i64>,)> = self.fetch_optional(select).await?;
@@ -392,8 +388,7 @@ impl<'c> DataContext<'c> {
                         (last, u64::try_from(rows).unwrap_or_default())
                     }
                     None => {
-                        self.run_bookkeeping(&history.backfill_insert(*version, &label))
-                            .await?;
+                        self.raw(&history.backfill_insert(*version, &label)).await?;
                         (None, 0)
                     }
                 }
@@ -426,13 +421,13 @@ impl<'c> DataContext<'c> {
                     Backend::Postgres => "BEGIN; SET LOCAL synchronous_commit = off",
                     Backend::MySql => "BEGIN",
                 };
-                self.run_bookkeeping(begin).await?;
+                self.raw(begin).await?;
             }
             let batch = async {
                 let affected = self.execute(backfill.update(last, upper)).await?;
                 if let Some((version, history, _)) = &record {
                     let done_now = i64::try_from(done + affected).unwrap_or(i64::MAX);
-                    self.run_bookkeeping(&history.backfill_update(
+                    self.raw(&history.backfill_update(
                         *version,
                         &label,
                         Some(upper),
@@ -442,7 +437,7 @@ impl<'c> DataContext<'c> {
                     .await?;
                 }
                 if own_transactions {
-                    self.run_bookkeeping("COMMIT").await?;
+                    self.raw("COMMIT").await?;
                 }
                 Ok::<u64, Error>(affected)
             }
@@ -451,7 +446,7 @@ impl<'c> DataContext<'c> {
                 Ok(affected) => affected,
                 Err(e) => {
                     if own_transactions {
-                        let _ = self.run_bookkeeping("ROLLBACK").await;
+                        let _ = self.raw("ROLLBACK").await;
                     }
                     return Err(e);
                 }
@@ -468,7 +463,7 @@ impl<'c> DataContext<'c> {
         }
         if let Some((version, history, _)) = &record {
             let done = i64::try_from(done).unwrap_or(i64::MAX);
-            self.run_bookkeeping(&history.backfill_update(*version, &label, last, done, true))
+            self.raw(&history.backfill_update(*version, &label, last, done, true))
                 .await?;
         }
         let report = BackfillReport {
@@ -594,9 +589,10 @@ impl Backfill {
         self.label.clone().unwrap_or_else(|| self.table.to_string())
     }
 
-    fn after(&self, select: &mut SelectStatement, last: Option<i64>) {
+    /// Only keys after `last` (all of them without one).
+    fn after(&self, statement: &mut impl ConditionalStatement, last: Option<i64>) {
         if let Some(last) = last {
-            select.and_where(Expr::col(self.key.clone()).gt(last));
+            statement.and_where(Expr::col(self.key.clone()).gt(last));
         }
     }
 
@@ -652,9 +648,7 @@ impl Backfill {
         for (column, value) in &self.set {
             update.value(column.clone(), value.clone());
         }
-        if let Some(last) = last {
-            update.and_where(Expr::col(self.key.clone()).gt(last));
-        }
+        self.after(&mut update, last);
         update.and_where(Expr::col(self.key.clone()).lte(upper));
         if let Some(filter) = &self.filter {
             update.cond_where(filter.clone());

@@ -295,8 +295,9 @@ impl Migrator {
             conn.execute(&self.table().create()).await?;
             let rows = self.read_history(conn).await?;
             let resumable = self.resumable(conn, &rows).await?;
-            let plan = self.plan_up(rendered.await?, &rows, &resumable, to, single_transaction)?;
-            self.check_lint(&plan)?;
+            let rendered = rendered.await?;
+            let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
+            self.check_lint(&rendered, &plan)?;
             self.run(conn, plan, single_transaction).await
         })
         .await
@@ -316,7 +317,7 @@ impl Migrator {
         conn.close().await;
         let (rows, resumable) = (rows?, resumable?);
         let plan = self.plan_up(
-            self.rendered_up()?,
+            &self.rendered_up()?,
             rows.as_deref().unwrap_or_default(),
             &resumable,
             to,
@@ -332,8 +333,13 @@ impl Migrator {
     }
 
     /// Refuses to apply migrations with lint errors nobody acknowledged (unless
-    /// `skip_lint`). Every migration is read, so the lint knows which tables exist.
-    fn check_lint(&self, plan: &[Planned]) -> Result<()> {
+    /// `skip_lint`). Every migration is read (from `rendered`, all of them rendered up),
+    /// so the lint knows which tables exist.
+    fn check_lint(
+        &self,
+        rendered: &[(&'static Migration, Rendered)],
+        plan: &[Planned],
+    ) -> Result<()> {
         if self.options.skip_lint || plan.is_empty() {
             return Ok(());
         }
@@ -342,7 +348,10 @@ impl Migrator {
             since: None,
             statement_lock_timeout: self.options.statement_lock_timeout.is_some(),
         };
-        let subjects = lint::subjects(&self.registry, self.backend())?;
+        let subjects: Vec<lint::Subject> = rendered
+            .iter()
+            .map(|(m, r)| lint::Subject::new(m, r))
+            .collect();
         let blocking: Vec<String> = lint::lint_subjects(&subjects, self.backend(), options)
             .into_iter()
             .filter(|f| f.blocks() && pending.contains(&f.version))
@@ -390,13 +399,13 @@ impl Migrator {
 
     fn plan_up(
         &self,
-        rendered: Vec<(&'static Migration, Rendered)>,
+        rendered: &[(&'static Migration, Rendered)],
         rows: &[HistoryRow],
         resumable: &HashSet<i64>,
         to: Option<i64>,
         single_transaction: bool,
     ) -> Result<Vec<Planned>> {
-        let statuses = self.statuses(&rendered, rows);
+        let statuses = self.statuses(rendered, rows);
         self.check_clean(&statuses, resumable)?;
         let missing: Vec<i64> = statuses
             .iter()
@@ -432,10 +441,10 @@ impl Migrator {
             self.check_single_transaction(pending.iter().map(|s| s.version))?;
         }
         let mut plan = Vec::new();
-        for (migration, rendered) in rendered {
+        for &(migration, ref rendered) in rendered {
             if pending_versions.contains(&migration.version()) {
                 let resume = resumable.contains(&migration.version());
-                let mut ops = self.ops_for(migration, &rendered);
+                let mut ops = self.ops_for(migration, rendered);
                 if resume {
                     // Its dirty row is there already.
                     ops.retain(|op| !matches!(op, Op::Insert(RowState::Dirty)));
@@ -447,7 +456,8 @@ impl Migrator {
                 }
                 plan.push(Planned {
                     migration,
-                    rendered,
+                    // Only the pending ones are copied.
+                    rendered: rendered.clone(),
                     ops,
                     resume,
                 });
@@ -624,7 +634,7 @@ impl Migrator {
             if let Some(newest) = newest {
                 let rows = self.read_history(conn).await?;
                 let up = self.plan_up(
-                    self.rendered_up()?,
+                    &self.rendered_up()?,
                     &rows,
                     &HashSet::new(),
                     Some(newest),
@@ -728,7 +738,7 @@ impl Migrator {
         self.locked(async |conn| {
             drop_everything(conn).await?;
             conn.execute(&self.table().create()).await?;
-            let plan = self.plan_up(self.rendered_up()?, &[], &HashSet::new(), None, false)?;
+            let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             self.run(conn, plan, false).await
         })
         .await

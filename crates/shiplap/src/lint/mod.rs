@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use rules::{RULES, Rule, Severity, rule};
 
-use crate::{Backend, Direction, Kind, Registry, Result, render};
+use crate::{Backend, Direction, Kind, Migration, Registry, Rendered, Result, render};
 
 /// One problem found in one migration on one backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,33 +81,31 @@ pub struct LintOptions {
     pub statement_lock_timeout: bool,
 }
 
+impl Subject {
+    /// `migration` as the lint sees it, from its SQL rendered up (none for a data
+    /// migration).
+    pub fn new(migration: &Migration, rendered: &Rendered) -> Self {
+        Subject {
+            version: migration.version(),
+            name: migration.name().to_owned(),
+            source: migration.location().to_string(),
+            kind: migration.kind(),
+            transaction: migration.transaction(),
+            allow: migration
+                .allowed()
+                .iter()
+                .map(|(rule, why)| ((*rule).to_owned(), (*why).to_owned()))
+                .collect(),
+            statements: rendered.statements.iter().map(|s| s.sql.clone()).collect(),
+        }
+    }
+}
+
 /// The subjects of every migration of `registry` for `backend`, by version.
 pub fn subjects(registry: &Registry, backend: Backend) -> Result<Vec<Subject>> {
     registry
         .iter()
-        .map(|m| {
-            let statements = match m.kind() {
-                Kind::Data => Vec::new(),
-                Kind::Schema => render(m, backend, Direction::Up)?
-                    .statements
-                    .into_iter()
-                    .map(|s| s.sql)
-                    .collect(),
-            };
-            Ok(Subject {
-                version: m.version(),
-                name: m.name().to_owned(),
-                source: m.location().to_string(),
-                kind: m.kind(),
-                transaction: m.transaction(),
-                allow: m
-                    .allowed()
-                    .iter()
-                    .map(|(rule, why)| ((*rule).to_owned(), (*why).to_owned()))
-                    .collect(),
-                statements,
-            })
-        })
+        .map(|m| Ok(Subject::new(m, &render(m, backend, Direction::Up)?)))
         .collect()
 }
 

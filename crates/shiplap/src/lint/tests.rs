@@ -15,6 +15,8 @@ struct Case {
     sql: &'static [&'static str],
     transaction: bool,
     kind: Kind,
+    /// The runner sets a lock timeout (`--statement-lock-timeout`).
+    runner_lock_timeout: bool,
 }
 
 fn case(backend: Backend, before: &'static [&'static str], sql: &'static [&'static str]) -> Case {
@@ -24,12 +26,18 @@ fn case(backend: Backend, before: &'static [&'static str], sql: &'static [&'stat
         sql,
         transaction: true,
         kind: Kind::Schema,
+        runner_lock_timeout: true,
     }
 }
 
 impl Case {
     fn without_transaction(mut self) -> Self {
         self.transaction = false;
+        self
+    }
+
+    fn without_runner_lock_timeout(mut self) -> Self {
+        self.runner_lock_timeout = false;
         self
     }
 
@@ -57,7 +65,7 @@ impl Case {
         subjects.push(subject(100, self.sql, self.transaction, self.kind));
         let options = LintOptions {
             since: Some(100),
-            statement_lock_timeout: true,
+            statement_lock_timeout: self.runner_lock_timeout,
         };
         let mut rules: Vec<&'static str> = lint_subjects(&subjects, self.backend, options)
             .into_iter()
@@ -384,40 +392,17 @@ fn pg_identifier_too_long() {
 #[test]
 fn pg_missing_lock_timeout() {
     let rule = "pg_missing_lock_timeout";
-    let lint = |sql: &'static [&'static str], runner_sets_one: bool| {
-        let subjects = [USERS_PG]
-            .iter()
-            .chain(std::iter::once(&"SELECT 1"))
-            .enumerate()
-            .map(|(i, s)| Subject {
-                version: i64::try_from(i).unwrap() + 1,
-                name: "m".into(),
-                source: "f:1".into(),
-                kind: Kind::Schema,
-                transaction: true,
-                allow: Vec::new(),
-                statements: if i == 1 {
-                    sql.iter().map(|s| (*s).to_owned()).collect()
-                } else {
-                    vec![(*s).to_owned()]
-                },
-            })
-            .collect::<Vec<_>>();
-        let options = LintOptions {
-            since: Some(2),
-            statement_lock_timeout: runner_sets_one,
-        };
-        lint_subjects(&subjects, Postgres, options)
-            .iter()
-            .any(|f| f.rule == rule)
-    };
-    let add = r#"ALTER TABLE "users" ADD COLUMN "bio" text"#;
-    assert!(lint(Box::leak(Box::new([add])), false));
-    assert!(!lint(
-        Box::leak(Box::new(["SET lock_timeout = '5s'", add])),
-        false
-    ));
-    assert!(!lint(Box::leak(Box::new([add])), true));
+    const ADD: &str = r#"ALTER TABLE "users" ADD COLUMN "bio" text"#;
+    fires(
+        rule,
+        case(Postgres, &[USERS_PG], &[ADD]).without_runner_lock_timeout(),
+    );
+    quiet(
+        rule,
+        case(Postgres, &[USERS_PG], &["SET lock_timeout = '5s'", ADD])
+            .without_runner_lock_timeout(),
+    );
+    quiet(rule, case(Postgres, &[USERS_PG], &[ADD]));
 }
 
 #[test]
