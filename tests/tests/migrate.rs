@@ -278,8 +278,34 @@ async fn eight_concurrent_runners(db: &TestDb) {
     assert_eq!(rows, [EXAMPLE_COUNT.to_string()]);
 }
 
+/// The history reads back exactly what is stored, even a value holding the separator
+/// the fast SQLite read joins values with.
+async fn history_reads_back_odd_values(db: &TestDb) {
+    let up = migrate(&db.url, &["up"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let odd = "odd\u{1f}name, \"quoted\"";
+    db.execute(&format!(
+        "UPDATE {HISTORY} SET name = '{odd}', rows_affected = 42 WHERE version = 20250101090000"
+    ))
+    .await;
+    let history = migrate(&db.url, &["history", "--format", "json"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let json: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let rows = json["history"].as_array().unwrap();
+    assert_eq!(rows.len(), EXAMPLE_COUNT);
+    assert_eq!(rows[0]["name"], odd);
+    assert_eq!(rows[0]["rows_affected"], 42);
+    assert_eq!(rows[1]["rows_affected"], serde_json::Value::Null);
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0]["version"].as_i64() < w[1]["version"].as_i64())
+    );
+    assert_eq!(migrate(&db.url, &["status", "--check"]).code, 0);
+}
+
 tests::on_every_backend!(
     lifecycle,
+    history_reads_back_odd_values,
     dry_run_changes_nothing,
     drift_is_refused_until_repaired,
     bad_input_changes_nothing,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, MySqlConnection, PgConnection, SqliteConnection};
+use sqlx::{ConnectOptions, MySqlConnection, PgConnection, Row as _, SqliteConnection};
 
 use crate::{Backend, DatabaseUrl, Error, Result};
 
@@ -185,6 +185,15 @@ impl Connection {
     ) -> Result<Vec<crate::HistoryRow>, sqlx::Error> {
         let rows: Vec<HistoryTuple> = match self {
             Connection::Sqlite(c) => {
+                let sql = sqlx::AssertSqlSafe(table.select_all_by_column());
+                let row = sqlx::query(sql).fetch_one(&mut *c).await?;
+                let count: i64 = row.try_get(0)?;
+                let columns = (1..row.len())
+                    .map(|i| row.try_get(i))
+                    .collect::<Result<Vec<Option<String>>, _>>()?;
+                if let Some(rows) = crate::history::rows_from_columns(count, &columns) {
+                    return Ok(rows);
+                }
                 let sql = sqlx::AssertSqlSafe(table.select_all_as_json());
                 let json: String = sqlx::query_scalar(sql).fetch_one(&mut *c).await?;
                 serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?

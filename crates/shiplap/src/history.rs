@@ -309,16 +309,32 @@ impl HistoryTable {
         )
     }
 
-    /// Every row as one JSON array of arrays (SQLite): one value to hand over from
-    /// SQLite's worker thread instead of a thousand rows, which is most of the time a
-    /// no-op `up` or `status` takes with many migrations.
+    /// Every row as one JSON array of arrays (SQLite): what
+    /// [`select_all_by_column`](Self::select_all_by_column) falls back to.
     pub(crate) fn select_all_as_json(&self) -> String {
-        let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
-        let columns: Vec<String> = COLUMNS.iter().map(|c| quoted(c)).collect();
+        let columns: Vec<String> = COLUMNS.iter().map(|c| sqlite_quoted(c)).collect();
         format!(
             "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {} ORDER BY \"version\")",
             columns.join(", "),
-            quoted(&self.table)
+            sqlite_quoted(&self.table)
+        )
+    }
+
+    /// Every row in one row (SQLite): the number of rows, then each column's values
+    /// joined by [`SEPARATOR`], in the same row order; see [`rows_from_columns`].
+    ///
+    /// A thousand rows handed over one by one from SQLite's worker thread, or built into
+    /// JSON, are most of the time a no-op `up` or `status` takes with many migrations;
+    /// nine texts are not.
+    pub(crate) fn select_all_by_column(&self) -> String {
+        let columns: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| format!("group_concat(ifnull({}, ''), char(31))", sqlite_quoted(c)))
+            .collect();
+        format!(
+            "SELECT count(*), {} FROM {}",
+            columns.join(", "),
+            sqlite_quoted(&self.table)
         )
     }
 
@@ -414,9 +430,109 @@ impl HistoryTable {
     }
 }
 
+/// An SQLite identifier, quoted.
+fn sqlite_quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// What [`HistoryTable::select_all_by_column`] joins a column's values with: the ASCII
+/// unit separator, which no value shiplap writes holds.
+const SEPARATOR: char = '\x1f';
+
+/// The rows of [`HistoryTable::select_all_by_column`]'s answer, by version. `None` when
+/// the columns do not split into `count` values each, or a number does not parse (a
+/// value holding the separator, say): the caller then reads the rows another way.
+pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Option<Vec<HistoryRow>> {
+    let count = usize::try_from(count).ok()?;
+    if count == 0 {
+        return Some(Vec::new());
+    }
+    let mut split = columns.iter().map(|column| {
+        let values: Vec<&str> = column.as_deref()?.split(SEPARATOR).collect();
+        (values.len() == count).then_some(values)
+    });
+    let mut next = || split.next().flatten();
+    let [
+        version,
+        name,
+        source,
+        sql,
+        applied_at,
+        duration,
+        state,
+        by,
+        rows,
+    ] = [
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+        next()?,
+    ];
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        out.push(HistoryRow {
+            version: version[i].parse().ok()?,
+            name: name[i].to_owned(),
+            source_checksum: source[i].to_owned(),
+            sql_checksum: sql[i].to_owned(),
+            applied_at: applied_at[i].to_owned(),
+            duration_ms: duration[i].parse().ok()?,
+            state: RowState::parse(state[i]),
+            shiplap_version: by[i].to_owned(),
+            rows_affected: match rows[i] {
+                "" => None,
+                n => Some(n.parse().ok()?),
+            },
+        });
+    }
+    out.sort_by_key(|row| row.version);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_from_columns_splits_each_column() {
+        let columns = |texts: [&str; 9]| texts.map(|t| Some(t.to_owned()));
+        let rows = rows_from_columns(
+            2,
+            &columns([
+                "2\x1f1",
+                "b\x1fa",
+                "s2\x1fs1",
+                "\x1fq1",
+                "t2\x1ft1",
+                "5\x1f0",
+                "dirty\x1fapplied",
+                "0.1.0\x1f0.1.0",
+                "7\x1f",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(rows[0].version, 1);
+        assert_eq!(rows[0].sql_checksum, "q1");
+        assert_eq!(rows[0].rows_affected, None);
+        assert_eq!(rows[0].state, RowState::Applied);
+        assert_eq!(rows[1].name, "b");
+        assert_eq!(rows[1].sql_checksum, "");
+        assert_eq!(rows[1].duration_ms, 5);
+        assert_eq!(rows[1].rows_affected, Some(7));
+        assert_eq!(rows[1].state, RowState::Dirty);
+        assert_eq!(rows_from_columns(0, &[None, None]), Some(Vec::new()));
+        // A name holding the separator: one value too many, so the caller reads otherwise.
+        let mut odd = columns(["1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", ""]);
+        assert_eq!(rows_from_columns(1, &odd), None);
+        odd[1] = Some("a".into());
+        odd[5] = Some("x".into());
+        assert_eq!(rows_from_columns(1, &odd), None);
+    }
 
     #[test]
     fn history_sql_quotes_the_table_name() {

@@ -171,8 +171,7 @@ fn mysql_lock_name(database: &str, table: &str) -> String {
         return name;
     }
     let digest = Sha256::digest(name.as_bytes());
-    let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
-    format!("shiplap:{hex}")
+    format!("shiplap:{}", crate::render::hex(&digest[..20]))
 }
 
 fn sqlite_lock_path(options: &SqliteConnectOptions) -> Option<PathBuf> {

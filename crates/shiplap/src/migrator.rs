@@ -261,7 +261,7 @@ impl Migrator {
     ) -> Vec<MigrationStatus> {
         let expected: Vec<_> = rendered
             .iter()
-            .map(|(m, r)| (*m, r.checksum().unwrap_or_default().to_owned()))
+            .map(|(m, r)| (*m, r.checksum().unwrap_or_default()))
             .collect();
         diff(&expected, rows)
     }
@@ -271,9 +271,11 @@ impl Migrator {
         let rendered = self.render_up_meanwhile();
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
-        conn.close().await;
-        let rows = rows?;
-        Ok(self.statuses(&rendered.await?, &rows))
+        // Closing is the SQLite worker thread's job: it can go on while we compare.
+        let (_, statuses) = tokio::join!(conn.close(), async {
+            Ok(self.statuses(&rendered.await?, &rows?))
+        });
+        statuses
     }
 
     /// The history table's rows as recorded (none when it does not exist).

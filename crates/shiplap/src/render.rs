@@ -63,18 +63,28 @@ impl Rendered {
     fn with_checksum(mut self) -> Self {
         self.sql_checksum = (self.kind == Kind::Schema).then(|| {
             let mut hasher = Sha256::new();
+            let mut normalized = String::new();
             for statement in &self.statements {
-                hasher.update(normalize_sql(&statement.sql).as_bytes());
+                normalized.clear();
+                normalize_sql_into(&statement.sql, &mut normalized);
+                hasher.update(normalized.as_bytes());
                 hasher.update([0]);
             }
-            hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            hex(&hasher.finalize())
         });
         self
     }
+}
+
+/// Lower-case hexadecimal, two digits per byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Renders `migration` for `backend`. Going down, the steps' downs run in reverse order;
@@ -258,12 +268,24 @@ fn write_statements(out: &mut String, migration: &Migration, rendered: &Rendered
 /// Normalises SQL for checksums: CRLF becomes LF, runs of whitespace outside quotes
 /// become one space, and the ends are trimmed. Text inside `'...'`, `"..."` and `` `...` ``
 /// is kept as it is.
-pub(crate) fn normalize_sql(sql: &str) -> String {
-    let sql = sql.replace("\r\n", "\n");
-    let mut out = String::with_capacity(sql.len());
+#[cfg(test)]
+fn normalize_sql(sql: &str) -> String {
+    let mut out = String::new();
+    normalize_sql_into(sql, &mut out);
+    out
+}
+
+/// [`normalize_sql`], appended to `out`: every checksum runs through it, so it reuses the
+/// caller's buffer instead of allocating per statement.
+fn normalize_sql_into(sql: &str, out: &mut String) {
+    out.reserve(sql.len());
     let mut quote: Option<char> = None;
     let mut pending_space = false;
-    for c in sql.trim().chars() {
+    let mut chars = sql.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue;
+        }
         match quote {
             Some(q) => {
                 out.push(c);
@@ -284,7 +306,6 @@ pub(crate) fn normalize_sql(sql: &str) -> String {
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -299,5 +320,40 @@ mod tests {
         );
         assert_eq!(normalize_sql("a \"x  y\"  z"), "a \"x  y\" z");
         assert_ne!(normalize_sql("x = 'a b'"), normalize_sql("x = 'a  b'"));
+        assert_eq!(normalize_sql("'a\r\nb'\r\n\r\rc"), "'a\nb' c");
+        assert_eq!(normalize_sql("a\u{a0}\u{3000}b 'é\u{a0}'"), "a b 'é\u{a0}'");
+    }
+
+    /// Checksums are stored in every database a migration was applied to: any change to
+    /// how they are computed would report every applied migration as modified.
+    #[test]
+    fn sql_checksums_stay_what_they_were() {
+        let rendered = super::Rendered {
+            backend: crate::Backend::Postgres,
+            direction: super::Direction::Up,
+            kind: crate::Kind::Schema,
+            statements: [
+                "CREATE TABLE \"t\" (\r\n  \"a\"  text DEFAULT 'x  y'\n)",
+                "SELECT 1",
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(i, sql)| super::RenderedStatement {
+                step: i + 1,
+                sql: sql.into(),
+            })
+            .collect(),
+            sql_checksum: None,
+        }
+        .with_checksum();
+        assert_eq!(
+            rendered.checksum(),
+            Some("df1e95733506e5ed5e25f2e0736adc08a444433b054c738eb6f249b8a4a6443a")
+        );
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }

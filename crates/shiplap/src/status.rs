@@ -1,7 +1,5 @@
 //! Status: the registry compared with the history table, migration by migration.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::{HistoryRow, Migration, RowState};
@@ -61,63 +59,85 @@ impl State {
     }
 }
 
-/// A registered migration and the SQL checksum it renders now.
-type Expected = (&'static Migration, String);
-
 /// Compares `expected` (each registered migration with the SQL checksum it renders now,
 /// empty for a data migration) with the history `rows`. Sorted by version.
-pub fn diff(
-    expected: &[(&'static Migration, String)],
+pub fn diff<S: AsRef<str>>(
+    expected: &[(&'static Migration, S)],
     rows: &[HistoryRow],
 ) -> Vec<MigrationStatus> {
     let newest_applied = rows.iter().map(|r| r.version).max();
-    let mut by_version: BTreeMap<i64, (Option<&Expected>, Option<&HistoryRow>)> = BTreeMap::new();
-    for e in expected {
-        by_version.entry(e.0.version()).or_default().0 = Some(e);
-    }
-    for row in rows {
-        by_version.entry(row.version).or_default().1 = Some(row);
-    }
-    by_version
-        .into_values()
-        .filter_map(|pair| match pair {
-            (Some((m, sql)), Some(row)) => {
-                let mut modified = Vec::new();
-                if m.source_checksum() != row.source_checksum {
-                    modified.push("source");
-                }
-                if *sql != row.sql_checksum {
-                    modified.push("sql");
-                }
-                let state = match (row.state, modified.is_empty()) {
-                    (RowState::Dirty, _) => State::Dirty,
-                    (RowState::Applied, true) => State::Applied,
-                    (RowState::Applied, false) => State::Modified,
-                };
-                Some(recorded(row, m.name().to_owned(), Some(m), state, modified))
+    let mut expected: Vec<_> = expected.iter().map(|(m, sql)| (*m, sql.as_ref())).collect();
+    expected.sort_by_key(|(m, _)| m.version());
+    let mut rows: Vec<&HistoryRow> = rows.iter().collect();
+    rows.sort_by_key(|row| row.version);
+    // Both sorted by version (already, from the registry and the query): one merge.
+    let mut out = Vec::with_capacity(expected.len().max(rows.len()));
+    let (mut e, mut r) = (expected.into_iter().peekable(), rows.into_iter().peekable());
+    loop {
+        out.push(match (e.peek().copied(), r.peek().copied()) {
+            (None, None) => break,
+            (Some((m, sql)), Some(row)) if m.version() == row.version => {
+                e.next();
+                r.next();
+                applied(m, sql, row)
+            }
+            (Some((m, _)), Some(row)) if m.version() > row.version => {
+                r.next();
+                not_in_code(row)
+            }
+            (Some((m, _)), _) => {
+                e.next();
+                not_applied(m, newest_applied)
             }
             (None, Some(row)) => {
-                let state = match row.state {
-                    RowState::Dirty => State::Dirty,
-                    RowState::Applied => State::Missing,
-                };
-                Some(recorded(row, row.name.clone(), None, state, Vec::new()))
+                r.next();
+                not_in_code(row)
             }
-            (Some((m, _)), None) => Some(MigrationStatus {
-                version: m.version(),
-                name: m.name().to_owned(),
-                state: match newest_applied {
-                    Some(newest) if m.version() < newest => State::OutOfOrder,
-                    _ => State::Pending,
-                },
-                modified: Vec::new(),
-                source: Some(m.location().to_string()),
-                applied_at: None,
-                duration_ms: None,
-            }),
-            (None, None) => None,
-        })
-        .collect()
+        });
+    }
+    out
+}
+
+/// A migration in the code with its history row.
+fn applied(m: &'static Migration, sql: &str, row: &HistoryRow) -> MigrationStatus {
+    let mut modified = Vec::new();
+    if m.source_checksum() != row.source_checksum {
+        modified.push("source");
+    }
+    if sql != row.sql_checksum {
+        modified.push("sql");
+    }
+    let state = match (row.state, modified.is_empty()) {
+        (RowState::Dirty, _) => State::Dirty,
+        (RowState::Applied, true) => State::Applied,
+        (RowState::Applied, false) => State::Modified,
+    };
+    recorded(row, m.name().to_owned(), Some(m), state, modified)
+}
+
+/// A history row with no migration in the code.
+fn not_in_code(row: &HistoryRow) -> MigrationStatus {
+    let state = match row.state {
+        RowState::Dirty => State::Dirty,
+        RowState::Applied => State::Missing,
+    };
+    recorded(row, row.name.clone(), None, state, Vec::new())
+}
+
+/// A migration in the code with no history row.
+fn not_applied(m: &'static Migration, newest_applied: Option<i64>) -> MigrationStatus {
+    MigrationStatus {
+        version: m.version(),
+        name: m.name().to_owned(),
+        state: match newest_applied {
+            Some(newest) if m.version() < newest => State::OutOfOrder,
+            _ => State::Pending,
+        },
+        modified: Vec::new(),
+        source: Some(m.location().to_string()),
+        applied_at: None,
+        duration_ms: None,
+    }
 }
 
 fn recorded(
@@ -174,6 +194,10 @@ mod tests {
             .into_iter()
             .map(|s| (s.version, s.state, s.modified))
             .collect();
+        let mut shuffled = (expected.clone(), rows.to_vec());
+        shuffled.0.reverse();
+        shuffled.1.swap(0, 3);
+        assert_eq!(diff(&shuffled.0, &shuffled.1), diff(&expected, &rows));
         assert_eq!(
             states,
             [
