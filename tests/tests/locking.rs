@@ -10,11 +10,10 @@ use tests::{Engine, TestDb, migrate};
 #[tokio::test]
 async fn sqlite_runner_waits_for_the_lock_then_gives_up() {
     let db = TestDb::new(Engine::Sqlite).await.unwrap();
+    // What a runner holds: an exclusive OS lock on the file beside the database.
     let lock_file = format!("{}-shiplap-lock", db.url.trim_start_matches("sqlite://"));
-    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{lock_file}?mode=rwc"))
-        .await
-        .unwrap();
-    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+    let holder = std::fs::File::create(&lock_file).unwrap();
+    holder.lock().unwrap();
 
     let started = Instant::now();
     let run = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
@@ -32,7 +31,7 @@ async fn sqlite_runner_waits_for_the_lock_then_gives_up() {
         run.stderr
     );
 
-    holder.execute("ROLLBACK").await.unwrap();
+    drop(holder);
     assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");
     db.drop().await;
 }

@@ -6,15 +6,18 @@
 //! - MySQL/MariaDB: `GET_LOCK` on a connection of its own; the name holds the database
 //!   and table, since MySQL's named locks are server-wide. (On a Galera cluster they are
 //!   node-local: a lease-row lock for that case can slot in here.)
-//! - SQLite: an exclusive write transaction (`BEGIN IMMEDIATE`) held on a lock file beside
-//!   the database (`<file>-shiplap-lock`): it keeps the database itself writable for the
-//!   migrations while excluding other runners, and the OS frees it if the process dies.
-//!   An in-memory database has one connection, so it needs none.
+//! - SQLite: an exclusive OS file lock (`flock`, `LockFileEx` on Windows) on a lock file
+//!   beside the database (`<file>-shiplap-lock`): it keeps the database itself writable
+//!   for the migrations while excluding other runners, costs no second SQLite connection,
+//!   and the OS frees it if the process dies. The file stays (removing a lock file races
+//!   with a runner about to lock it). An in-memory database has one connection, so it
+//!   needs none.
 //!
-//! Every lock lives on its own connection: closing that connection releases it, so a
-//! crashed or killed runner never leaves it held.
+//! Every server lock lives on its own connection: closing that connection releases it, so
+//! a crashed or killed runner never leaves it held.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -22,9 +25,7 @@ use sha2::{Digest, Sha256};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{
-    ConnectOptions, Connection as _, Executor, MySqlConnection, PgConnection, SqliteConnection,
-};
+use sqlx::{ConnectOptions, Connection as _, Executor, MySqlConnection, PgConnection};
 
 use crate::{Backend, DatabaseUrl, Error, Result};
 
@@ -39,7 +40,7 @@ pub(crate) struct RunLock {
 enum Held {
     Postgres { conn: PgConnection, key: i64 },
     MySql { conn: MySqlConnection, name: String },
-    SqliteFile { conn: SqliteConnection },
+    SqliteFile { file: File, path: PathBuf },
     Nothing,
 }
 
@@ -95,18 +96,10 @@ impl RunLock {
                 match sqlite_lock_path(&options) {
                     None => Held::Nothing,
                     Some(path) => {
-                        let mut conn = SqliteConnectOptions::new()
-                            .filename(&path)
-                            .create_if_missing(true)
-                            .busy_timeout(timeout)
-                            .disable_statement_logging()
-                            .connect()
-                            .await?;
-                        match conn.execute("BEGIN IMMEDIATE").await {
-                            Ok(_) => Held::SqliteFile { conn },
-                            Err(e) if is_busy(&e) => return Err(lock_timeout(url, table, timeout)),
-                            Err(e) => return Err(e.into()),
-                        }
+                        let file = lock_file(&path, timeout)
+                            .await?
+                            .ok_or_else(|| lock_timeout(url, table, timeout))?;
+                        Held::SqliteFile { file, path }
                     }
                 }
             }
@@ -131,9 +124,12 @@ impl RunLock {
                 .await?;
                 conn.close().await?;
             }
-            Held::SqliteFile { mut conn } => {
-                conn.execute("ROLLBACK").await?;
-                conn.close().await?;
+            Held::SqliteFile { file, path } => {
+                file.unlock().map_err(|source| Error::Io {
+                    action: "unlock",
+                    path,
+                    source,
+                })?;
             }
             Held::Nothing => {}
         }
@@ -149,11 +145,34 @@ fn lock_timeout(url: &DatabaseUrl, table: &str, timeout: Duration) -> Error {
     }
 }
 
-fn is_busy(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "5" || code == "517" || code == "261")
+/// Waits up to `timeout` for an exclusive lock on the file at `path` (created when
+/// missing); `None` when another process kept it that long.
+async fn lock_file(path: &Path, timeout: Duration) -> Result<Option<File>> {
+    let io = |action| {
+        move |source| Error::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io("create the lock file"))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(source)) => return Err(io("lock")(source)),
+        }
+    }
 }
 
 /// The advisory lock key of a history table: the first 8 bytes of a SHA-256.
@@ -188,6 +207,24 @@ fn sqlite_lock_path(options: &SqliteConnectOptions) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_lock_file_is_held_until_released() {
+        let dir = std::env::temp_dir().join(format!("shiplap-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("db-shiplap-lock");
+        let first = lock_file(&path, Duration::ZERO).await.unwrap().unwrap();
+        let wait = Duration::from_millis(100);
+        assert!(lock_file(&path, wait).await.unwrap().is_none(), "held");
+        first.unlock().unwrap();
+        let again = lock_file(&path, wait).await.unwrap();
+        assert!(again.is_some(), "free once released");
+        drop(again);
+        let missing = dir.join("no-such-dir").join("db-shiplap-lock");
+        let err = lock_file(&missing, wait).await.unwrap_err().to_string();
+        assert!(err.starts_with("cannot create the lock file "), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn lock_names() {

@@ -210,8 +210,7 @@ impl Migrator {
             }
         };
         let result = f(&mut conn).await;
-        conn.close().await;
-        let released = lock.release().await;
+        let ((), released) = tokio::join!(conn.close(), lock.release());
         let value = result?;
         released?;
         Ok(value)
@@ -294,8 +293,9 @@ impl Migrator {
         }
         let rendered = self.render_up_meanwhile();
         self.locked(async |conn| {
-            conn.execute(&self.table().create()).await?;
-            let rows = self.read_history(conn).await?;
+            let table = self.table();
+            conn.execute(&table.create()).await?;
+            let rows = conn.history(&table).await?;
             let resumable = self.resumable(conn, &rows).await?;
             let rendered = rendered.await?;
             let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
