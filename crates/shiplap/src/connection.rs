@@ -4,6 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::BoxStream;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -137,6 +139,9 @@ fn hint(error: &sqlx::Error) -> String {
     }
 }
 
+/// The column name of [`Connection::markers`]' marker rows.
+pub(crate) const MARKER: &str = "shiplap_applied";
+
 type HistoryTuple = (
     i64,
     String,
@@ -164,6 +169,18 @@ impl Connection {
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         on_conn!(self, c => Ok(sqlx::raw_sql(sql).execute(&mut *c).await?.rows_affected()))
+    }
+
+    /// Runs SQL text of several statements (no parameters), as a stream with one item per
+    /// statement result or row: `Some(n)` for a row with an integer column named
+    /// [`MARKER`] (its value), `None` for anything else. The statements run as the stream
+    /// is read; dropping it stops them.
+    pub(crate) fn markers(&mut self, sql: &str) -> BoxStream<'_, Result<Option<i64>, sqlx::Error>> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => sqlx::raw_sql(sql)
+            .fetch_many(&mut *c)
+            .map(|item| Ok(item?.right().and_then(|row| row.try_get(MARKER).ok())))
+            .boxed())
     }
 
     /// Whether the query returns at least one row.

@@ -16,10 +16,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::clock::now_rfc3339;
-use crate::connection::{Connection, Retry, connect};
+use crate::connection::{Connection, MARKER, Retry, connect};
 use crate::data::RunInfo;
 use crate::history::HistoryTable;
 use crate::lint;
@@ -870,6 +871,8 @@ impl Migrator {
         let mut started = Instant::now();
         let mut current = usize::MAX;
         let mut rows = None;
+        // A migration whose batch failed: it runs again op by op.
+        let mut alone = None;
         let ops = Self::ops(&plan, single);
         let mut n = 0;
         while n < ops.len() {
@@ -880,9 +883,17 @@ impl Migrator {
                 started = Instant::now();
                 dirty = p.resume;
                 rows = None;
-                if !single && self.run_batch(conn, p).await {
-                    done.push(self.finished(p, started, None));
-                    n += p.ops.len();
+                let group = plan[i..].iter().take_while(|p| batchable(p)).count();
+                if !single && group > 0 && alone != Some(i) {
+                    let applied = self.run_batches(conn, &plan[i..i + group], &mut done).await;
+                    n += plan[i..i + applied]
+                        .iter()
+                        .map(|p| p.ops.len())
+                        .sum::<usize>();
+                    if applied < group {
+                        alone = Some(i + applied);
+                    }
+                    current = usize::MAX;
                     continue;
                 }
             }
@@ -916,56 +927,74 @@ impl Migrator {
         Ok(done)
     }
 
-    /// Runs a transactional SQL migration as one batch (`BEGIN`, its statements, its
-    /// history write, `COMMIT`): one round trip to the server and one commit. Returns
-    /// whether it was applied. On a failure it rolls back and returns `false`, and the
-    /// caller runs the migration again one statement at a time, which names the
-    /// statement that fails (the batch's error cannot say which one it was).
-    async fn run_batch(&self, conn: &mut Connection, p: &Planned) -> bool {
-        let batchable = matches!(p.ops.first(), Some(Op::Begin))
-            && !p.ops.iter().any(|op| matches!(op, Op::Data));
-        if !batchable {
-            return false;
-        }
-        let mut batch = String::new();
-        for &op in &p.ops {
-            let sql = match op {
-                Op::Insert(state) => {
-                    self.table()
-                        .insert_timed(&self.row(p.migration, &p.rendered, state, 0))
-                }
-                _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
-            };
-            batch.push_str(sql.trim_end_matches(';'));
-            batch.push_str(";\n");
-        }
-        tracing::debug!(
-            version = p.migration.version(),
-            "running as one batch:\n{batch}"
-        );
-        let running = conn.execute(&batch);
-        let result = still_running(running, self.options.progress_every, |elapsed| {
-            tracing::warn!(
-                version = p.migration.version(),
-                "{}: still running after {}s ({} statements sent as one batch)",
-                p.migration.name(),
-                elapsed.as_secs(),
-                p.rendered.statements.len()
-            );
-        })
-        .await;
-        match result {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::debug!(
-                    version = p.migration.version(),
-                    "the batch failed ({e}); running it again one statement at a time"
-                );
-                // Not in a transaction any more when COMMIT itself failed: nothing to undo.
-                let _ = conn.execute("ROLLBACK").await;
-                false
+    /// Runs consecutive transactional SQL migrations as one script sent at once: each its
+    /// own batch (`BEGIN`, its statements, its history write, `COMMIT`: one commit), then
+    /// a marker row saying it is done. The database works through the script without
+    /// waiting for us between migrations, and each is reported done as its marker
+    /// arrives. Returns how many were applied. When that is fewer than `group`, the next
+    /// one failed and was rolled back: the caller runs it again one statement at a time,
+    /// which names the statement that fails (the script's error cannot say which it was).
+    async fn run_batches(
+        &self,
+        conn: &mut Connection,
+        group: &[Planned],
+        done: &mut Vec<Done>,
+    ) -> usize {
+        let mut script = String::new();
+        for (i, p) in group.iter().enumerate() {
+            for &op in &p.ops {
+                let sql = match op {
+                    Op::Insert(state) => {
+                        self.table()
+                            .insert_timed(&self.row(p.migration, &p.rendered, state, 0))
+                    }
+                    _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
+                };
+                script.push_str(sql.trim_end_matches(';'));
+                script.push_str(";\n");
             }
+            script.push_str(&format!("SELECT CAST({i} AS BIGINT) AS {MARKER};\n"));
         }
+        tracing::debug!(migrations = group.len(), "running as one script:\n{script}");
+        let mut applied = 0;
+        let mut started = Instant::now();
+        let failure = {
+            let mut results = conn.markers(&script);
+            loop {
+                let running = &group[applied.min(group.len() - 1)];
+                let next = still_running(results.next(), self.options.progress_every, |elapsed| {
+                    tracing::warn!(
+                        version = running.migration.version(),
+                        "{}: still running after {}s ({} statements sent as one batch)",
+                        running.migration.name(),
+                        elapsed.as_secs(),
+                        running.rendered.statements.len()
+                    );
+                })
+                .await;
+                match next {
+                    None => break None,
+                    Some(Ok(Some(marker))) => {
+                        if let Some(i) = usize::try_from(marker).ok().filter(|i| *i < group.len()) {
+                            done.push(self.finished(&group[i], started, None));
+                            applied = i + 1;
+                            started = Instant::now();
+                        }
+                    }
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => break Some(e),
+                }
+            }
+        };
+        if let Some(e) = failure {
+            tracing::debug!(
+                version = group.get(applied).map(|p| p.migration.version()),
+                "the batch failed ({e}); running it again one statement at a time"
+            );
+            // Not in a transaction any more when COMMIT itself failed: nothing to undo.
+            let _ = conn.execute("ROLLBACK").await;
+        }
+        applied
     }
 
     /// Runs one op of `p`; a data migration's function returns the rows it affected.
@@ -1071,6 +1100,12 @@ impl Migrator {
         );
         entry
     }
+}
+
+/// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a
+/// transaction and run no Rust code).
+fn batchable(p: &Planned) -> bool {
+    matches!(p.ops.first(), Some(Op::Begin)) && !p.ops.iter().any(|op| matches!(op, Op::Data))
 }
 
 /// Awaits `work`, calling `report` with the time elapsed every `every` until it is done.
