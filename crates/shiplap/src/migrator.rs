@@ -927,10 +927,10 @@ impl Migrator {
         Ok(done)
     }
 
-    /// Runs consecutive transactional SQL migrations as one script sent at once: each its
-    /// own batch (`BEGIN`, its statements, its history write, `COMMIT`: one commit), then
-    /// a marker row saying it is done. The database works through the script without
-    /// waiting for us between migrations, and each is reported done as its marker
+    /// Runs consecutive transactional SQL migrations as scripts sent at once: each
+    /// migration its own batch (`BEGIN`, its statements, its history write, `COMMIT`: one
+    /// commit), then a marker row saying it is done. The database works through a script
+    /// without waiting for us between migrations, and each is reported done as its marker
     /// arrives. Returns how many were applied. When that is fewer than `group`, the next
     /// one failed and was rolled back: the caller runs it again one statement at a time,
     /// which names the statement that fails (the script's error cannot say which it was).
@@ -940,8 +940,31 @@ impl Migrator {
         group: &[Planned],
         done: &mut Vec<Done>,
     ) -> usize {
+        let mut applied = 0;
+        while applied < group.len() {
+            let (script, count) = self.script_of(&group[applied..]);
+            let ran = self
+                .run_script(conn, &group[applied..applied + count], &script, done)
+                .await;
+            applied += ran;
+            if ran < count {
+                break;
+            }
+        }
+        applied
+    }
+
+    /// The script of the first migrations of `group` (at least one), up to about
+    /// [`SCRIPT_BYTES`], and how many it holds. SQLite copies the rest of the text each
+    /// time it prepares a statement, so one script of a thousand migrations would cost
+    /// time quadratic in its length.
+    fn script_of(&self, group: &[Planned]) -> (String, usize) {
         let mut script = String::new();
+        let mut count = 0;
         for (i, p) in group.iter().enumerate() {
+            if i > 0 && script.len() >= SCRIPT_BYTES {
+                break;
+            }
             for &op in &p.ops {
                 let sql = match op {
                     Op::Insert(state) => {
@@ -950,16 +973,31 @@ impl Migrator {
                     }
                     _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
                 };
+                // On a line of its own, so that a statement ending in a `--` comment
+                // does not swallow its terminator.
                 script.push_str(sql.trim_end_matches(';'));
-                script.push_str(";\n");
+                script.push_str("\n;\n");
             }
             script.push_str(&format!("SELECT CAST({i} AS BIGINT) AS {MARKER};\n"));
+            count += 1;
         }
+        (script, count)
+    }
+
+    /// Runs `script`, the script of `group`; returns how many of them were applied, and
+    /// rolls back the one that failed, if any.
+    async fn run_script(
+        &self,
+        conn: &mut Connection,
+        group: &[Planned],
+        script: &str,
+        done: &mut Vec<Done>,
+    ) -> usize {
         tracing::debug!(migrations = group.len(), "running as one script:\n{script}");
         let mut applied = 0;
         let mut started = Instant::now();
         let failure = {
-            let mut results = conn.markers(&script);
+            let mut results = conn.markers(script);
             loop {
                 let running = &group[applied.min(group.len() - 1)];
                 let next = still_running(results.next(), self.options.progress_every, |elapsed| {
@@ -1101,6 +1139,9 @@ impl Migrator {
         entry
     }
 }
+
+/// About how long a script of migrations sent at once gets (see `Migrator::script_of`).
+const SCRIPT_BYTES: usize = 8 * 1024;
 
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a
 /// transaction and run no Rust code).
