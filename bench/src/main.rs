@@ -3,7 +3,9 @@
 //!
 //! For each backend and number of migrations N it measures, as whole processes:
 //! - **apply**: `migrate up` on an empty database, against the floor: the same SQL sent by
-//!   the raw client, one `BEGIN ... COMMIT` per migration, without any bookkeeping;
+//!   the raw client, one `BEGIN ... COMMIT` per migration, without any bookkeeping; and
+//!   against "bookkept": the raw client running exactly what `up` runs, history writes
+//!   included (`up --dry-run`), which tells shiplap's own cost from its history table's;
 //! - **no-op up** and **status** with all N applied, against the floor: the raw client's
 //!   `SELECT * FROM` the history table.
 //!
@@ -37,7 +39,8 @@ usage: cargo xtask bench [--n 100,1000] [--backend sqlite,postgres] [--rounds 3]
                          [--postgres-url URL] [--dir DIR]
 
 Applies N generated migrations (a table and an index each) with shiplap and with the raw
-client (psql, sqlite3), and prints the times and their ratios.
+client (psql, sqlite3), and prints the times and their ratios: to the migrations' SQL alone
+(floor), and to what shiplap runs, history writes included (bookkept).
 
   --n            how many migrations (at most 1000); default 100,1000
   --backend      sqlite, postgres or both; default both
@@ -342,6 +345,24 @@ fn timed(command: &mut Command) -> Result<Duration, String> {
     Ok(elapsed)
 }
 
+/// The SQL `migrate up` would run on the empty database at `url`, history writes
+/// included (its `--dry-run`), as a script for the raw client.
+fn bookkept_script(count: usize, url: &str) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let output = Command::new(exe)
+        .env(COUNT_VAR, count.to_string())
+        .args(["migrate", "-q", "--database-url", url, "up", "--dry-run"])
+        .output()
+        .map_err(|e| format!("cannot run migrate up --dry-run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "migrate up --dry-run failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("migrate up --dry-run: {e}"))
+}
+
 /// This binary's `migrate` command on the first `count` migrations.
 fn shiplap(count: usize, url: &str, args: &[&str]) -> Result<Duration, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
@@ -389,12 +410,18 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Figures for one backend and N: (measure, floor, shiplap).
-fn measure(
-    settings: &Settings,
-    backend: Backend,
-    count: usize,
-) -> Result<Vec<(&'static str, Duration, Duration)>, String> {
+/// One line of the report.
+struct Figure {
+    measure: &'static str,
+    /// The raw client running the migrations' SQL (or the SELECT).
+    floor: Duration,
+    /// The raw client running exactly what shiplap runs, history writes included.
+    bookkept: Option<Duration>,
+    shiplap: Duration,
+}
+
+/// Figures for one backend and N.
+fn measure(settings: &Settings, backend: Backend, count: usize) -> Result<Vec<Figure>, String> {
     let target = match backend {
         Backend::Sqlite => Target::Sqlite {
             file: settings.dir.join("bench.db"),
@@ -412,11 +439,20 @@ fn measure(
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let url = target.url();
     let select = format!("SELECT * FROM {}", shiplap::DEFAULT_TABLE);
+    target.reset()?;
+    let bookkept = settings
+        .dir
+        .join(format!("bookkept-{}-{count}.sql", backend.name()));
+    std::fs::write(&bookkept, bookkept_script(count, &url)?)
+        .map_err(|e| format!("cannot write {}: {e}", bookkept.display()))?;
 
     let mut samples: [(Vec<Duration>, Vec<Duration>); 3] = Default::default();
+    let mut bookkept_samples = Vec::new();
     for _ in 0..settings.rounds {
         target.reset()?;
         samples[0].0.push(target.run_script(&script)?);
+        target.reset()?;
+        bookkept_samples.push(target.run_script(&bookkept)?);
         target.reset()?;
         samples[0].1.push(shiplap(count, &url, &["up"])?);
         // All applied: a second `up` has nothing to do.
@@ -427,11 +463,17 @@ fn measure(
         samples[2].1.push(shiplap(count, &url, &["status"])?);
     }
     target.reset()?;
+    let mut bookkept = Some(median(bookkept_samples));
     let names = ["apply", "no-op up", "status"];
     Ok(names
         .into_iter()
         .zip(samples)
-        .map(|(name, (floor, ours))| (name, median(floor), median(ours)))
+        .map(|(measure, (floor, ours))| Figure {
+            measure,
+            floor: median(floor),
+            bookkept: bookkept.take(),
+            shiplap: median(ours),
+        })
         .collect())
 }
 
@@ -439,29 +481,43 @@ fn run(settings: &Settings) -> Result<String, String> {
     std::fs::create_dir_all(&settings.dir)
         .map_err(|e| format!("cannot create {}: {e}", settings.dir.display()))?;
     let mut report = format!(
-        "median of {} runs; floor: the raw client ({} / sqlite3), one transaction per migration\n\n\
-         {:<9} {:>5}  {:<9} {:>10} {:>10} {:>7}\n",
+        "median of {} runs; floor: the raw client ({} / sqlite3), one transaction per \
+         migration; bookkept: the raw client running what shiplap runs, history writes \
+         included (`up --dry-run`)\n\n\
+         {:<9} {:>5}  {:<9} {:>10} {:>10} {:>10} {:>7} {:>9}\n",
         settings.rounds,
         settings.psql.display(),
         "backend",
         "N",
         "measure",
         "floor",
+        "bookkept",
         "shiplap",
-        "ratio"
+        "ratio",
+        "/bookkept"
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     for &backend in &settings.backends {
         for &count in &settings.counts {
-            for (name, floor, ours) in measure(settings, backend, count)? {
+            for f in measure(settings, backend, count)? {
+                let (bookkept, to_bookkept) = match f.bookkept {
+                    Some(b) => (
+                        format!("{:.1}ms", ms(b)),
+                        format!("{:.2}x", f.shiplap.as_secs_f64() / b.as_secs_f64()),
+                    ),
+                    None => ("-".to_owned(), "-".to_owned()),
+                };
                 let _ = writeln!(
                     report,
-                    "{:<9} {:>5}  {:<9} {:>8.1}ms {:>8.1}ms {:>6.2}x",
+                    "{:<9} {:>5}  {:<9} {:>8.1}ms {:>10} {:>8.1}ms {:>6.2}x {:>9}",
                     backend.name(),
                     count,
-                    name,
-                    floor.as_secs_f64() * 1000.0,
-                    ours.as_secs_f64() * 1000.0,
-                    ours.as_secs_f64() / floor.as_secs_f64()
+                    f.measure,
+                    ms(f.floor),
+                    bookkept,
+                    ms(f.shiplap),
+                    f.shiplap.as_secs_f64() / f.floor.as_secs_f64(),
+                    to_bookkept
                 );
                 eprint!("{}", report.lines().last().unwrap_or_default());
                 eprintln!();
