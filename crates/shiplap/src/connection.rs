@@ -173,8 +173,8 @@ impl Connection {
 
     /// Runs SQL text of several statements (no parameters), as a stream with one item per
     /// statement result or row: `Some(n)` for a row with an integer column named
-    /// [`MARKER`] (its value), `None` for anything else. The statements run as the stream
-    /// is read; dropping it stops them.
+    /// [`MARKER`] (its value), `None` for anything else. The first error ends it: the
+    /// statements after the failing one do not run.
     pub(crate) fn markers(&mut self, sql: &str) -> BoxStream<'_, Result<Option<i64>, sqlx::Error>> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         on_conn!(self, c => sqlx::raw_sql(sql)
