@@ -329,7 +329,13 @@ impl HistoryTable {
     pub(crate) fn select_all_by_column(&self) -> String {
         let columns: Vec<String> = COLUMNS
             .iter()
-            .map(|c| format!("group_concat(ifnull({}, ''), char(31))", sqlite_quoted(c)))
+            .map(|c| {
+                let separator = u32::from(SEPARATOR);
+                format!(
+                    "group_concat(ifnull({}, ''), char({separator}))",
+                    sqlite_quoted(c)
+                )
+            })
             .collect();
         format!(
             "SELECT count(*), {} FROM {}",
@@ -447,11 +453,13 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
     if count == 0 {
         return Some(Vec::new());
     }
-    let mut split = columns.iter().map(|column| {
-        let values: Vec<&str> = column.as_deref()?.split(SEPARATOR).collect();
-        (values.len() == count).then_some(values)
-    });
-    let mut next = || split.next().flatten();
+    let columns: Vec<Vec<&str>> = columns
+        .iter()
+        .map(|column| {
+            let values: Vec<&str> = column.as_deref()?.split(SEPARATOR).collect();
+            (values.len() == count).then_some(values)
+        })
+        .collect::<Option<_>>()?;
     let [
         version,
         name,
@@ -462,17 +470,10 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
         state,
         by,
         rows,
-    ] = [
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-    ];
+    ] = columns.as_slice()
+    else {
+        return None;
+    };
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         out.push(HistoryRow {
