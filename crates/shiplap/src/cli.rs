@@ -756,33 +756,21 @@ fn status_output(m: &Migrator, statuses: &[MigrationStatus], json: bool) -> Stri
         WIDTHS,
         ["VERSION", "NAME", "STATE", "APPLIED AT", "MS"],
     );
-    let mut number = String::new();
-    let mut duration = String::new();
     for s in statuses {
         let state = if s.modified.is_empty() {
             Cow::Borrowed(s.state.name())
         } else {
             Cow::Owned(format!("{} ({})", s.state.name(), s.modified.join("+")))
         };
-        number.clear();
-        let _ = write!(number, "{}", s.version);
-        duration.clear();
-        match s.duration_ms {
-            Some(ms) => {
-                let _ = write!(duration, "{ms}");
-            }
-            None => duration.push('-'),
-        }
+        let version = s.version.to_string();
+        let ms = s
+            .duration_ms
+            .map_or_else(|| "-".to_owned(), |d| d.to_string());
+        let applied_at = s.applied_at.as_deref().unwrap_or("-");
         row(
             &mut out,
             WIDTHS,
-            [
-                &number,
-                &s.name,
-                &state,
-                s.applied_at.as_deref().unwrap_or("-"),
-                &duration,
-            ],
+            [&version, &s.name, &state, applied_at, &ms],
         );
     }
     out

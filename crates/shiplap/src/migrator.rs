@@ -883,8 +883,12 @@ impl Migrator {
                 started = Instant::now();
                 dirty = p.resume;
                 rows = None;
-                let group = plan[i..].iter().take_while(|p| batchable(p)).count();
-                if !single && group > 0 && alone != Some(i) {
+                let group = if single || alone == Some(i) {
+                    0
+                } else {
+                    plan[i..].iter().take_while(|p| batchable(p)).count()
+                };
+                if group > 0 {
                     let applied = self.run_batches(conn, &plan[i..i + group], &mut done).await;
                     n += plan[i..i + applied]
                         .iter()
@@ -959,6 +963,7 @@ impl Migrator {
     /// time it prepares a statement, so one script of a thousand migrations would cost
     /// time quadratic in its length.
     fn script_of(&self, group: &[Planned]) -> (String, usize) {
+        let table = self.table();
         let mut script = String::new();
         let mut count = 0;
         for (i, p) in group.iter().enumerate() {
@@ -968,8 +973,7 @@ impl Migrator {
             for &op in &p.ops {
                 let sql = match op {
                     Op::Insert(state) => {
-                        self.table()
-                            .insert_timed(&self.row(p.migration, &p.rendered, state, 0))
+                        table.insert_timed(&self.row(p.migration, &p.rendered, state, 0))
                     }
                     _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
                 };

@@ -265,18 +265,10 @@ fn write_statements(out: &mut String, migration: &Migration, rendered: &Rendered
     }
 }
 
-/// Normalises SQL for checksums: CRLF becomes LF, runs of whitespace outside quotes
-/// become one space, and the ends are trimmed. Text inside `'...'`, `"..."` and `` `...` ``
-/// is kept as it is.
-#[cfg(test)]
-fn normalize_sql(sql: &str) -> String {
-    let mut out = String::new();
-    normalize_sql_into(sql, &mut out);
-    out
-}
-
-/// [`normalize_sql`], appended to `out`: every checksum runs through it, so it reuses the
-/// caller's buffer instead of allocating per statement.
+/// Appends `sql` normalised for checksums to `out`: CRLF becomes LF, runs of whitespace
+/// outside quotes become one space, and the ends are trimmed. Text inside `'...'`, `"..."`
+/// and `` `...` `` is kept as it is. Every checksum runs through it, so it fills the
+/// caller's buffer rather than allocating per statement.
 fn normalize_sql_into(sql: &str, out: &mut String) {
     out.reserve(sql.len());
     let mut quote: Option<char> = None;
@@ -310,7 +302,11 @@ fn normalize_sql_into(sql: &str, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_sql;
+    fn normalize_sql(sql: &str) -> String {
+        let mut out = String::new();
+        super::normalize_sql_into(sql, &mut out);
+        out
+    }
 
     #[test]
     fn normalizes_whitespace_outside_quotes_only() {
