@@ -12,21 +12,31 @@ async fn sqlite_runner_waits_for_the_lock_then_gives_up() {
     let db = TestDb::new(Engine::Sqlite).await.unwrap();
     // What a runner holds: an exclusive OS lock on the file beside the database.
     let lock_file = format!("{}-shiplap-lock", db.url.trim_start_matches("sqlite://"));
-    let holder = std::fs::File::create(&lock_file).unwrap();
+    let mut holder = std::fs::File::create(&lock_file).unwrap();
     holder.lock().unwrap();
+    std::io::Write::write_all(&mut holder, b"process 4242 (since today)\n").unwrap();
 
     let started = Instant::now();
-    let run = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
+    let run = migrate(&db.url, &["up", "--lock-timeout", "2s"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(started.elapsed() >= Duration::from_millis(900), "it waited");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "it waited"
+    );
+    assert!(
+        run.stderr.contains("waiting for the run lock on sqlite://")
+            && run.stderr.contains("held by process 4242 (since today)"),
+        "after a second it says whom it waits for: {}",
+        run.stderr
+    );
     assert!(
         run.stderr
-            .starts_with("error: another shiplap run holds the lock on sqlite://"),
+            .contains("\nerror: another shiplap run holds the lock on sqlite://"),
         "{}",
         run.stderr
     );
     assert!(
-        run.stderr.contains("gave up after 1 s (--lock-timeout)"),
+        run.stderr.contains("gave up after 2 s (--lock-timeout)"),
         "{}",
         run.stderr
     );
@@ -49,8 +59,47 @@ async fn mysql_runner_waits_for_the_lock_then_gives_up() {
     .await
     .unwrap();
     assert_eq!(got, Some(1));
-    let run = migrate(&db.url, &["up", "--lock-timeout", "1s"]);
+    let run = migrate(&db.url, &["up", "--lock-timeout", "2s"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("held by MySQL connection "),
+        "after a second it says whom it waits for: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("another shiplap run holds the lock"),
+        "{}",
+        run.stderr
+    );
+    holder.close().await.unwrap();
+    assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn postgres_runner_says_whom_it_waits_for_then_gives_up() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let mut holder =
+        sqlx::PgConnection::connect(&format!("{}?application_name=deployer-7", db.url))
+            .await
+            .unwrap();
+    // The default history table's key, as a runner derives it.
+    holder
+        .execute(
+            "SELECT pg_advisory_lock(('x' || left(encode(sha256('shiplap:shiplap_migrations'), 'hex'), 16))::bit(64)::bigint)",
+        )
+        .await
+        .unwrap();
+    let run = migrate(&db.url, &["up", "--lock-timeout", "2s"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("held by PostgreSQL session ")
+            && run.stderr.contains("application 'deployer-7'"),
+        "after a second it says whom it waits for: {}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("another shiplap run holds the lock"),
         "{}",
@@ -97,6 +146,9 @@ async fn postgres_busy_table_lock_timeouts() {
         "{}",
         second.stderr
     );
+    // Killed while its statement waits on the server: the server notices within a second
+    // (client_connection_check_interval) and ends that session, so the run lock is free
+    // for the next runner; without it the killed run's ALTER would still be queued.
     first.kill().unwrap();
     let _ = first.wait();
 

@@ -90,12 +90,15 @@ async fn connect_once(url: &DatabaseUrl) -> Result<Connection, sqlx::Error> {
                 .connect()
                 .await?,
         ),
-        Backend::Postgres => Connection::Postgres(
-            PgConnectOptions::from_str(url.expose())?
-                .disable_statement_logging()
-                .connect()
-                .await?,
-        ),
+        Backend::Postgres => {
+            let options = PgConnectOptions::from_str(url.expose())?;
+            // So that `pg_stat_activity`, and a runner waiting for the lock, can tell us.
+            let options = match options.get_application_name() {
+                Some(_) => options,
+                None => options.application_name("shiplap"),
+            };
+            Connection::Postgres(options.disable_statement_logging().connect().await?)
+        }
         Backend::MySql => Connection::MySql(
             MySqlConnectOptions::from_str(url.expose())?
                 .disable_statement_logging()
@@ -234,6 +237,26 @@ impl Connection {
                 rows_affected: r.8,
             })
             .collect())
+    }
+
+    /// The file of an SQLite database, resolved by SQLite itself and then through
+    /// symbolic links, so that every spelling of one file names it the same way (`None`
+    /// for an in-memory or temporary database, and on the other backends).
+    pub(crate) async fn sqlite_file(&mut self) -> Option<std::path::PathBuf> {
+        let Connection::Sqlite(c) = self else {
+            return None;
+        };
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_optional(&mut *c)
+                .await
+                .ok()
+                .flatten()?;
+        if file.is_empty() {
+            return None;
+        }
+        let path = std::path::PathBuf::from(file);
+        Some(std::fs::canonicalize(&path).unwrap_or(path))
     }
 
     /// A data migration's view of this connection.

@@ -16,6 +16,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
 
 use crate::history::HistoryTable;
+use crate::lock::LockCheck;
 use crate::progress::Reporter;
 use crate::{Backend, Error, Migration, Result};
 
@@ -64,6 +65,8 @@ pub(crate) struct RunInfo {
     pub(crate) reporter: Arc<Reporter>,
     /// Overrides every backfill's pause (`--backfill-pause`).
     pub(crate) pause: Option<Duration>,
+    /// Checked before each backfill batch: the run must still hold its lock.
+    pub(crate) lock: LockCheck,
 }
 
 #[derive(Debug)]
@@ -323,6 +326,28 @@ impl<'c> DataContext<'c> {
         (sql, SqlxValues(Values(values.into_iter().collect())))
     }
 
+    /// Fails when the run no longer holds its lock, before the batch after `last` runs.
+    async fn verify_lock(&mut self, label: &str, last: Option<i64>) -> Result<()> {
+        let Some(run) = &self.run else {
+            return Ok(());
+        };
+        let check = run.lock.clone();
+        let next = format!(
+            "the backfill batch of {label} after key {} (migration {})",
+            last.map_or_else(|| "none".to_owned(), |k| k.to_string()),
+            run.migration.reference()
+        );
+        let Some(query) = &check.query else {
+            return Ok(());
+        };
+        let sql = AssertSqlSafe(query.clone());
+        let held = on_backend!(self, conn, _builder => sqlx::raw_sql(sql)
+            .fetch_optional(&mut **conn)
+            .await
+            .map(|row| row.is_some()));
+        check.verified(held, &next)
+    }
+
     async fn fetch_key(&mut self, select: &SelectStatement) -> Result<Option<i64>> {
         let select = Dml::Select(select.clone());
         let key: Option<(Option<i64>,)> = self.fetch_optional(select).await?;
@@ -412,6 +437,7 @@ impl<'c> DataContext<'c> {
                 None => self.fetch_key(&backfill.max_after(last, backend)).await?,
             };
             let Some(upper) = upper else { break };
+            self.verify_lock(&label, last).await?;
             if own_transactions {
                 let begin = match backend {
                     Backend::Sqlite => "BEGIN IMMEDIATE",

@@ -130,6 +130,45 @@ pub enum Error {
         waited_secs: u64,
     },
 
+    /// The run lock could not be taken or released: the query failed.
+    #[error(
+        "cannot {action} the run lock on {url} (history table `{table}`): {source}{}",
+        if hint.is_empty() { String::new() } else { format!("; {hint}") }
+    )]
+    Lock {
+        /// `take` or `release`.
+        action: &'static str,
+        /// The database, password redacted.
+        url: String,
+        /// The history table the lock protects.
+        table: String,
+        /// What to check, when shiplap can tell.
+        hint: String,
+        /// The driver's error.
+        #[source]
+        source: Box<sqlx::Error>,
+    },
+
+    /// The run lock was lost during the run (its session ended or released it), so the
+    /// run stopped before the next migration or batch: another runner may have started.
+    #[error(
+        "the run lock on {url} (history table `{table}`) was lost{}; stopped before {next}. \
+         Nothing more ran; what had committed stays (see `migrate status`), and a run that \
+         took the lock meanwhile goes on. Run `migrate up` again once it is done",
+        match source { Some(e) => format!(" ({e})"), None => String::new() }
+    )]
+    LockLost {
+        /// The database, password redacted.
+        url: String,
+        /// The history table the lock protects.
+        table: String,
+        /// What would have run next: a migration or a backfill batch.
+        next: String,
+        /// The driver's error, when the check itself failed (the session is gone).
+        #[source]
+        source: Option<Box<sqlx::Error>>,
+    },
+
     /// A statement of a migration failed. On PostgreSQL and SQLite the migration was
     /// rolled back whole; when `dirty`, it ran outside a transaction (or on MySQL) and is
     /// recorded as dirty.

@@ -198,11 +198,23 @@ impl Migrator {
         Ok(conn)
     }
 
-    /// Runs `f` on a connection while holding the run lock; releases both on every path.
-    async fn locked<T>(&self, f: impl AsyncFnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    /// Runs `f` on a connection while holding the run lock, taken on that same connection;
+    /// releases both on every path. A lock that cannot be released is a warning, not a
+    /// failure of the run: the server releases it when the connection closes.
+    async fn locked<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut Connection, &RunLock) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.connect().await?;
-        let lock = match RunLock::acquire(&self.url, &self.options.table, self.options.lock_timeout)
-            .await
+        let sqlite_file = conn.sqlite_file().await;
+        let lock = match RunLock::acquire(
+            &mut conn,
+            &self.url,
+            sqlite_file.as_deref(),
+            &self.options.table,
+            self.options.lock_timeout,
+        )
+        .await
         {
             Ok(lock) => lock,
             Err(e) => {
@@ -210,11 +222,17 @@ impl Migrator {
                 return Err(e);
             }
         };
-        let result = f(&mut conn).await;
-        let ((), released) = tokio::join!(conn.close(), lock.release());
-        let value = result?;
-        released?;
-        Ok(value)
+        let result = f(&mut conn, &lock).await;
+        match lock.release(&mut conn).await {
+            Ok(()) => {}
+            // After a failure the connection may be gone: the error says what matters.
+            Err(e) if result.is_err() => tracing::debug!("{e}"),
+            Err(e) => tracing::warn!(
+                "{e}; the server releases it when the connection closes, which happens now"
+            ),
+        }
+        conn.close().await;
+        result
     }
 
     /// The history rows; `None` when the table does not exist (nothing is created).
@@ -293,7 +311,7 @@ impl Migrator {
             self.registry.get(to)?;
         }
         let rendered = self.render_up_meanwhile();
-        self.locked(async |conn| {
+        self.locked(async |conn, lock| {
             let table = self.table();
             conn.execute(&table.create()).await?;
             let rows = conn.history(&table).await?;
@@ -301,7 +319,7 @@ impl Migrator {
             let rendered = rendered.await?;
             let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
             self.check_lint(&rendered, &plan)?;
-            self.run(conn, plan, single_transaction).await
+            self.run(conn, lock, plan, single_transaction).await
         })
         .await
     }
@@ -561,10 +579,10 @@ impl Migrator {
     /// Reverts applied migrations, newest first. Refuses before touching the database
     /// when any of them cannot be reverted.
     pub async fn down(&self, target: DownTarget) -> Result<Vec<Done>> {
-        self.locked(async |conn| {
+        self.locked(async |conn, lock| {
             let rows = self.read_history(conn).await?;
             let plan = self.plan_down(&rows, target)?;
-            self.run(conn, plan, false).await
+            self.run(conn, lock, plan, false).await
         })
         .await
     }
@@ -629,11 +647,11 @@ impl Migrator {
     /// Reverts the newest `steps` migrations, then applies them again, holding the lock
     /// throughout so that no other runner acts in between.
     pub async fn redo(&self, steps: u32) -> Result<Vec<Done>> {
-        self.locked(async |conn| {
+        self.locked(async |conn, lock| {
             let rows = self.read_history(conn).await?;
             let down = self.plan_down(&rows, DownTarget::Steps(steps))?;
             let newest = down.iter().map(|p| p.migration.version()).max();
-            let mut done = self.run(conn, down, false).await?;
+            let mut done = self.run(conn, lock, down, false).await?;
             if let Some(newest) = newest {
                 let rows = self.read_history(conn).await?;
                 let up = self.plan_up(
@@ -643,7 +661,7 @@ impl Migrator {
                     Some(newest),
                     false,
                 )?;
-                done.extend(self.run(conn, up, false).await?);
+                done.extend(self.run(conn, lock, up, false).await?);
             }
             Ok(done)
         })
@@ -658,7 +676,7 @@ impl Migrator {
                 message: "--version must be a positive version".into(),
             });
         }
-        self.locked(async |conn| {
+        self.locked(async |conn, _lock| {
             let table = self.table();
             conn.execute(&table.create()).await?;
             if !self.read_history(conn).await?.is_empty() {
@@ -687,7 +705,7 @@ impl Migrator {
     /// current checksums of modified ones, for every row or only `version`. Run it after a
     /// person has checked the database; it says what it changed.
     pub async fn repair(&self, version: Option<i64>) -> Result<Vec<Repaired>> {
-        self.locked(async |conn| {
+        self.locked(async |conn, _lock| {
             let table = self.table();
             let rows = self.read_history(conn).await?;
             if let Some(v) = version
@@ -738,11 +756,11 @@ impl Migrator {
     /// Drops every table (and view, sequence and enum type) in the database's current
     /// schema, then applies every migration. Destroys all data: for development only.
     pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
-        self.locked(async |conn| {
+        self.locked(async |conn, lock| {
             drop_everything(conn).await?;
             conn.execute(&self.table().create()).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
-            self.run(conn, plan, false).await
+            self.run(conn, lock, plan, false).await
         })
         .await
     }
@@ -862,6 +880,7 @@ impl Migrator {
     async fn run(
         &self,
         conn: &mut Connection,
+        lock: &RunLock,
         plan: Vec<Planned>,
         single: bool,
     ) -> Result<Vec<Done>> {
@@ -879,6 +898,8 @@ impl Migrator {
             let (i, op) = ops[n];
             let p = &plan[i];
             if i != current {
+                lock.verify(conn, &format!("migration {}", p.migration.reference()))
+                    .await?;
                 current = i;
                 started = Instant::now();
                 dirty = p.resume;
@@ -889,7 +910,9 @@ impl Migrator {
                     plan[i..].iter().take_while(|p| batchable(p)).count()
                 };
                 if group > 0 {
-                    let applied = self.run_batches(conn, &plan[i..i + group], &mut done).await;
+                    let applied = self
+                        .run_batches(conn, lock, &plan[i..i + group], &mut done)
+                        .await?;
                     n += plan[i..i + applied]
                         .iter()
                         .map(|p| p.ops.len())
@@ -902,7 +925,7 @@ impl Migrator {
                 }
             }
             match self
-                .run_op(conn, p, op, started, dirty, in_transaction, rows)
+                .run_op(conn, lock, p, op, started, dirty, in_transaction, rows)
                 .await
             {
                 Ok(Some(affected)) => rows = Some(affected),
@@ -941,11 +964,14 @@ impl Migrator {
     async fn run_batches(
         &self,
         conn: &mut Connection,
+        lock: &RunLock,
         group: &[Planned],
         done: &mut Vec<Done>,
-    ) -> usize {
+    ) -> Result<usize> {
         let mut applied = 0;
         while applied < group.len() {
+            let next = format!("migration {}", group[applied].migration.reference());
+            lock.verify(conn, &next).await?;
             let (script, count) = self.script_of(&group[applied..]);
             let ran = self
                 .run_script(conn, &group[applied..applied + count], &script, done)
@@ -955,7 +981,7 @@ impl Migrator {
                 break;
             }
         }
-        applied
+        Ok(applied)
     }
 
     /// The script of the first migrations of `group` (at least one), up to about
@@ -1044,6 +1070,7 @@ impl Migrator {
     async fn run_op(
         &self,
         conn: &mut Connection,
+        lock: &RunLock,
         p: &Planned,
         op: Op,
         started: Instant,
@@ -1062,6 +1089,7 @@ impl Migrator {
                 history: self.table(),
                 reporter: Arc::clone(&reporter),
                 pause: self.options.backfill_pause,
+                lock: lock.check(),
             });
             let result = f(&mut ctx).await;
             let affected = ctx.rows_affected();

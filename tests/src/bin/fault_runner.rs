@@ -1,0 +1,73 @@
+//! A migration binary for the fault tests (`tests/tests/faults.rs`): the tests kill it,
+//! kill its database session, or let its server time it out, and start another at once.
+//!
+//! - 1 to 30: `pause_NN` create a table each, after a 20 ms pause on the server, both up
+//!   and down, so that a run of them keeps the server busy for a while after one script
+//!   was sent.
+//! - 101: the `counters` table (the test fills it);
+//! - 102: adds one to every counter in batches of 500 without a transaction: a batch run
+//!   twice leaves a 2.
+
+use std::process::ExitCode;
+
+use shiplap::prelude::*;
+
+/// The server-side pause of each `pause_NN` migration, per backend.
+fn pause() -> Raw {
+    Raw::per_backend()
+        .postgres("SELECT pg_sleep(0.02)")
+        .mysql("DO SLEEP(0.02)")
+        .sqlite("")
+}
+
+macro_rules! pauses {
+    ($($version:literal $name:ident),* $(,)?) => {$(
+        #[migration(version = $version)]
+        fn $name(s: &mut Schema) {
+            s.raw(pause()).down(pause());
+            s.raw(concat!("CREATE TABLE ", stringify!($name), " (id INT PRIMARY KEY)"))
+                .down(concat!("DROP TABLE ", stringify!($name)));
+        }
+    )*};
+}
+
+pauses!(
+    1 pause_01, 2 pause_02, 3 pause_03, 4 pause_04, 5 pause_05, 6 pause_06, 7 pause_07,
+    8 pause_08, 9 pause_09, 10 pause_10, 11 pause_11, 12 pause_12, 13 pause_13, 14 pause_14,
+    15 pause_15, 16 pause_16, 17 pause_17, 18 pause_18, 19 pause_19, 20 pause_20,
+    21 pause_21, 22 pause_22, 23 pause_23, 24 pause_24, 25 pause_25, 26 pause_26,
+    27 pause_27, 28 pause_28, 29 pause_29, 30 pause_30,
+);
+
+#[migration(version = 101)]
+fn create_counters(s: &mut Schema) {
+    s.raw("CREATE TABLE counters (id BIGINT PRIMARY KEY, n INT NOT NULL)")
+        .down("DROP TABLE counters");
+}
+
+/// Adds one to every counter: a batch applied twice leaves a 2.
+#[migration(
+    version = 102,
+    transaction = false,
+    nothing_to_undo = "the test reads n itself"
+)]
+async fn bump_counters(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
+    ctx.backfill(
+        Backfill::new("counters", "id")
+            .set("n", Expr::col("n").add(1))
+            .batch_size(500),
+    )
+    .await?;
+    Ok(())
+}
+
+shiplap::migrations!();
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let _migrate = args.next();
+    shiplap::cli::run(
+        std::iter::once("fault_runner migrate".into()).chain(args),
+        migrations(),
+    )
+}
