@@ -198,7 +198,17 @@ impl Connection {
         on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await)
     }
 
-    /// The rows of the history table, by version.
+    /// The first column of every row, as text, of a query with one bound text parameter.
+    pub(crate) async fn strings_bound(
+        &mut self,
+        sql: &str,
+        value: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => sqlx::query_scalar(sql).bind(value).fetch_all(&mut *c).await)
+    }
+
+    /// The rows of the history table, by version (the layout row too).
     pub(crate) async fn history(
         &mut self,
         table: &crate::history::HistoryTable,

@@ -130,6 +130,15 @@ pub enum Error {
         waited_secs: u64,
     },
 
+    /// The history table cannot be used as it is.
+    #[error("the history table `{table}` cannot be used: {problem}")]
+    HistoryTable {
+        /// Its name.
+        table: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+
     /// The run lock could not be taken or released: the query failed.
     #[error(
         "cannot {action} the run lock on {url} (history table `{table}`): {source}{}",

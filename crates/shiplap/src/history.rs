@@ -71,6 +71,81 @@ impl RowState {
 pub(crate) struct HistoryTable {
     pub(crate) table: String,
     pub(crate) backend: Backend,
+    /// The layout the table has (the reads of an older one fill in what it lacks).
+    layout: i64,
+}
+
+/// The layout of the history table this build writes. Each layout adds to the one before:
+/// 1, the first (eight columns); 2, `rows_affected` (and the `<table>_backfill` table of
+/// backfill positions, created with `IF NOT EXISTS` by every run).
+///
+/// The layout is recorded in a row of the table itself, version [`LAYOUT_ROW`] (a
+/// migration's version is positive), so that reading it costs nothing more; a build finding
+/// a newer layout refuses the table rather than misread it.
+pub(crate) const LAYOUT: i64 = 2;
+
+/// The version of the row recording the layout.
+pub(crate) const LAYOUT_ROW: i64 = 0;
+
+/// The state of the row recording the layout.
+const LAYOUT_STATE: &str = "layout";
+
+/// The recorded layout of a history table, and the shiplap version that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) layout: i64,
+    pub(crate) written_by: String,
+}
+
+impl Layout {
+    /// Takes the layout row out of `rows` (all of a table's rows, by version).
+    pub(crate) fn take(rows: &mut Vec<HistoryRow>) -> Option<Layout> {
+        if rows.first()?.version != LAYOUT_ROW {
+            return None;
+        }
+        let row = rows.remove(0);
+        Some(Layout {
+            layout: row.duration_ms,
+            written_by: row.shiplap_version,
+        })
+    }
+}
+
+/// What a history table's columns say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// There is no such table.
+    Missing,
+    /// The columns of this layout.
+    Layout(i64),
+    /// Columns of no layout shiplap knows: not read, ever.
+    Unknown(Vec<String>),
+}
+
+impl Shape {
+    /// The shape of a table with these columns (none: no table).
+    pub(crate) fn of(mut columns: Vec<String>) -> Shape {
+        if columns.is_empty() {
+            return Shape::Missing;
+        }
+        columns.sort();
+        for layout in (1..=LAYOUT).rev() {
+            let mut expected: Vec<&str> = columns_of(layout).to_vec();
+            expected.sort_unstable();
+            if columns == expected {
+                return Shape::Layout(layout);
+            }
+        }
+        Shape::Unknown(columns)
+    }
+}
+
+/// The columns of a layout.
+fn columns_of(layout: i64) -> &'static [&'static str] {
+    match layout {
+        1 => &COLUMNS[..8],
+        _ => &COLUMNS,
+    }
 }
 
 const COLUMNS: [&str; 9] = [
@@ -90,7 +165,83 @@ impl HistoryTable {
         HistoryTable {
             table: table.to_owned(),
             backend,
+            layout: LAYOUT,
         }
+    }
+
+    /// The same table, as it is in an older `layout` (read as it is, never written).
+    pub(crate) fn in_layout(&self, layout: i64) -> Self {
+        HistoryTable {
+            layout,
+            ..self.clone()
+        }
+    }
+
+    /// A query of the table's column names, with its name bound as the one parameter:
+    /// no rows when it does not exist. It finds the table an unqualified name finds.
+    pub(crate) fn columns_query(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "SELECT name FROM pragma_table_info(?1)",
+            Backend::Postgres => {
+                "SELECT CAST(attname AS text) FROM pg_catalog.pg_attribute \
+                 WHERE attrelid = to_regclass(quote_ident($1)) AND attnum > 0 AND NOT attisdropped"
+            }
+            Backend::MySql => {
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        }
+    }
+
+    /// The statements that bring the table from `layout` to [`LAYOUT`], in order.
+    pub(crate) fn upgrade(&self, layout: i64) -> Vec<String> {
+        let mut steps = Vec::new();
+        if layout < 2 {
+            steps.push(
+                self.schema_sql(
+                    Table::alter()
+                        .table(self.name())
+                        .add_column(ColumnDef::new(Alias::new("rows_affected")).big_integer()),
+                ),
+            );
+        }
+        steps.push(self.delete(LAYOUT_ROW));
+        steps.push(self.layout_insert());
+        steps
+    }
+
+    /// Records [`LAYOUT`] in the layout row (after `create`, or an upgrade's delete).
+    pub(crate) fn layout_insert(&self) -> String {
+        self.insert(&HistoryRow {
+            version: LAYOUT_ROW,
+            name: "(shiplap history table layout)".to_owned(),
+            source_checksum: String::new(),
+            sql_checksum: String::new(),
+            applied_at: now_rfc3339(),
+            duration_ms: LAYOUT,
+            state: RowState::Applied,
+            shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rows_affected: None,
+        })
+        .replacen("'applied'", &format!("'{LAYOUT_STATE}'"), 1)
+    }
+
+    /// The select list of [`COLUMNS`] for this table's layout: what it lacks, as NULL.
+    fn select_list(&self, quote: impl Fn(&str) -> String) -> Vec<String> {
+        let present = columns_of(self.layout);
+        COLUMNS
+            .iter()
+            .map(|c| {
+                if present.contains(c) {
+                    quote(c)
+                } else {
+                    match self.backend {
+                        Backend::MySql => "CAST(NULL AS SIGNED)".to_owned(),
+                        _ => "CAST(NULL AS BIGINT)".to_owned(),
+                    }
+                }
+            })
+            .collect()
     }
 
     fn name(&self) -> Alias {
@@ -280,39 +431,27 @@ impl HistoryTable {
         )
     }
 
-    /// A query answering one row (any value) when the table exists, none when it does
-    /// not: `status` must not create it, nor fail without it.
-    pub(crate) fn exists(&self) -> String {
-        let literal = self.table.replace('\'', "''");
-        match self.backend {
-            Backend::Sqlite => {
-                format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{literal}'")
-            }
-            Backend::Postgres => format!(
-                "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = '{literal}' \
-                 AND schemaname = ANY (current_schemas(false))"
-            ),
-            Backend::MySql => format!(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() \
-                 AND table_name = '{literal}'"
-            ),
-        }
-    }
-
     /// Every row, by version.
     pub(crate) fn select_all(&self) -> String {
-        self.query_sql(
-            Query::select()
-                .columns(COLUMNS.map(Alias::new))
-                .from(self.name())
-                .order_by(Alias::new("version"), sea_query::Order::Asc),
+        let quote = |c: &str| match self.backend {
+            Backend::MySql => format!("`{c}`"),
+            _ => format!("\"{c}\""),
+        };
+        let table = match self.backend {
+            Backend::MySql => format!("`{}`", self.table.replace('`', "``")),
+            _ => sqlite_quoted(&self.table),
+        };
+        format!(
+            "SELECT {} FROM {table} ORDER BY {}",
+            self.select_list(quote).join(", "),
+            quote("version")
         )
     }
 
     /// Every row as one JSON array of arrays (SQLite): what
     /// [`select_all_by_column`](Self::select_all_by_column) falls back to.
     pub(crate) fn select_all_as_json(&self) -> String {
-        let columns: Vec<String> = COLUMNS.iter().map(|c| sqlite_quoted(c)).collect();
+        let columns = self.select_list(sqlite_quoted);
         format!(
             "SELECT json_group_array(json_array({})) FROM (SELECT * FROM {} ORDER BY \"version\")",
             columns.join(", "),
@@ -327,15 +466,11 @@ impl HistoryTable {
     /// JSON, are most of the time a no-op `up` or `status` takes with many migrations;
     /// nine texts are not.
     pub(crate) fn select_all_by_column(&self) -> String {
-        let columns: Vec<String> = COLUMNS
+        let separator = u32::from(SEPARATOR);
+        let columns: Vec<String> = self
+            .select_list(sqlite_quoted)
             .iter()
-            .map(|c| {
-                let separator = u32::from(SEPARATOR);
-                format!(
-                    "group_concat(ifnull({}, ''), char({separator}))",
-                    sqlite_quoted(c)
-                )
-            })
+            .map(|c| format!("group_concat(ifnull({c}, ''), char({separator}))"))
             .collect();
         format!(
             "SELECT count(*), {} FROM {}",

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::clock::now_rfc3339;
 use crate::connection::{Connection, MARKER, Retry, connect};
 use crate::data::RunInfo;
-use crate::history::HistoryTable;
+use crate::history::{HistoryTable, LAYOUT, Layout, Shape};
 use crate::lint;
 use crate::lock::RunLock;
 use crate::progress::{ProgressOutput, Reporter};
@@ -235,17 +235,114 @@ impl Migrator {
         result
     }
 
-    /// The history rows; `None` when the table does not exist (nothing is created).
+    /// The history rows; `None` when the table does not exist (nothing is created). A
+    /// table of an older layout is read as it is, one of a newer layout or of columns no
+    /// layout has is refused.
     async fn history_if_exists(&self, conn: &mut Connection) -> Result<Option<Vec<HistoryRow>>> {
         let table = self.table();
-        if !conn.has_rows(&table.exists()).await? {
-            return Ok(None);
-        }
-        Ok(Some(conn.history(&table).await?))
+        let layout = match self.shape(conn).await? {
+            Shape::Missing => return Ok(None),
+            Shape::Layout(layout) => layout,
+            Shape::Unknown(_) => unreachable!("shape() refuses it"),
+        };
+        self.rows(conn, &table.in_layout(layout)).await.map(Some)
     }
 
     async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
         Ok(self.history_if_exists(conn).await?.unwrap_or_default())
+    }
+
+    /// Under the lock: the history rows, after creating the table (`create`) or bringing
+    /// an older layout up to this build's, in order. `None` when there is no table and
+    /// `create` is false.
+    async fn prepared_history(
+        &self,
+        conn: &mut Connection,
+        create: bool,
+    ) -> Result<Option<Vec<HistoryRow>>> {
+        let table = self.table();
+        let columns_layout = match self.shape(conn).await? {
+            Shape::Missing if create => {
+                conn.execute(&table.create()).await?;
+                conn.execute(&table.layout_insert()).await?;
+                return Ok(Some(Vec::new()));
+            }
+            Shape::Missing => return Ok(None),
+            Shape::Layout(layout) => layout,
+            Shape::Unknown(_) => unreachable!("shape() refuses it"),
+        };
+        let (rows, recorded) = self
+            .rows_and_layout(conn, &table.in_layout(columns_layout))
+            .await?;
+        let layout = recorded
+            .as_ref()
+            .map_or(columns_layout, |r| r.layout.max(columns_layout));
+        if layout < LAYOUT || recorded.is_none() {
+            if layout < LAYOUT {
+                // Said at the default level: a one-time change to the user's database.
+                tracing::warn!(
+                    "upgrading the history table `{}` from layout {layout} to {LAYOUT} \
+                     (once, under the run lock)",
+                    self.options.table
+                );
+            }
+            for step in table.upgrade(columns_layout) {
+                conn.execute(&step).await?;
+            }
+            // The backfill positions' table, created with `IF NOT EXISTS`.
+            conn.execute(&table.create()).await?;
+        }
+        Ok(Some(rows))
+    }
+
+    /// The shape of the history table; refuses one no layout has.
+    async fn shape(&self, conn: &mut Connection) -> Result<Shape> {
+        let table = self.table();
+        let columns = conn
+            .strings_bound(table.columns_query(), &self.options.table)
+            .await?;
+        match Shape::of(columns) {
+            Shape::Unknown(found) => Err(Error::HistoryTable {
+                table: self.options.table.clone(),
+                problem: format!(
+                    "its columns are {}, which no layout of shiplap's history table has: it is \
+                     not shiplap's, or was changed by hand. shiplap neither reads nor writes it; \
+                     pass --table to use another name, or restore its columns",
+                    found.join(", ")
+                ),
+            }),
+            shape => Ok(shape),
+        }
+    }
+
+    /// The rows of `table`, without its layout row.
+    async fn rows(&self, conn: &mut Connection, table: &HistoryTable) -> Result<Vec<HistoryRow>> {
+        Ok(self.rows_and_layout(conn, table).await?.0)
+    }
+
+    /// The rows of `table` and its recorded layout; refuses a layout newer than this
+    /// build's.
+    async fn rows_and_layout(
+        &self,
+        conn: &mut Connection,
+        table: &HistoryTable,
+    ) -> Result<(Vec<HistoryRow>, Option<Layout>)> {
+        let mut rows = conn.history(table).await?;
+        let recorded = Layout::take(&mut rows);
+        if let Some(newer) = recorded.as_ref().filter(|r| r.layout > LAYOUT) {
+            return Err(Error::HistoryTable {
+                table: self.options.table.clone(),
+                problem: format!(
+                    "it has layout {} (written by shiplap {}), newer than the layout {LAYOUT} \
+                     this shiplap {} knows: run shiplap {} or newer",
+                    newer.layout,
+                    newer.written_by,
+                    env!("CARGO_PKG_VERSION"),
+                    newer.written_by
+                ),
+            });
+        }
+        Ok((rows, recorded))
     }
 
     /// Every registered migration rendered up for this backend.
@@ -312,9 +409,7 @@ impl Migrator {
         }
         let rendered = self.render_up_meanwhile();
         self.locked(async |conn, lock| {
-            let table = self.table();
-            conn.execute(&table.create()).await?;
-            let rows = conn.history(&table).await?;
+            let rows = self.prepared_history(conn, true).await?.unwrap_or_default();
             let resumable = self.resumable(conn, &rows).await?;
             let rendered = rendered.await?;
             let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
@@ -580,7 +675,10 @@ impl Migrator {
     /// when any of them cannot be reverted.
     pub async fn down(&self, target: DownTarget) -> Result<Vec<Done>> {
         self.locked(async |conn, lock| {
-            let rows = self.read_history(conn).await?;
+            let rows = self
+                .prepared_history(conn, false)
+                .await?
+                .unwrap_or_default();
             let plan = self.plan_down(&rows, target)?;
             self.run(conn, lock, plan, false).await
         })
@@ -648,7 +746,10 @@ impl Migrator {
     /// throughout so that no other runner acts in between.
     pub async fn redo(&self, steps: u32) -> Result<Vec<Done>> {
         self.locked(async |conn, lock| {
-            let rows = self.read_history(conn).await?;
+            let rows = self
+                .prepared_history(conn, false)
+                .await?
+                .unwrap_or_default();
             let down = self.plan_down(&rows, DownTarget::Steps(steps))?;
             let newest = down.iter().map(|p| p.migration.version()).max();
             let mut done = self.run(conn, lock, down, false).await?;
@@ -678,8 +779,12 @@ impl Migrator {
         }
         self.locked(async |conn, _lock| {
             let table = self.table();
-            conn.execute(&table.create()).await?;
-            if !self.read_history(conn).await?.is_empty() {
+            if !self
+                .prepared_history(conn, true)
+                .await?
+                .unwrap_or_default()
+                .is_empty()
+            {
                 return Err(Error::InvalidArgument {
                     message: format!(
                         "the history table `{}` already has rows: baseline is for a database shiplap has not migrated yet",
@@ -707,7 +812,10 @@ impl Migrator {
     pub async fn repair(&self, version: Option<i64>) -> Result<Vec<Repaired>> {
         self.locked(async |conn, _lock| {
             let table = self.table();
-            let rows = self.read_history(conn).await?;
+            let rows = self
+                .prepared_history(conn, false)
+                .await?
+                .unwrap_or_default();
             if let Some(v) = version
                 && !rows.iter().any(|r| r.version == v)
             {
@@ -758,7 +866,7 @@ impl Migrator {
     pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
         self.locked(async |conn, lock| {
             drop_everything(conn).await?;
-            conn.execute(&self.table().create()).await?;
+            self.prepared_history(conn, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             self.run(conn, lock, plan, false).await
         })
