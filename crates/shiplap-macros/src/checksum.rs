@@ -21,6 +21,28 @@ pub(crate) fn source_checksum(func: &ItemFn, transaction: bool) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Writes a string's value quoted, escaping ASCII as `{:?}` does and keeping every other
+/// character as it is. The same text as `{:?}` for the strings people write (whose
+/// non-ASCII characters are printable), so checksums recorded by earlier builds stay
+/// valid; unlike `{:?}`, it does not depend on the toolchain's Unicode tables, which decide
+/// which non-ASCII characters `{:?}` escapes and change with Rust releases.
+fn write_str(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\0' => out.push_str("\\0"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 fn write_tokens(out: &mut String, tokens: TokenStream) {
     for tree in tokens {
         match tree {
@@ -46,10 +68,44 @@ fn write_tokens(out: &mut String, tokens: TokenStream) {
             }
             TokenTree::Literal(literal) => match syn::Lit::new(literal) {
                 // By value: `"a\nb"` and a literal line break are the same string.
-                syn::Lit::Str(s) => out.push_str(&format!("{:?}", s.value().replace("\r\n", "\n"))),
+                syn::Lit::Str(s) => write_str(out, &s.value().replace("\r\n", "\n")),
                 other => out.push_str(&other.to_token_stream().to_string()),
             },
         }
         out.push(' ');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checksum_of(source: &str) -> String {
+        source_checksum(&syn::parse_str(source).unwrap(), true)
+    }
+
+    /// A golden value: it must never change, whatever the toolchain.
+    #[test]
+    fn checksum_of_a_non_ascii_literal_is_pinned() {
+        let func = "fn m(s: &mut Schema) { s.raw(\"COMMENT ON TABLE t IS 'caf\u{e9} \u{2014} \u{65e5}\u{672c} \u{1f680} a\u{301}'\"); }";
+        assert_eq!(
+            checksum_of(func),
+            "7f9c3bfd687759aa3a1af26b9d898a19df1de14f3da77a2be600bcd419592191"
+        );
+    }
+
+    /// Equal to `{:?}` for what people write, so recorded checksums stay valid.
+    #[test]
+    fn strings_are_written_as_debug_writes_them() {
+        for value in [
+            "plain",
+            "quote \" and backslash \\ and 'single'",
+            "tab\tnew\nline\rnul\0bell\u{7}del\u{7f}",
+            "caf\u{e9} \u{65e5}\u{672c} \u{1f680}",
+        ] {
+            let mut out = String::new();
+            write_str(&mut out, value);
+            assert_eq!(out, format!("{value:?}"), "{value}");
+        }
     }
 }
