@@ -116,15 +116,18 @@ async fn dry_run_changes_nothing(db: &TestDb) {
         dry_down.stdout
     );
     let rows = db
-        .strings(&format!("SELECT CAST(COUNT(*) AS CHAR(10)) FROM {HISTORY} WHERE version > 0"))
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS CHAR(10)) FROM {HISTORY} WHERE version > 0"
+        ))
         .await;
     assert_eq!(rows, ["4"]);
 }
 
 async fn drift_is_refused_until_repaired(db: &TestDb) {
     assert_eq!(migrate(&db.url, &["up"]).code, 0);
+    // Its raw SQL edited (the source checksum cannot see an `include_str!` file's text).
     db.execute(&format!(
-        "UPDATE {HISTORY} SET sql_checksum = 'edited' WHERE version = 20250101090100"
+        "UPDATE {HISTORY} SET sql_checksum = 'edited', raw_checksum = 'edited' WHERE version = 20250101090100"
     ))
     .await;
     let status = migrate(&db.url, &["status", "--check"]);
@@ -273,7 +276,9 @@ async fn eight_concurrent_runners(db: &TestDb) {
         "every migration applied exactly once across runners"
     );
     let rows = db
-        .strings(&format!("SELECT CAST(COUNT(*) AS CHAR(10)) FROM {HISTORY} WHERE version > 0"))
+        .strings(&format!(
+            "SELECT CAST(COUNT(*) AS CHAR(10)) FROM {HISTORY} WHERE version > 0"
+        ))
         .await;
     assert_eq!(rows, [EXAMPLE_COUNT.to_string()]);
 }

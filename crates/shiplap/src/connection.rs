@@ -155,6 +155,7 @@ type HistoryTuple = (
     String,
     String,
     Option<i64>,
+    Option<String>,
 );
 
 macro_rules! on_conn {
@@ -245,6 +246,7 @@ impl Connection {
                 state: crate::RowState::parse(&r.6),
                 shiplap_version: r.7,
                 rows_affected: r.8,
+                raw_checksum: r.9,
             })
             .collect())
     }

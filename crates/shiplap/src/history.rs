@@ -35,6 +35,9 @@ pub struct HistoryRow {
     pub shiplap_version: String,
     /// Rows a data migration reported affected (none for a schema migration).
     pub rows_affected: Option<i64>,
+    /// The checksum of the raw SQL steps alone when it was applied (none for a data
+    /// migration, or a row written before layout 3).
+    pub raw_checksum: Option<String>,
 }
 
 /// The state recorded in a history row.
@@ -77,12 +80,12 @@ pub(crate) struct HistoryTable {
 
 /// The layout of the history table this build writes. Each layout adds to the one before:
 /// 1, the first (eight columns); 2, `rows_affected` (and the `<table>_backfill` table of
-/// backfill positions, created with `IF NOT EXISTS` by every run).
+/// backfill positions, created with `IF NOT EXISTS` by every run); 3, `raw_checksum`.
 ///
 /// The layout is recorded in a row of the table itself, version [`LAYOUT_ROW`] (a
 /// migration's version is positive), so that reading it costs nothing more; a build finding
 /// a newer layout refuses the table rather than misread it.
-pub(crate) const LAYOUT: i64 = 2;
+pub(crate) const LAYOUT: i64 = 3;
 
 /// The version of the row recording the layout.
 pub(crate) const LAYOUT_ROW: i64 = 0;
@@ -144,11 +147,12 @@ impl Shape {
 fn columns_of(layout: i64) -> &'static [&'static str] {
     match layout {
         1 => &COLUMNS[..8],
+        2 => &COLUMNS[..9],
         _ => &COLUMNS,
     }
 }
 
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "version",
     "name",
     "source_checksum",
@@ -158,6 +162,7 @@ const COLUMNS: [&str; 9] = [
     "state",
     "shiplap_version",
     "rows_affected",
+    "raw_checksum",
 ];
 
 impl HistoryTable {
@@ -205,6 +210,15 @@ impl HistoryTable {
                 ),
             );
         }
+        if layout < 3 {
+            steps.push(
+                self.schema_sql(
+                    Table::alter()
+                        .table(self.name())
+                        .add_column(ColumnDef::new(Alias::new("raw_checksum")).string_len(64)),
+                ),
+            );
+        }
         steps.push(self.delete(LAYOUT_ROW));
         steps.push(self.layout_insert());
         steps
@@ -222,6 +236,7 @@ impl HistoryTable {
             state: RowState::Applied,
             shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
             rows_affected: None,
+            raw_checksum: None,
         })
         .replacen("'applied'", &format!("'{LAYOUT_STATE}'"), 1)
     }
@@ -235,10 +250,14 @@ impl HistoryTable {
                 if present.contains(c) {
                     quote(c)
                 } else {
-                    match self.backend {
-                        Backend::MySql => "CAST(NULL AS SIGNED)".to_owned(),
-                        _ => "CAST(NULL AS BIGINT)".to_owned(),
+                    let text = *c == "raw_checksum";
+                    match (self.backend, text) {
+                        (Backend::MySql, false) => "CAST(NULL AS SIGNED)",
+                        (Backend::MySql, true) => "CAST(NULL AS CHAR(64))",
+                        (_, false) => "CAST(NULL AS BIGINT)",
+                        (_, true) => "CAST(NULL AS TEXT)",
                     }
+                    .to_owned()
                 }
             })
             .collect()
@@ -303,7 +322,8 @@ impl HistoryTable {
                         .string_len(32)
                         .not_null(),
                 )
-                .col(ColumnDef::new(Alias::new("rows_affected")).big_integer()),
+                .col(ColumnDef::new(Alias::new("rows_affected")).big_integer())
+                .col(ColumnDef::new(Alias::new("raw_checksum")).string_len(64)),
         ) + ";\n"
             + &self.schema_sql(
                 Table::create()
@@ -517,6 +537,7 @@ impl HistoryTable {
                     row.state.as_str().into(),
                     row.shiplap_version.clone().into(),
                     row.rows_affected.into(),
+                    row.raw_checksum.clone().into(),
                 ]),
         )
     }
@@ -526,6 +547,7 @@ impl HistoryTable {
         &self,
         version: i64,
         sql_checksum: &str,
+        raw_checksum: Option<&str>,
         duration_ms: i64,
         rows_affected: Option<i64>,
     ) -> String {
@@ -534,6 +556,7 @@ impl HistoryTable {
                 .table(self.name())
                 .value(Alias::new("state"), RowState::Applied.as_str())
                 .value(Alias::new("sql_checksum"), sql_checksum)
+                .value(Alias::new("raw_checksum"), raw_checksum)
                 .value(Alias::new("duration_ms"), duration_ms)
                 .value(Alias::new("rows_affected"), rows_affected)
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
@@ -551,12 +574,19 @@ impl HistoryTable {
     }
 
     /// Records new checksums for a row (`repair`).
-    pub(crate) fn update_checksums(&self, version: i64, source: &str, sql: &str) -> String {
+    pub(crate) fn update_checksums(
+        &self,
+        version: i64,
+        source: &str,
+        sql: &str,
+        raw: Option<&str>,
+    ) -> String {
         self.query_sql(
             Query::update()
                 .table(self.name())
                 .value(Alias::new("source_checksum"), source)
                 .value(Alias::new("sql_checksum"), sql)
+                .value(Alias::new("raw_checksum"), raw)
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
         )
     }
@@ -605,6 +635,7 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
         state,
         by,
         rows,
+        raw,
     ] = columns.as_slice()
     else {
         return None;
@@ -624,6 +655,7 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
                 "" => None,
                 n => Some(n.parse().ok()?),
             },
+            raw_checksum: Some(raw[i]).filter(|r| !r.is_empty()).map(str::to_owned),
         });
     }
     out.sort_by_key(|row| row.version);
@@ -636,7 +668,7 @@ mod tests {
 
     #[test]
     fn rows_from_columns_splits_each_column() {
-        let columns = |texts: [&str; 9]| texts.map(|t| Some(t.to_owned()));
+        let columns = |texts: [&str; 10]| texts.map(|t| Some(t.to_owned()));
         let rows = rows_from_columns(
             2,
             &columns([
@@ -649,6 +681,7 @@ mod tests {
                 "dirty\x1fapplied",
                 "0.1.0\x1f0.1.0",
                 "7\x1f",
+                "r2\x1f",
             ]),
         )
         .unwrap();
@@ -663,7 +696,9 @@ mod tests {
         assert_eq!(rows[1].state, RowState::Dirty);
         assert_eq!(rows_from_columns(0, &[None, None]), Some(Vec::new()));
         // A name holding the separator: one value too many, so the caller reads otherwise.
-        let mut odd = columns(["1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", ""]);
+        let mut odd = columns([
+            "1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", "", "",
+        ]);
         assert_eq!(rows_from_columns(1, &odd), None);
         odd[1] = Some("a".into());
         odd[5] = Some("x".into());

@@ -56,6 +56,9 @@ pub struct Options {
     pub backfill_pause: Option<Duration>,
     /// Let `up` apply migrations with lint errors nobody acknowledged.
     pub skip_lint: bool,
+    /// Refuse applied migrations whose SQL sea-query now renders differently, although
+    /// their code and raw SQL are unchanged (by default a warning).
+    pub strict_checksums: bool,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
             progress: ProgressOutput::default(),
             backfill_pause: None,
             skip_lint: false,
+            strict_checksums: false,
         }
     }
 }
@@ -376,7 +380,7 @@ impl Migrator {
     ) -> Vec<MigrationStatus> {
         let expected: Vec<_> = rendered
             .iter()
-            .map(|(m, r)| (*m, r.checksum().unwrap_or_default()))
+            .map(|(m, r)| (*m, r.checksum().unwrap_or_default(), r.raw_checksum()))
             .collect();
         diff(&expected, rows)
     }
@@ -620,6 +624,24 @@ impl Migrator {
                         which: status.modified.join(" and "),
                     });
                 }
+                State::RenderingChanged if self.options.strict_checksums => {
+                    return Err(Error::Modified {
+                        migration: self.registry.get(status.version)?.reference(),
+                        which: "sql (only as sea-query renders it, --strict-checksums)".into(),
+                    });
+                }
+                State::RenderingChanged => {
+                    tracing::warn!(
+                        version = status.version,
+                        "{} {}: the SQL sea-query renders for it is spelled differently now than \
+                         when it was applied (its code and raw SQL are unchanged: a dependency \
+                         update); going on. `migrate repair --version {}` records the new \
+                         spelling; --strict-checksums refuses instead",
+                        status.version,
+                        status.name,
+                        status.version
+                    );
+                }
                 _ => {}
             }
         }
@@ -832,7 +854,7 @@ impl Migrator {
                         conn.execute(&table.delete(status.version)).await?;
                         "cleared dirty row: `up` will run this migration again"
                     }
-                    State::Modified => {
+                    State::Modified | State::RenderingChanged => {
                         let (m, r) = rendered
                             .iter()
                             .find(|(m, _)| m.version() == status.version)
@@ -844,6 +866,7 @@ impl Migrator {
                             status.version,
                             m.source_checksum(),
                             sql,
+                            r.raw_checksum(),
                         ))
                         .await?;
                         "accepted the current checksums"
@@ -890,6 +913,7 @@ impl Migrator {
             state,
             shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
             rows_affected: None,
+            raw_checksum: rendered.raw_checksum().map(str::to_owned),
         }
     }
 
@@ -917,6 +941,7 @@ impl Migrator {
             Op::MarkApplied => table.mark_applied(
                 version,
                 p.rendered.checksum().unwrap_or_default(),
+                p.rendered.raw_checksum(),
                 duration_ms,
                 rows.map(rows_i64),
             ),

@@ -41,6 +41,8 @@ pub struct Rendered {
     pub statements: Vec<RenderedStatement>,
     /// The SQL checksum, computed once when rendered.
     sql_checksum: Option<String>,
+    /// The checksum of the raw SQL steps' statements alone, computed with the other.
+    raw_checksum: Option<String>,
 }
 
 /// One statement of a rendered migration.
@@ -50,6 +52,8 @@ pub struct RenderedStatement {
     pub step: usize,
     /// The SQL text (may hold several statements when it is raw SQL).
     pub sql: String,
+    /// Whether the text is the user's own raw SQL (not rendered by sea-query).
+    pub raw: bool,
 }
 
 impl Rendered {
@@ -59,19 +63,32 @@ impl Rendered {
         self.sql_checksum.as_deref()
     }
 
-    /// Computes the checksum, once, when rendering is complete.
+    /// The checksum of the raw SQL steps' statements alone (the same normalisation): the
+    /// part of the SQL that is the user's own text, which a new sea-query cannot change.
+    /// `None` for a data migration.
+    pub fn raw_checksum(&self) -> Option<&str> {
+        self.raw_checksum.as_deref()
+    }
+
+    /// Computes the checksums, once, when rendering is complete.
     fn with_checksum(mut self) -> Self {
-        self.sql_checksum = (self.kind == Kind::Schema).then(|| {
-            let mut hasher = Sha256::new();
-            let mut normalized = String::new();
-            for statement in &self.statements {
-                normalized.clear();
-                normalize_sql_into(&statement.sql, &mut normalized);
-                hasher.update(normalized.as_bytes());
-                hasher.update([0]);
+        if self.kind != Kind::Schema {
+            return self;
+        }
+        let (mut all, mut raw) = (Sha256::new(), Sha256::new());
+        let mut normalized = String::new();
+        for statement in &self.statements {
+            normalized.clear();
+            normalize_sql_into(&statement.sql, &mut normalized);
+            all.update(normalized.as_bytes());
+            all.update([0]);
+            if statement.raw {
+                raw.update(normalized.as_bytes());
+                raw.update([0]);
             }
-            hex(&hasher.finalize())
-        });
+        }
+        self.sql_checksum = Some(hex(&all.finalize()));
+        self.raw_checksum = Some(hex(&raw.finalize()));
         self
     }
 }
@@ -100,6 +117,7 @@ pub fn render(
         kind: migration.kind(),
         statements: Vec::new(),
         sql_checksum: None,
+        raw_checksum: None,
     };
     let schema = match plan(migration)? {
         Plan::Schema(schema) => schema,
@@ -134,9 +152,11 @@ pub fn render(
         Direction::Up => {
             for (number, step) in steps.iter().filter(|(_, s)| s.runs_on(backend)) {
                 if let Some(sql) = render_one(*number, step.up())? {
-                    rendered
-                        .statements
-                        .push(RenderedStatement { step: *number, sql });
+                    rendered.statements.push(RenderedStatement {
+                        step: *number,
+                        sql,
+                        raw: step.up().is_raw(),
+                    });
                 }
             }
         }
@@ -164,9 +184,11 @@ pub fn render(
                 };
                 for statement in statements {
                     if let Some(sql) = render_one(*number, statement)? {
-                        rendered
-                            .statements
-                            .push(RenderedStatement { step: *number, sql });
+                        rendered.statements.push(RenderedStatement {
+                            step: *number,
+                            sql,
+                            raw: statement.is_raw(),
+                        });
                     }
                 }
             }
@@ -337,9 +359,11 @@ mod tests {
             .map(|(i, sql)| super::RenderedStatement {
                 step: i + 1,
                 sql: sql.into(),
+                raw: i == 1,
             })
             .collect(),
             sql_checksum: None,
+            raw_checksum: None,
         }
         .with_checksum();
         assert_eq!(

@@ -158,6 +158,11 @@ impl From<String> for Statement {
 }
 
 impl Statement {
+    /// Whether it is raw SQL: the user's own text, not rendered by sea-query.
+    pub(crate) fn is_raw(&self) -> bool {
+        matches!(self, Statement::Raw(_))
+    }
+
     /// What the statement does, for messages: `create table`, `raw SQL`, ...
     pub fn kind(&self) -> &'static str {
         match self {

@@ -39,6 +39,10 @@ pub enum State {
     OutOfOrder,
     /// Applied, but the code's checksums differ from the recorded ones.
     Modified,
+    /// Applied, and its code and raw SQL are unchanged, but the SQL sea-query renders for
+    /// it is spelled differently now (a dependency update). `up` goes on, with a warning
+    /// (refuses with `--strict-checksums`); `validate` reports it; `repair` accepts it.
+    RenderingChanged,
     /// Applied, but no longer in the code.
     Missing,
     /// Started and not finished (a migration without a transaction, or on MySQL).
@@ -53,6 +57,7 @@ impl State {
             State::Pending => "pending",
             State::OutOfOrder => "out-of-order",
             State::Modified => "modified",
+            State::RenderingChanged => "rendering-changed",
             State::Missing => "missing",
             State::Dirty => "dirty",
         }
@@ -60,13 +65,17 @@ impl State {
 }
 
 /// Compares `expected` (each registered migration with the SQL checksum it renders now,
-/// empty for a data migration) with the history `rows`. Sorted by version.
+/// empty for a data migration, and the checksum of its raw SQL steps alone, `None` for a
+/// data migration) with the history `rows`. Sorted by version.
 pub fn diff<S: AsRef<str>>(
-    expected: &[(&'static Migration, S)],
+    expected: &[(&'static Migration, S, Option<S>)],
     rows: &[HistoryRow],
 ) -> Vec<MigrationStatus> {
     let newest_applied = rows.iter().map(|r| r.version).max();
-    let mut expected: Vec<_> = expected.iter().map(|(m, sql)| (*m, sql.as_ref())).collect();
+    let mut expected: Vec<_> = expected
+        .iter()
+        .map(|(m, sql, raw)| (*m, (sql.as_ref(), raw.as_ref().map(AsRef::as_ref))))
+        .collect();
     expected.sort_by_key(|(m, _)| m.version());
     let mut rows: Vec<&HistoryRow> = rows.iter().collect();
     rows.sort_by_key(|row| row.version);
@@ -76,10 +85,10 @@ pub fn diff<S: AsRef<str>>(
     loop {
         out.push(match (e.peek().copied(), r.peek().copied()) {
             (None, None) => break,
-            (Some((m, sql)), Some(row)) if m.version() == row.version => {
+            (Some((m, sums)), Some(row)) if m.version() == row.version => {
                 e.next();
                 r.next();
-                applied(m, sql, row)
+                applied(m, sums, row)
             }
             (Some((m, _)), Some(row)) if m.version() > row.version => {
                 r.next();
@@ -98,19 +107,35 @@ pub fn diff<S: AsRef<str>>(
     out
 }
 
+/// The raw checksum of a migration without raw SQL steps (SHA-256 of nothing).
+const NO_RAW_SQL: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// A migration in the code with its history row.
-fn applied(m: &'static Migration, sql: &str, row: &HistoryRow) -> MigrationStatus {
+fn applied(
+    m: &'static Migration,
+    (sql, raw): (&str, Option<&str>),
+    row: &HistoryRow,
+) -> MigrationStatus {
     let mut modified = Vec::new();
-    if m.source_checksum() != row.source_checksum {
+    let source_same = m.source_checksum() == row.source_checksum;
+    if !source_same {
         modified.push("source");
     }
     if sql != row.sql_checksum {
         modified.push("sql");
     }
-    let state = match (row.state, modified.is_empty()) {
+    // Only what sea-query renders changed: the source is the same, and so is the raw SQL
+    // (recorded since layout 3; before, known only for a migration without raw SQL).
+    let raw_same = match (raw, row.raw_checksum.as_deref()) {
+        (Some(now), Some(then)) => now == then,
+        (Some(now), None) => now == NO_RAW_SQL,
+        (None, _) => false,
+    };
+    let state = match (row.state, modified.as_slice()) {
         (RowState::Dirty, _) => State::Dirty,
-        (RowState::Applied, true) => State::Applied,
-        (RowState::Applied, false) => State::Modified,
+        (RowState::Applied, []) => State::Applied,
+        (RowState::Applied, ["sql"]) if source_same && raw_same => State::RenderingChanged,
+        (RowState::Applied, _) => State::Modified,
     };
     recorded(row, m.name().to_owned(), Some(m), state, modified)
 }
@@ -174,18 +199,38 @@ mod tests {
             state,
             shiplap_version: "0.1.0".into(),
             rows_affected: None,
+            raw_checksum: Some(NO_RAW_SQL.into()),
         }
     }
 
     #[test]
     fn every_state() {
-        let expected: Vec<_> = [1, 2, 3, 4, 6, 7]
+        let expected: Vec<_> = [1, 2, 3, 4, 6, 7, 8, 9]
             .into_iter()
-            .map(|v| (schema_migration(v, "m", 1, |_| {}), format!("sql{v}")))
+            .map(|v| {
+                let raw = if v == 9 { "raw now" } else { NO_RAW_SQL };
+                (
+                    schema_migration(v, "m", 1, |_| {}),
+                    format!("sql{v}"),
+                    Some(raw.to_owned()),
+                )
+            })
             .collect();
         let rows = [
             row(1, "sql1", RowState::Applied),
-            row(2, "changed", RowState::Applied),
+            HistoryRow {
+                raw_checksum: Some("raw then".into()),
+                ..row(2, "changed", RowState::Applied)
+            },
+            // Recorded before layout 3 (no raw checksum), for a migration without raw SQL.
+            HistoryRow {
+                raw_checksum: None,
+                ..row(8, "sea-query spelled it otherwise", RowState::Applied)
+            },
+            HistoryRow {
+                raw_checksum: Some("raw then".into()),
+                ..row(9, "sql9 once", RowState::Applied)
+            },
             row(3, "sql3", RowState::Dirty),
             row(5, "sql5", RowState::Applied),
             row(6, "sql6", RowState::Applied),
@@ -207,14 +252,16 @@ mod tests {
                 (4, State::OutOfOrder, vec![]),
                 (5, State::Missing, vec![]),
                 (6, State::Applied, vec![]),
-                (7, State::Pending, vec![]),
+                (7, State::OutOfOrder, vec![]),
+                (8, State::RenderingChanged, vec!["sql"]),
+                (9, State::Modified, vec!["sql"]),
             ]
         );
     }
 
     #[test]
     fn empty_history_is_all_pending() {
-        let expected = [(schema_migration(1, "m", 1, |_| {}), String::new())];
+        let expected = [(schema_migration(1, "m", 1, |_| {}), String::new(), None)];
         let status = diff(&expected, &[]);
         assert_eq!(status[0].state, State::Pending);
         assert_eq!(status[0].applied_at, None);
