@@ -309,12 +309,24 @@ pub struct Run {
 
 /// Runs `cargo xtask migrate <args> --database-url <url>`.
 pub fn migrate(url: &str, args: &[&str]) -> Run {
-    let output = xtask()
+    run_migrate(xtask(), url, args)
+}
+
+/// Runs `<binary> migrate <args> --database-url <url>`, for a test's own migration binary
+/// (`env!("CARGO_BIN_EXE_...")`).
+pub fn migrate_with(binary: &str, url: &str, args: &[&str]) -> Run {
+    let mut command = Command::new(binary);
+    command.env_remove("DATABASE_URL");
+    run_migrate(command, url, args)
+}
+
+fn run_migrate(mut command: Command, url: &str, args: &[&str]) -> Run {
+    let output = command
         .arg("migrate")
         .args(args)
         .args(["--database-url", url])
         .output()
-        .expect("the xtask binary runs");
+        .expect("the migration binary runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

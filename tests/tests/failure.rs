@@ -84,11 +84,11 @@ async fn fails_half_way(db: &TestDb) {
         );
         // A person undoes what ran...
         db.execute("DROP TABLE b").await;
-        let repaired = m.repair(Some(2)).await.unwrap();
+        let repaired = m.repair(Some(2), None).await.unwrap();
         assert_eq!(repaired.len(), 1);
         assert_eq!(
             repaired[0].action,
-            "cleared dirty row: `up` will run this migration again"
+            "cleared dirty row (and any backfill positions): `up` will run this migration again from the start"
         );
     }
 

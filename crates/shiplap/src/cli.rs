@@ -263,6 +263,9 @@ pub struct RepairArgs {
     /// Only this migration's row.
     #[arg(long)]
     pub version: Option<i64>,
+    /// Record this one version as applied or pending, whatever its row says; nothing runs.
+    #[arg(long, value_enum, requires = "version")]
+    pub mark: Option<crate::Mark>,
 }
 
 /// Arguments of `fresh`.
@@ -687,7 +690,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         }
         Command::Repair(args) => {
             let m = plain(cli)?;
-            let changes = m.repair(args.version).await?;
+            let changes = m.repair(args.version, args.mark).await?;
             if json {
                 return Ok(json_text(
                     &serde_json::json!({ "database": m.url().to_string(), "repaired": changes }),

@@ -216,16 +216,28 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    /// A migration is recorded as dirty: it started and did not finish.
+    /// A migration is recorded as dirty: it (or its down) started and did not finish.
     #[error(
-        "migration {version} {name} is dirty: it started and did not finish (it ran outside a transaction, or on MySQL). \
-         Check what it changed, undo or complete it by hand, then run `migrate repair --version {version}` and `migrate up`"
+        "migration {version} {name} is dirty: {}",
+        if *down {
+            format!("its down started and did not finish (it ran outside a transaction, or on MySQL), so \
+             its objects may be partly gone. Look at what the down removed, then either finish \
+             reverting by hand and run `migrate repair --version {version} --mark pending`, or \
+             restore what it removed and run `migrate repair --version {version} --mark applied`")
+        } else {
+            format!("it started and did not finish (it ran outside a transaction, or on MySQL). \
+             Check what it changed, undo it by hand, then run `migrate repair --version {version}` \
+             and `migrate up` (or, if you finished it by hand, `migrate repair --version \
+             {version} --mark applied`)")
+        }
     )]
     Dirty {
         /// Its version.
         version: i64,
         /// Its name.
         name: String,
+        /// Whether it was its down that did not finish.
+        down: bool,
     },
 
     /// An applied migration's code no longer matches what was applied.
@@ -242,12 +254,12 @@ pub enum Error {
     },
 
     /// Applied migrations that the code no longer has.
-    #[error(
-        "applied migrations are missing from the code: {versions:?}; restore them, or pass --ignore-missing"
-    )]
+    #[error("applied migrations are missing from the code: {versions:?}; {advice}")]
     Missing {
         /// Their versions.
         versions: Vec<i64>,
+        /// What the command that refused can do about it.
+        advice: String,
     },
 
     /// Pending migrations older than the newest applied one.

@@ -49,6 +49,9 @@ pub enum RowState {
     /// Started and not finished: its statements ran outside a transaction, and shiplap
     /// did not see them all succeed.
     Dirty,
+    /// Its down started and did not finish (outside a transaction, or on MySQL): its
+    /// objects may be partly gone.
+    Reverting,
 }
 
 impl RowState {
@@ -57,14 +60,15 @@ impl RowState {
         match self {
             RowState::Applied => "applied",
             RowState::Dirty => "dirty",
+            RowState::Reverting => "dirty-down",
         }
     }
 
     pub(crate) fn parse(text: &str) -> RowState {
-        if text == "applied" {
-            RowState::Applied
-        } else {
-            RowState::Dirty
+        match text {
+            "applied" => RowState::Applied,
+            "dirty-down" => RowState::Reverting,
+            _ => RowState::Dirty,
         }
     }
 }
@@ -542,10 +546,12 @@ impl HistoryTable {
         )
     }
 
-    /// Marks a dirty row applied, with its final checksums and duration.
+    /// Marks a dirty row applied, with the checksums of the code that finished it and its
+    /// duration.
     pub(crate) fn mark_applied(
         &self,
         version: i64,
+        source_checksum: &str,
         sql_checksum: &str,
         raw_checksum: Option<&str>,
         duration_ms: i64,
@@ -555,6 +561,8 @@ impl HistoryTable {
             Query::update()
                 .table(self.name())
                 .value(Alias::new("state"), RowState::Applied.as_str())
+                // The code that finished it: a data migration fixed and resumed.
+                .value(Alias::new("source_checksum"), source_checksum)
                 .value(Alias::new("sql_checksum"), sql_checksum)
                 .value(Alias::new("raw_checksum"), raw_checksum)
                 .value(Alias::new("duration_ms"), duration_ms)
@@ -563,17 +571,17 @@ impl HistoryTable {
         )
     }
 
-    /// Marks a row dirty (before a down that runs outside a transaction).
-    pub(crate) fn mark_dirty(&self, version: i64) -> String {
+    /// Marks a row as being reverted (before a down that runs outside a transaction).
+    pub(crate) fn mark_reverting(&self, version: i64) -> String {
         self.query_sql(
             Query::update()
                 .table(self.name())
-                .value(Alias::new("state"), RowState::Dirty.as_str())
+                .value(Alias::new("state"), RowState::Reverting.as_str())
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
         )
     }
 
-    /// Records new checksums for a row (`repair`).
+    /// Records new checksums for a row, and marks it applied (`repair`).
     pub(crate) fn update_checksums(
         &self,
         version: i64,
@@ -584,6 +592,7 @@ impl HistoryTable {
         self.query_sql(
             Query::update()
                 .table(self.name())
+                .value(Alias::new("state"), RowState::Applied.as_str())
                 .value(Alias::new("source_checksum"), source)
                 .value(Alias::new("sql_checksum"), sql)
                 .value(Alias::new("raw_checksum"), raw)

@@ -105,6 +105,25 @@ pub struct Done {
     pub duration_ms: i64,
 }
 
+/// What `repair --mark` records a migration as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[non_exhaustive]
+pub enum Mark {
+    /// Applied, with the current checksums, although nothing runs: its objects are there.
+    Applied,
+    /// Not applied: its row (and backfill positions) deleted, although nothing runs.
+    Pending,
+}
+
+/// The error for `repair --version V` when V has no history row.
+fn no_row(version: i64) -> Error {
+    Error::InvalidArgument {
+        message: format!(
+            "migration {version} has no history row: nothing to repair (`migrate history` lists the rows)"
+        ),
+    }
+}
+
 /// What `repair` changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Repaired {
@@ -137,8 +156,8 @@ enum Op {
     Insert(RowState),
     /// Mark the dirty row applied.
     MarkApplied,
-    /// Mark the row dirty (before a down without a transaction).
-    MarkDirty,
+    /// Mark the row as being reverted (before a down without a transaction).
+    MarkReverting,
     /// Delete the row (the migration is reverted).
     DeleteRow,
     /// Forget a reverted data migration's backfill positions.
@@ -533,7 +552,10 @@ impl Migrator {
             .map(|s| s.version)
             .collect();
         if !missing.is_empty() && !self.options.ignore_missing {
-            return Err(Error::Missing { versions: missing });
+            return Err(Error::Missing {
+                versions: missing,
+                advice: "restore them, or pass --ignore-missing to go on without them".into(),
+            });
         }
         let limit = to.unwrap_or(i64::MAX);
         let pending: Vec<&MigrationStatus> = statuses
@@ -612,10 +634,11 @@ impl Migrator {
     fn check_clean(&self, statuses: &[MigrationStatus], resumable: &HashSet<i64>) -> Result<()> {
         for status in statuses {
             match status.state {
-                State::Dirty if !resumable.contains(&status.version) => {
+                State::Dirty | State::DirtyDown if !resumable.contains(&status.version) => {
                     return Err(Error::Dirty {
                         version: status.version,
                         name: status.name.clone(),
+                        down: status.state == State::DirtyDown,
                     });
                 }
                 State::Modified => {
@@ -670,7 +693,7 @@ impl Migrator {
                 Op::Insert(RowState::Dirty),
                 Op::MarkApplied,
             ),
-            Direction::Down => (Op::DeleteRow, Op::MarkDirty, Op::DeleteRow),
+            Direction::Down => (Op::DeleteRow, Op::MarkReverting, Op::DeleteRow),
         };
         let mut ops = Vec::with_capacity(body.len() + 5);
         if self.transactional(m) {
@@ -745,7 +768,15 @@ impl Migrator {
             .map(|r| r.version)
             .collect();
         if !missing.is_empty() {
-            return Err(Error::Missing { versions: missing });
+            let advice = format!(
+                "their downs are in that code: restore it to revert them, or forget their history \
+                 rows with `migrate repair --version {} --mark pending` (what they created stays)",
+                missing[0]
+            );
+            return Err(Error::Missing {
+                versions: missing,
+                advice,
+            });
         }
         // Render every down first: refuse before touching the database.
         selected
@@ -828,44 +859,118 @@ impl Migrator {
         .await
     }
 
-    /// Clears dirty rows (so that `up` runs those migrations again) and accepts the
-    /// current checksums of modified ones, for every row or only `version`. Run it after a
-    /// person has checked the database; it says what it changed.
-    pub async fn repair(&self, version: Option<i64>) -> Result<Vec<Repaired>> {
+    /// Clears rows of migrations that did not finish (so that `up` runs them again, data
+    /// migrations from their first row) and accepts the current checksums of changed ones,
+    /// for every row or only `version`; with `mark`, records one `version` as applied or
+    /// pending whatever its row says. Run it after a person has checked the database; it
+    /// says what it changed. A down that did not finish needs `mark`: only a person can
+    /// tell whether its objects are gone.
+    pub async fn repair(&self, version: Option<i64>, mark: Option<Mark>) -> Result<Vec<Repaired>> {
+        if mark.is_some() && version.is_none() {
+            return Err(Error::InvalidArgument {
+                message: "--mark needs --version: it marks one migration".into(),
+            });
+        }
         self.locked(async |conn, _lock| {
             let table = self.table();
             let rows = self
                 .prepared_history(conn, false)
                 .await?
                 .unwrap_or_default();
+            let rendered = self.rendered_up()?;
+            let current = |version: i64| {
+                rendered
+                    .iter()
+                    .find(|(m, _)| m.version() == version)
+                    .ok_or(Error::UnknownVersion { version })
+            };
+            if let (Some(v), Some(mark)) = (version, mark) {
+                let row = rows.iter().find(|r| r.version == v);
+                let (name, action) = match mark {
+                    Mark::Applied => {
+                        let (m, r) = current(v)?;
+                        let sql = match row {
+                            Some(_) => table.update_checksums(
+                                v,
+                                m.source_checksum(),
+                                r.checksum().unwrap_or_default(),
+                                r.raw_checksum(),
+                            ),
+                            None => table.insert(&self.row(m, r, RowState::Applied, 0)),
+                        };
+                        conn.execute(&sql).await?;
+                        (
+                            m.name().to_owned(),
+                            "marked applied (nothing ran): `down` can revert it",
+                        )
+                    }
+                    Mark::Pending => {
+                        let Some(row) = row else {
+                            return Err(no_row(v));
+                        };
+                        conn.execute(&table.delete(v)).await?;
+                        conn.execute(&table.backfill_delete(v)).await?;
+                        (
+                            row.name.clone(),
+                            "marked pending (its row and backfill positions deleted, nothing ran): \
+                             `up` will run it from the start",
+                        )
+                    }
+                };
+                return Ok(vec![Repaired {
+                    version: v,
+                    name,
+                    action,
+                }]);
+            }
             if let Some(v) = version
                 && !rows.iter().any(|r| r.version == v)
             {
-                return Err(Error::NotApplied { version: v });
+                return Err(no_row(v));
             }
-            let rendered = self.rendered_up()?;
-            let mut changes = Vec::new();
-            for status in self.statuses(&rendered, &rows) {
-                if version.is_some_and(|v| v != status.version) {
-                    continue;
+            let statuses: Vec<MigrationStatus> = self
+                .statuses(&rendered, &rows)
+                .into_iter()
+                .filter(|s| version.is_none_or(|v| v == s.version))
+                .collect();
+            // Refuse before changing anything.
+            for status in &statuses {
+                match status.state {
+                    State::DirtyDown => {
+                        return Err(Error::Dirty {
+                            version: status.version,
+                            name: status.name.clone(),
+                            down: true,
+                        });
+                    }
+                    State::Missing if version.is_some() => {
+                        return Err(Error::InvalidArgument {
+                            message: format!(
+                                "migration {} {} is applied but missing from the code: there is \
+                                 nothing to repair against; `migrate repair --version {} --mark \
+                                 pending` forgets its row (what it created stays)",
+                                status.version, status.name, status.version
+                            ),
+                        });
+                    }
+                    _ => {}
                 }
+            }
+            let mut changes = Vec::new();
+            for status in statuses {
                 let action = match status.state {
                     State::Dirty => {
                         conn.execute(&table.delete(status.version)).await?;
-                        "cleared dirty row: `up` will run this migration again"
+                        conn.execute(&table.backfill_delete(status.version)).await?;
+                        "cleared dirty row (and any backfill positions): `up` will run this \
+                         migration again from the start"
                     }
                     State::Modified | State::RenderingChanged => {
-                        let (m, r) = rendered
-                            .iter()
-                            .find(|(m, _)| m.version() == status.version)
-                            .ok_or(Error::UnknownVersion {
-                                version: status.version,
-                            })?;
-                        let sql = r.checksum().unwrap_or_default();
+                        let (m, r) = current(status.version)?;
                         conn.execute(&table.update_checksums(
                             status.version,
                             m.source_checksum(),
-                            sql,
+                            r.checksum().unwrap_or_default(),
                             r.raw_checksum(),
                         ))
                         .await?;
@@ -940,13 +1045,14 @@ impl Migrator {
             }),
             Op::MarkApplied => table.mark_applied(
                 version,
+                p.migration.source_checksum(),
                 p.rendered.checksum().unwrap_or_default(),
                 p.rendered.raw_checksum(),
                 duration_ms,
                 rows.map(rows_i64),
             ),
             Op::ForgetBackfills => table.backfill_delete(version),
-            Op::MarkDirty => table.mark_dirty(version),
+            Op::MarkReverting => table.mark_reverting(version),
             Op::DeleteRow => table.delete(version),
         })
     }
@@ -1074,7 +1180,7 @@ impl Migrator {
             match op {
                 Op::Begin => in_transaction = true,
                 Op::Commit => in_transaction = false,
-                Op::Insert(RowState::Dirty) | Op::MarkDirty => dirty = true,
+                Op::Insert(RowState::Dirty) | Op::MarkReverting => dirty = true,
                 _ => {}
             }
             // A migration is done when its last op has run (in one transaction, a failure

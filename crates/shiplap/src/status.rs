@@ -47,6 +47,8 @@ pub enum State {
     Missing,
     /// Started and not finished (a migration without a transaction, or on MySQL).
     Dirty,
+    /// Its down started and did not finish: its objects may be partly gone.
+    DirtyDown,
 }
 
 impl State {
@@ -60,6 +62,7 @@ impl State {
             State::RenderingChanged => "rendering-changed",
             State::Missing => "missing",
             State::Dirty => "dirty",
+            State::DirtyDown => "dirty-down",
         }
     }
 }
@@ -133,6 +136,7 @@ fn applied(
     };
     let state = match (row.state, modified.as_slice()) {
         (RowState::Dirty, _) => State::Dirty,
+        (RowState::Reverting, _) => State::DirtyDown,
         (RowState::Applied, []) => State::Applied,
         (RowState::Applied, ["sql"]) if source_same && raw_same => State::RenderingChanged,
         (RowState::Applied, _) => State::Modified,
@@ -144,6 +148,7 @@ fn applied(
 fn not_in_code(row: &HistoryRow) -> MigrationStatus {
     let state = match row.state {
         RowState::Dirty => State::Dirty,
+        RowState::Reverting => State::DirtyDown,
         RowState::Applied => State::Missing,
     };
     recorded(row, row.name.clone(), None, state, Vec::new())

@@ -4,9 +4,10 @@
 //! - 1 to 30: `pause_NN` create a table each, after a 20 ms pause on the server, both up
 //!   and down, so that a run of them keeps the server busy for a while after one script
 //!   was sent.
-//! - 101: the `counters` table (the test fills it);
+//! - 101: the `counters` table (the test fills it), whose `n` must stay below 1000;
 //! - 102: adds one to every counter in batches of 500 without a transaction: a batch run
-//!   twice leaves a 2.
+//!   twice leaves a 2, and a counter at 999 makes its batch fail;
+//! - 201: two tables without a transaction, for the recovery tests (`tests/recovery.rs`).
 
 use std::process::ExitCode;
 
@@ -41,7 +42,7 @@ pauses!(
 
 #[migration(version = 101)]
 fn create_counters(s: &mut Schema) {
-    s.raw("CREATE TABLE counters (id BIGINT PRIMARY KEY, n INT NOT NULL)")
+    s.raw("CREATE TABLE counters (id BIGINT PRIMARY KEY, n INT NOT NULL, CHECK (n < 1000))")
         .down("DROP TABLE counters");
 }
 
@@ -59,6 +60,15 @@ async fn bump_counters(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Two tables, each its own step: a down that fails between them leaves one of them gone.
+#[migration(version = 201, transaction = false)]
+fn two_tables(s: &mut Schema) {
+    s.raw("CREATE TABLE recovery_one (id INT PRIMARY KEY)")
+        .down("DROP TABLE recovery_one");
+    s.raw("CREATE TABLE recovery_two (id INT PRIMARY KEY)")
+        .down("DROP TABLE recovery_two");
 }
 
 shiplap::migrations!();
