@@ -138,6 +138,8 @@ impl TestDb {
         let (server, create) = match engine {
             Engine::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.db"));
+                // An empty file is an empty database: the test's own SQL can run first.
+                std::fs::File::create(&path).expect("a file in the temporary folder");
                 return Some(TestDb {
                     url: format!("sqlite://{}", path.display()),
                     engine,

@@ -240,7 +240,52 @@ impl Clean for Run {
     }
 }
 
+/// A run that fails part-way says what it applied before the failure, in text and JSON.
+async fn a_failed_run_says_what_it_did(db: &TestDb) {
+    db.execute("CREATE TABLE pause_05 (id INT PRIMARY KEY)")
+        .await;
+    let text = migrate(&db.url, &["up", "--to", "30"]);
+    assert_eq!(text.code, 1, "{}", text.stderr);
+    for v in 1..=4 {
+        assert!(
+            text.stdout.contains(&format!("applied  {v} pause_0{v} ")),
+            "{}",
+            text.stdout
+        );
+    }
+    assert!(
+        text.stdout
+            .ends_with("4 migration(s) done before the failure below; they stay so\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stderr.contains("migration 5 pause_05"),
+        "{}",
+        text.stderr
+    );
+
+    db.execute("DELETE FROM shiplap_migrations WHERE version > 0")
+        .await;
+    for v in 1..=4 {
+        db.execute(&format!("DROP TABLE pause_0{v}")).await;
+    }
+    let json = migrate(&db.url, &["up", "--to", "30", "--format", "json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["command"], "up");
+    assert_eq!(doc["migrations"].as_array().unwrap().len(), 4, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("migration 5 pause_05"),
+        "{doc}"
+    );
+}
+
 on_every_backend!(
+    a_failed_run_says_what_it_did,
     a_failed_down_is_repaired_either_way,
     an_applied_migration_gone_from_the_code,
     a_data_migration_fixed_and_resumed,

@@ -22,7 +22,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
     Backend, DatabaseUrl, Direction, Done, DownTarget, Error, Migration, MigrationStatus, Migrator,
-    Options, ProgressOutput, Registry, Result, Retry, State, authoring, lint, render, script,
+    Options, ProgressOutput, Registry, Report, Result, Retry, State, authoring, lint, render,
+    script,
 };
 
 /// shiplap: type-checked database migrations.
@@ -283,6 +284,9 @@ pub struct Outcome {
     pub output: String,
     /// `status --check` or `validate` found something.
     pub check_failed: bool,
+    /// What stopped a run part-way (after `output` says what it did), for stderr and the
+    /// exit code.
+    pub error: Option<Error>,
 }
 
 impl From<String> for Outcome {
@@ -290,6 +294,7 @@ impl From<String> for Outcome {
         Outcome {
             output,
             check_failed: false,
+            error: None,
         }
     }
 }
@@ -389,6 +394,7 @@ fn lint_command(cli: &Cli, args: &LintArgs, registry: &Registry, json: bool) -> 
     Ok(Outcome {
         output,
         check_failed: errors > 0,
+        error: None,
     })
 }
 
@@ -488,7 +494,11 @@ where
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth reporting.
             let _ = stdout.write_all(outcome.output.as_bytes());
-            if outcome.check_failed {
+            let _ = stdout.flush();
+            if let Some(e) = outcome.error {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
+                ExitCode::from(exit_code(&e))
+            } else if outcome.check_failed {
                 ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS
@@ -584,8 +594,8 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 let script = m.up_dry_run(args.to, args.single_transaction).await?;
                 return Ok(dry_run_output(&m, script, json).into());
             }
-            let done = m.up(args.to, args.single_transaction).await?;
-            Ok(done_output(&m, "up", &done, json).into())
+            let report = m.up_report(args.to, args.single_transaction).await;
+            Ok(report_output(&m, "up", report, json))
         }
         Command::Down(args) => {
             let target = match (args.to, args.steps) {
@@ -597,13 +607,13 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 let script = m.down_dry_run(target).await?;
                 return Ok(dry_run_output(&m, script, json).into());
             }
-            let done = m.down(target).await?;
-            Ok(done_output(&m, "down", &done, json).into())
+            let report = m.down_report(target).await;
+            Ok(report_output(&m, "down", report, json))
         }
         Command::Redo(args) => {
             let m = plain(cli)?;
-            let done = m.redo(args.steps).await?;
-            Ok(done_output(&m, "redo", &done, json).into())
+            let report = m.redo_report(args.steps).await;
+            Ok(report_output(&m, "redo", report, json))
         }
         Command::Fresh(_) => {
             let m = plain(cli)?;
@@ -621,6 +631,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             Ok(Outcome {
                 output: status_output(&m, &statuses, json),
                 check_failed,
+                error: None,
             })
         }
         Command::Validate => {
@@ -643,6 +654,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             Ok(Outcome {
                 output,
                 check_failed: !problems.is_empty(),
+                error: None,
             })
         }
         Command::History => {
@@ -722,6 +734,42 @@ fn dry_run_output(m: &Migrator, script: String, json: bool) -> String {
         )
     } else {
         format!("-- dry run on {}: nothing was changed\n{script}", m.url())
+    }
+}
+
+/// What a run did; when it failed part-way, what it did before (the error goes to stderr
+/// after it, and into the JSON document as `error`).
+fn report_output(m: &Migrator, command: &str, report: Report, json: bool) -> Outcome {
+    let Some(error) = report.error else {
+        return done_output(m, command, &report.done, json).into();
+    };
+    let output = if json {
+        json_text(&serde_json::json!({
+            "database": m.url().to_string(),
+            "command": command,
+            "migrations": report.done,
+            "error": error.to_string(),
+        }))
+    } else if report.done.is_empty() {
+        String::new()
+    } else {
+        let mut out = done_output(m, command, &report.done, false);
+        let _ = writeln!(
+            out,
+            "{} migration(s) {} before the failure below; they stay so",
+            report.done.len(),
+            if command == "down" {
+                "reverted"
+            } else {
+                "done"
+            }
+        );
+        out
+    };
+    Outcome {
+        output,
+        check_failed: false,
+        error: Some(error),
     }
 }
 

@@ -183,7 +183,7 @@ pub enum Error {
     /// recorded as dirty.
     #[error(
         "migration {migration} failed ({direction}) at statement {index} of {count}: {source}\n  statement: {sql}\n{}",
-        if *dirty { "its history row is marked dirty: undo or finish what ran, then `migrate repair` and run again" } else { "it was rolled back: the database is as it was before it" }
+        if *dirty { "its history row is marked dirty: undo or finish what ran, then `migrate repair` and run again" } else { "it was rolled back: nothing of it remains (the migrations before it stay applied)" }
     )]
     Statement {
         /// The migration.
@@ -205,7 +205,7 @@ pub enum Error {
 
     /// A data migration returned an error.
     #[error("data migration {migration} failed: {source}\n{}",
-        if *dirty { "its history row is marked dirty: finish or undo what ran, then `migrate repair` and run again" } else { "it was rolled back: the database is as it was before it" })]
+        if *dirty { "its history row is marked dirty: finish or undo what ran, then `migrate repair` and run again" } else { "it was rolled back: nothing of it remains (the migrations before it stay applied)" })]
     DataMigration {
         /// The migration.
         migration: MigrationRef,

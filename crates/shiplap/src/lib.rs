@@ -66,7 +66,7 @@ pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
-pub use migrator::{Done, DownTarget, Mark, Migrator, Options, Repaired};
+pub use migrator::{Done, DownTarget, Mark, Migrator, Options, Repaired, Report};
 pub use plan::{Plan, plan};
 pub use progress::ProgressOutput;
 pub use registry::Registry;

@@ -105,6 +105,59 @@ pub struct Done {
     pub duration_ms: i64,
 }
 
+/// What a run did, and the error that stopped it, if any: a run that fails part-way
+/// still says which migrations it applied (or reverted) before.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Report {
+    /// The migrations applied or reverted, in order; each is committed.
+    pub done: Vec<Done>,
+    /// What stopped the run.
+    pub error: Option<Error>,
+}
+
+impl Report {
+    fn failure(error: Error) -> Self {
+        Report {
+            done: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    /// The migrations done, or the error (then what was done before it is lost: use the
+    /// report itself to keep it).
+    pub fn into_result(self) -> Result<Vec<Done>> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.done),
+        }
+    }
+}
+
+/// What [`Migrator::locked`] returns: an outcome that can be a failure.
+trait Outcome {
+    fn failure(error: Error) -> Self;
+    fn failed(&self) -> bool;
+}
+
+impl<T> Outcome for Result<T> {
+    fn failure(error: Error) -> Self {
+        Err(error)
+    }
+    fn failed(&self) -> bool {
+        self.is_err()
+    }
+}
+
+impl Outcome for Report {
+    fn failure(error: Error) -> Self {
+        Report::failure(error)
+    }
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
 /// What `repair --mark` records a migration as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[non_exhaustive]
@@ -224,11 +277,11 @@ impl Migrator {
     /// Runs `f` on a connection while holding the run lock, taken on that same connection;
     /// releases both on every path. A lock that cannot be released is a warning, not a
     /// failure of the run: the server releases it when the connection closes.
-    async fn locked<T>(
-        &self,
-        f: impl AsyncFnOnce(&mut Connection, &RunLock) -> Result<T>,
-    ) -> Result<T> {
-        let mut conn = self.connect().await?;
+    async fn locked<T: Outcome>(&self, f: impl AsyncFnOnce(&mut Connection, &RunLock) -> T) -> T {
+        let mut conn = match self.connect().await {
+            Ok(conn) => conn,
+            Err(e) => return T::failure(e),
+        };
         let sqlite_file = conn.sqlite_file().await;
         let lock = match RunLock::acquire(
             &mut conn,
@@ -242,20 +295,20 @@ impl Migrator {
             Ok(lock) => lock,
             Err(e) => {
                 conn.close().await;
-                return Err(e);
+                return T::failure(e);
             }
         };
-        let result = f(&mut conn, &lock).await;
+        let outcome = f(&mut conn, &lock).await;
         match lock.release(&mut conn).await {
             Ok(()) => {}
             // After a failure the connection may be gone: the error says what matters.
-            Err(e) if result.is_err() => tracing::debug!("{e}"),
+            Err(e) if outcome.failed() => tracing::debug!("{e}"),
             Err(e) => tracing::warn!(
                 "{e}; the server releases it when the connection closes, which happens now"
             ),
         }
         conn.close().await;
-        result
+        outcome
     }
 
     /// The history rows; `None` when the table does not exist (nothing is created). A
@@ -427,17 +480,30 @@ impl Migrator {
     /// Applies pending migrations (up to and including `to`), each in its own
     /// transaction, or all in one with `single_transaction` (PostgreSQL and SQLite).
     pub async fn up(&self, to: Option<i64>, single_transaction: bool) -> Result<Vec<Done>> {
-        if let Some(to) = to {
-            self.registry.get(to)?;
+        self.up_report(to, single_transaction).await.into_result()
+    }
+
+    /// [`up`](Self::up), reporting what was applied before a failure too.
+    pub async fn up_report(&self, to: Option<i64>, single_transaction: bool) -> Report {
+        if let Some(to) = to
+            && let Err(e) = self.registry.get(to)
+        {
+            return Report::failure(e);
         }
         let rendered = self.render_up_meanwhile();
         self.locked(async |conn, lock| {
-            let rows = self.prepared_history(conn, true).await?.unwrap_or_default();
-            let resumable = self.resumable(conn, &rows).await?;
-            let rendered = rendered.await?;
-            let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
-            self.check_lint(&rendered, &plan)?;
-            self.run(conn, lock, plan, single_transaction).await
+            let plan = async {
+                let rows = self.prepared_history(conn, true).await?.unwrap_or_default();
+                let resumable = self.resumable(conn, &rows).await?;
+                let rendered = rendered.await?;
+                let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
+                self.check_lint(&rendered, &plan)?;
+                Ok(plan)
+            };
+            match plan.await {
+                Ok(plan) => self.run(conn, lock, plan, single_transaction).await,
+                Err(e) => Report::failure(e),
+            }
         })
         .await
     }
@@ -719,13 +785,23 @@ impl Migrator {
     /// Reverts applied migrations, newest first. Refuses before touching the database
     /// when any of them cannot be reverted.
     pub async fn down(&self, target: DownTarget) -> Result<Vec<Done>> {
+        self.down_report(target).await.into_result()
+    }
+
+    /// [`down`](Self::down), reporting what was reverted before a failure too.
+    pub async fn down_report(&self, target: DownTarget) -> Report {
         self.locked(async |conn, lock| {
-            let rows = self
-                .prepared_history(conn, false)
-                .await?
-                .unwrap_or_default();
-            let plan = self.plan_down(&rows, target)?;
-            self.run(conn, lock, plan, false).await
+            let plan = async {
+                let rows = self
+                    .prepared_history(conn, false)
+                    .await?
+                    .unwrap_or_default();
+                self.plan_down(&rows, target)
+            };
+            match plan.await {
+                Ok(plan) => self.run(conn, lock, plan, false).await,
+                Err(e) => Report::failure(e),
+            }
         })
         .await
     }
@@ -798,26 +874,44 @@ impl Migrator {
     /// Reverts the newest `steps` migrations, then applies them again, holding the lock
     /// throughout so that no other runner acts in between.
     pub async fn redo(&self, steps: u32) -> Result<Vec<Done>> {
+        self.redo_report(steps).await.into_result()
+    }
+
+    /// [`redo`](Self::redo), reporting what was reverted and applied before a failure too.
+    pub async fn redo_report(&self, steps: u32) -> Report {
         self.locked(async |conn, lock| {
-            let rows = self
-                .prepared_history(conn, false)
-                .await?
-                .unwrap_or_default();
-            let down = self.plan_down(&rows, DownTarget::Steps(steps))?;
+            let down = async {
+                let rows = self
+                    .prepared_history(conn, false)
+                    .await?
+                    .unwrap_or_default();
+                self.plan_down(&rows, DownTarget::Steps(steps))
+            };
+            let down = match down.await {
+                Ok(down) => down,
+                Err(e) => return Report::failure(e),
+            };
             let newest = down.iter().map(|p| p.migration.version()).max();
-            let mut done = self.run(conn, lock, down, false).await?;
-            if let Some(newest) = newest {
-                let rows = self.read_history(conn).await?;
-                let up = self.plan_up(
-                    &self.rendered_up()?,
-                    &rows,
-                    &HashSet::new(),
-                    Some(newest),
-                    false,
-                )?;
-                done.extend(self.run(conn, lock, up, false).await?);
+            let mut report = self.run(conn, lock, down, false).await;
+            if let (Some(newest), None) = (newest, &report.error) {
+                let up = async {
+                    let rows = self.read_history(conn).await?;
+                    self.plan_up(
+                        &self.rendered_up()?,
+                        &rows,
+                        &HashSet::new(),
+                        Some(newest),
+                        false,
+                    )
+                };
+                let again = match up.await {
+                    Ok(up) => self.run(conn, lock, up, false).await,
+                    Err(e) => Report::failure(e),
+                };
+                report.done.extend(again.done);
+                report.error = again.error;
             }
-            Ok(done)
+            report
         })
         .await
     }
@@ -996,7 +1090,7 @@ impl Migrator {
             drop_everything(conn).await?;
             self.prepared_history(conn, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
-            self.run(conn, lock, plan, false).await
+            self.run(conn, lock, plan, false).await.into_result()
         })
         .await
     }
@@ -1116,14 +1210,34 @@ impl Migrator {
         out.trim_start().to_owned()
     }
 
+    /// Runs a plan: what was done, and the error that stopped it. In one transaction
+    /// (`single`), a failure rolls back everything, so nothing was done.
     async fn run(
         &self,
         conn: &mut Connection,
         lock: &RunLock,
         plan: Vec<Planned>,
         single: bool,
-    ) -> Result<Vec<Done>> {
+    ) -> Report {
         let mut done: Vec<Done> = Vec::with_capacity(plan.len());
+        let result = self.run_plan(conn, lock, &plan, single, &mut done).await;
+        if result.is_err() && single {
+            done.clear();
+        }
+        Report {
+            done,
+            error: result.err(),
+        }
+    }
+
+    async fn run_plan(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        plan: &[Planned],
+        single: bool,
+        done: &mut Vec<Done>,
+    ) -> Result<()> {
         let mut in_transaction = false;
         let mut dirty = false;
         let mut started = Instant::now();
@@ -1131,7 +1245,7 @@ impl Migrator {
         let mut rows = None;
         // A migration whose batch failed: it runs again op by op.
         let mut alone = None;
-        let ops = Self::ops(&plan, single);
+        let ops = Self::ops(plan, single);
         let mut n = 0;
         while n < ops.len() {
             let (i, op) = ops[n];
@@ -1150,7 +1264,7 @@ impl Migrator {
                 };
                 if group > 0 {
                     let applied = self
-                        .run_batches(conn, lock, &plan[i..i + group], &mut done)
+                        .run_batches(conn, lock, &plan[i..i + group], done)
                         .await?;
                     n += plan[i..i + applied]
                         .iter()
@@ -1190,7 +1304,7 @@ impl Migrator {
                 done.push(self.finished(p, started, rows));
             }
         }
-        Ok(done)
+        Ok(())
     }
 
     /// Runs consecutive transactional SQL migrations as scripts sent at once: each
