@@ -51,6 +51,7 @@ pub enum RowState {
     Dirty,
     /// Its down started and did not finish (outside a transaction, or on MySQL): its
     /// objects may be partly gone.
+    #[serde(rename = "dirty-down")]
     Reverting,
 }
 
