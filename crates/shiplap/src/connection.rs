@@ -142,8 +142,22 @@ fn hint(error: &sqlx::Error) -> String {
     }
 }
 
-/// The column name of [`Connection::markers`]' marker rows.
+/// The column name of [`Connection::markers`]' marker rows: migration `i` of the script is
+/// done (committed).
 pub(crate) const MARKER: &str = "shiplap_applied";
+
+/// The column name of the rows saying how long a migration of a script took, by the
+/// database's clock, just before its commit.
+pub(crate) const ELAPSED: &str = "shiplap_ms";
+
+/// A row of [`Connection::markers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// Migration `i` of the script committed.
+    Done(i64),
+    /// The migration running took this many milliseconds.
+    Elapsed(i64),
+}
 
 type HistoryTuple = (
     i64,
@@ -176,14 +190,25 @@ impl Connection {
     }
 
     /// Runs SQL text of several statements (no parameters), as a stream with one item per
-    /// statement result or row: `Some(n)` for a row with an integer column named
-    /// [`MARKER`] (its value), `None` for anything else. The first error ends it: the
+    /// statement result or row: a [`Marker`] for a row with an integer column named
+    /// [`MARKER`] or [`ELAPSED`], `None` for anything else. The first error ends it: the
     /// statements after the failing one do not run.
-    pub(crate) fn markers(&mut self, sql: &str) -> BoxStream<'_, Result<Option<i64>, sqlx::Error>> {
+    pub(crate) fn markers(
+        &mut self,
+        sql: &str,
+    ) -> BoxStream<'_, Result<Option<Marker>, sqlx::Error>> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         on_conn!(self, c => sqlx::raw_sql(sql)
             .fetch_many(&mut *c)
-            .map(|item| Ok(item?.right().and_then(|row| row.try_get(MARKER).ok())))
+            .map(|item| {
+                Ok(item?.right().and_then(|row| {
+                    match (row.try_get(MARKER), row.try_get(ELAPSED)) {
+                        (Ok(done), _) => Some(Marker::Done(done)),
+                        (_, Ok(ms)) => Some(Marker::Elapsed(ms)),
+                        _ => None,
+                    }
+                }))
+            })
             .boxed())
     }
 

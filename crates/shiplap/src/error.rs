@@ -182,8 +182,8 @@ pub enum Error {
     /// rolled back whole; when `dirty`, it ran outside a transaction (or on MySQL) and is
     /// recorded as dirty.
     #[error(
-        "migration {migration} failed ({direction}) at statement {index} of {count}: {source}\n  statement: {sql}\n{}",
-        if *dirty { "its history row is marked dirty: undo or finish what ran, then `migrate repair` and run again" } else { "it was rolled back: nothing of it remains (the migrations before it stay applied)" }
+        "migration {migration} failed ({direction}) at statement {index} of {count}: {}{details}\n  statement: {sql}\n{}",
+        message(source), after_failure(*dirty, migration.version())
     )]
     Statement {
         /// The migration.
@@ -198,14 +198,38 @@ pub enum Error {
         sql: String,
         /// Whether the migration was left dirty.
         dirty: bool,
+        /// What the database said beyond its message (PostgreSQL's detail and hint, and the
+        /// line of the statement its error position points at), each on a line of its own.
+        details: String,
         /// The database's error.
         #[source]
-        source: sqlx::Error,
+        source: Box<sqlx::Error>,
+    },
+
+    /// The bookkeeping around a migration failed: its `BEGIN`, its `COMMIT` (a deferred
+    /// constraint, say) or its history write.
+    #[error(
+        "migration {migration} failed ({direction}) at {what}: {}{details}\n{}",
+        message(source), after_failure(*dirty, migration.version())
+    )]
+    Bookkeeping {
+        /// The migration.
+        migration: MigrationRef,
+        /// `up` or `down`.
+        direction: &'static str,
+        /// What failed: `BEGIN`, `COMMIT`, `its history write`.
+        what: &'static str,
+        /// Whether the migration was left dirty.
+        dirty: bool,
+        /// What the database said beyond its message (see [`Error::Statement`]).
+        details: String,
+        /// The database's error.
+        #[source]
+        source: Box<sqlx::Error>,
     },
 
     /// A data migration returned an error.
-    #[error("data migration {migration} failed: {source}\n{}",
-        if *dirty { "its history row is marked dirty: finish or undo what ran, then `migrate repair` and run again" } else { "it was rolled back: nothing of it remains (the migrations before it stay applied)" })]
+    #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, migration.version()))]
     DataMigration {
         /// The migration.
         migration: MigrationRef,
@@ -330,7 +354,7 @@ pub enum Error {
     },
 
     /// The database refused a statement run by a data migration.
-    #[error("database error: {source}")]
+    #[error("database error: {}", message(source))]
     Database {
         /// The driver's error.
         #[source]
@@ -338,8 +362,87 @@ pub enum Error {
     },
 }
 
+/// The driver's error as people read it: PostgreSQL's message with its SQLSTATE code, not
+/// the line of the server's C source that sqlx appends to it.
+pub(crate) fn message(error: &sqlx::Error) -> String {
+    match error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+    {
+        Some(pg) => format!(
+            "error returned from database: {} (SQLSTATE {})",
+            pg.message(),
+            pg.code()
+        ),
+        None => error.to_string(),
+    }
+}
+
+/// What a failed migration left, and what to do.
+fn after_failure(dirty: bool, version: i64) -> String {
+    if dirty {
+        format!(
+            "its history row is marked dirty: undo or finish what ran, then \
+             `migrate repair --version {version}` and run again (`migrate status` shows the state)"
+        )
+    } else {
+        "it was rolled back: nothing of it remains (the migrations before it stay applied)".into()
+    }
+}
+
+/// What the database said beyond its message, for an error of running `sql`: PostgreSQL's
+/// DETAIL and HINT, and the line of `sql` that its error position points at; each on a
+/// line of its own (empty when there is nothing more).
+pub(crate) fn details(error: &sqlx::Error, sql: &str) -> String {
+    use std::fmt::Write as _;
+    let Some(pg) = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+    else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(detail) = pg.detail() {
+        let _ = write!(out, "\n  detail: {}", detail.replace('\n', "\n    "));
+    }
+    if let Some(hint) = pg.hint() {
+        let _ = write!(out, "\n  hint: {}", hint.replace('\n', "\n    "));
+    }
+    if let Some(sqlx::postgres::PgErrorPosition::Original(position)) = pg.position()
+        && let Some((line, text)) = line_at(sql, position)
+    {
+        let _ = write!(out, "\n  at line {line} of the statement: {}", text.trim());
+    }
+    out
+}
+
+/// The line number (from 1) and text of the line holding the `position`-th character
+/// (from 1) of `sql`.
+pub(crate) fn line_at(sql: &str, position: usize) -> Option<(usize, &str)> {
+    let offset = sql.char_indices().nth(position.checked_sub(1)?)?.0;
+    let line = sql[..offset].matches('\n').count() + 1;
+    let text = sql.lines().nth(line - 1).unwrap_or_default();
+    Some((line, text))
+}
+
 impl From<sqlx::Error> for Error {
     fn from(source: sqlx::Error) -> Self {
         Error::Database { source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_at;
+
+    #[test]
+    fn a_position_is_a_line_of_the_statement() {
+        let sql = "CREATE TABLE t (\n  a int,\n  b nosuchtype\n)";
+        let position = sql.find("nosuchtype").unwrap() + 1;
+        assert_eq!(line_at(sql, position), Some((3, "  b nosuchtype")));
+        assert_eq!(line_at(sql, 1), Some((1, "CREATE TABLE t (")));
+        assert_eq!(line_at("é\nx", 3), Some((2, "x")), "characters, not bytes");
+        assert_eq!(line_at(sql, 0), None);
+        assert_eq!(line_at(sql, 1000), None);
     }
 }

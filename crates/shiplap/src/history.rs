@@ -509,25 +509,29 @@ impl HistoryTable {
         self.insert_with_duration(row, row.duration_ms.into())
     }
 
-    /// Inserts a row whose `duration_ms` the database computes when the insert runs: the
-    /// milliseconds since the transaction began (PostgreSQL) or since `row.applied_at`
-    /// (SQLite, which runs in this process, so the clocks agree). For a migration sent to
-    /// the server as one batch, whose duration is not known when the batch is written.
+    /// Inserts a row whose `applied_at` and `duration_ms` the database computes when the
+    /// insert runs, from when the migration's transaction began (see [`began`] and
+    /// [`elapsed_ms`]). For a migration sent to the server in a script with others, whose
+    /// times are not known when the script is written.
     pub(crate) fn insert_timed(&self, row: &HistoryRow) -> String {
-        let elapsed = match self.backend {
+        let applied_at = match self.backend {
             Backend::Postgres => {
-                "CAST(EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000 AS bigint)".to_owned()
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')".to_owned()
             }
-            Backend::Sqlite => format!(
-                "CAST((julianday('now') - julianday('{}')) * 86400000 AS integer)",
-                row.applied_at.replace('\'', "''")
-            ),
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {SQLITE_BEGAN})"),
             Backend::MySql => return self.insert(row),
         };
-        self.insert_with_duration(row, Expr::cust(elapsed))
+        let Some(elapsed) = elapsed_ms(self.backend) else {
+            return self.insert(row);
+        };
+        self.insert_with_times(row, Expr::cust(applied_at), Expr::cust(elapsed))
     }
 
     fn insert_with_duration(&self, row: &HistoryRow, duration_ms: Expr) -> String {
+        self.insert_with_times(row, row.applied_at.clone().into(), duration_ms)
+    }
+
+    fn insert_with_times(&self, row: &HistoryRow, applied_at: Expr, duration_ms: Expr) -> String {
         self.query_sql(
             Query::insert()
                 .into_table(self.name())
@@ -537,7 +541,7 @@ impl HistoryTable {
                     row.name.clone().into(),
                     row.source_checksum.clone().into(),
                     row.sql_checksum.clone().into(),
-                    row.applied_at.clone().into(),
+                    applied_at,
                     duration_ms,
                     row.state.as_str().into(),
                     row.shiplap_version.clone().into(),
@@ -608,6 +612,40 @@ impl HistoryTable {
                 .from_table(self.name())
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
         )
+    }
+}
+
+/// On SQLite, where a migration sent in a script records when its transaction began (a
+/// temporary table: SQLite has no session variables, and its `'now'` is that of each
+/// statement): created once per script.
+pub(crate) const SQLITE_CLOCK: &str =
+    "CREATE TEMP TABLE IF NOT EXISTS shiplap_run_clock (id INTEGER PRIMARY KEY, t REAL NOT NULL)";
+
+/// The julian day at which the migration's transaction began, on SQLite.
+const SQLITE_BEGAN: &str = "(SELECT t FROM temp.shiplap_run_clock WHERE id = 1)";
+
+/// The statement that notes when a migration's transaction began, right after its
+/// `BEGIN` (`None`: PostgreSQL's `now()` is that already).
+pub(crate) fn began(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => Some(
+            "INSERT OR REPLACE INTO temp.shiplap_run_clock (id, t) VALUES (1, julianday('now'))",
+        ),
+        _ => None,
+    }
+}
+
+/// The milliseconds since the migration's transaction began, as an SQL expression of the
+/// database's own clock (`None` on MySQL, which sends no scripts).
+pub(crate) fn elapsed_ms(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Postgres => {
+            Some("CAST(EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000 AS bigint)".to_owned())
+        }
+        Backend::Sqlite => Some(format!(
+            "CAST((julianday('now') - {SQLITE_BEGAN}) * 86400000 AS integer)"
+        )),
+        Backend::MySql => None,
     }
 }
 

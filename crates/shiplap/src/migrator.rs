@@ -20,9 +20,9 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::clock::now_rfc3339;
-use crate::connection::{Connection, MARKER, Retry, connect};
+use crate::connection::{Connection, ELAPSED, MARKER, Marker, Retry, connect};
 use crate::data::RunInfo;
-use crate::history::{HistoryTable, LAYOUT, Layout, Shape};
+use crate::history::{self, HistoryTable, LAYOUT, Layout, SQLITE_CLOCK, Shape};
 use crate::lint;
 use crate::lock::RunLock;
 use crate::progress::{ProgressOutput, Reporter};
@@ -1285,8 +1285,9 @@ impl Migrator {
                 Ok(None) => {}
                 Err(e) => {
                     if in_transaction {
-                        // The failure is what matters; a failed rollback ends the connection anyway.
-                        let _ = conn.execute("ROLLBACK").await;
+                        // The failure is what matters; a failed rollback ends the connection
+                        // anyway. (A failed COMMIT has ended the transaction already.)
+                        self.end_failed_transaction(conn).await;
                     }
                     return Err(e);
                 }
@@ -1301,7 +1302,7 @@ impl Migrator {
             // later still rolls it back, and the error is returned instead of this list).
             n += 1;
             if ops.get(n).is_none_or(|(next, _)| *next != i) {
-                done.push(self.finished(p, started, rows));
+                done.push(self.finished(p, millis(started.elapsed()), rows));
             }
         }
         Ok(())
@@ -1325,12 +1326,18 @@ impl Migrator {
         while applied < group.len() {
             let next = format!("migration {}", group[applied].migration.reference());
             lock.verify(conn, &next).await?;
-            let (script, count) = self.script_of(&group[applied..]);
-            let ran = self
-                .run_script(conn, &group[applied..applied + count], &script, done)
+            let script = self.script_of(&group[applied..]);
+            let (ran, culprit) = self
+                .run_script(conn, &group[applied..applied + script.count], &script, done)
                 .await;
             applied += ran;
-            if ran < count {
+            if ran < script.count {
+                // The server refused the whole script (a syntax error) because of a
+                // later migration: the ones before it are fine, and run as usual.
+                if let Some(k) = culprit.filter(|k| *k > ran) {
+                    let before = &group[applied..applied + k - ran];
+                    applied += Box::pin(self.run_batches(conn, lock, before, done)).await?;
+                }
                 break;
             }
         }
@@ -1338,17 +1345,31 @@ impl Migrator {
     }
 
     /// The script of the first migrations of `group` (at least one), up to about
-    /// [`SCRIPT_BYTES`], and how many it holds. SQLite copies the rest of the text each
-    /// time it prepares a statement, so one script of a thousand migrations would cost
-    /// time quadratic in its length.
-    fn script_of(&self, group: &[Planned]) -> (String, usize) {
+    /// [`SCRIPT_BYTES`]. SQLite copies the rest of the text each time it prepares a
+    /// statement, so one script of a thousand migrations would cost time quadratic in
+    /// its length.
+    ///
+    /// Each migration is `BEGIN`, its statements, its history write (whose time and
+    /// duration the database fills in), a row with its duration by the database's clock
+    /// ([`ELAPSED`]), `COMMIT`, then a marker row ([`MARKER`]).
+    fn script_of(&self, group: &[Planned]) -> Script {
         let table = self.table();
-        let mut script = String::new();
-        let mut count = 0;
+        let backend = self.backend();
+        let mut script = Script {
+            text: String::new(),
+            chars: 0,
+            count: 0,
+            starts: Vec::new(),
+        };
+        if backend == Backend::Sqlite {
+            script.push(&format!("{SQLITE_CLOCK};\n"));
+        }
+        let elapsed = history::elapsed_ms(backend).unwrap_or_else(|| "0".into());
         for (i, p) in group.iter().enumerate() {
-            if i > 0 && script.len() >= SCRIPT_BYTES {
+            if i > 0 && script.text.len() >= SCRIPT_BYTES {
                 break;
             }
+            script.starts.push(script.chars);
             for &op in &p.ops {
                 let sql = match op {
                     Op::Insert(state) => {
@@ -1356,50 +1377,62 @@ impl Migrator {
                     }
                     _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
                 };
+                if let Op::Commit = op {
+                    script.push(&format!("SELECT {elapsed} AS {ELAPSED};\n"));
+                }
                 // On a line of its own, so that a statement ending in a `--` comment
                 // does not swallow its terminator.
-                script.push_str(sql.trim_end_matches(';'));
-                script.push_str("\n;\n");
+                script.push(sql.trim_end_matches(';'));
+                script.push("\n;\n");
+                if let (Op::Begin, Some(began)) = (op, history::began(backend)) {
+                    script.push(&format!("{began};\n"));
+                }
             }
-            script.push_str(&format!("SELECT CAST({i} AS BIGINT) AS {MARKER};\n"));
-            count += 1;
+            script.push(&format!("SELECT CAST({i} AS BIGINT) AS {MARKER};\n"));
+            script.count += 1;
         }
-        (script, count)
+        script
     }
 
     /// Runs `script`, the script of `group`; returns how many of them were applied, and
-    /// rolls back the one that failed, if any.
+    /// rolls back the one that failed, if any. When the server refused the whole script
+    /// for a syntax error, also which migration holds it (an index into `group`).
     async fn run_script(
         &self,
         conn: &mut Connection,
         group: &[Planned],
-        script: &str,
+        script: &Script,
         done: &mut Vec<Done>,
-    ) -> usize {
-        tracing::debug!(migrations = group.len(), "running as one script:\n{script}");
+    ) -> (usize, Option<usize>) {
+        tracing::debug!(
+            migrations = group.len(),
+            "running as one script:\n{}",
+            script.text
+        );
         let mut applied = 0;
-        let mut started = Instant::now();
+        let mut elapsed = None;
         let failure = {
-            let mut results = conn.markers(script);
+            let mut results = conn.markers(&script.text);
             loop {
                 let running = &group[applied.min(group.len() - 1)];
-                let next = still_running(results.next(), self.options.progress_every, |elapsed| {
+                let next = still_running(results.next(), self.options.progress_every, |time| {
                     tracing::warn!(
                         version = running.migration.version(),
                         "{}: still running after {}s ({} statements sent as one batch)",
                         running.migration.name(),
-                        elapsed.as_secs(),
+                        time.as_secs(),
                         running.rendered.statements.len()
                     );
                 })
                 .await;
                 match next {
                     None => break None,
-                    Some(Ok(Some(marker))) => {
+                    Some(Ok(Some(Marker::Elapsed(ms)))) => elapsed = Some(ms),
+                    Some(Ok(Some(Marker::Done(marker)))) => {
                         if let Some(i) = usize::try_from(marker).ok().filter(|i| *i < group.len()) {
-                            done.push(self.finished(&group[i], started, None));
+                            let ms = elapsed.take().unwrap_or_default();
+                            done.push(self.finished(&group[i], ms, None));
                             applied = i + 1;
-                            started = Instant::now();
                         }
                     }
                     Some(Ok(None)) => {}
@@ -1407,15 +1440,38 @@ impl Migrator {
                 }
             }
         };
-        if let Some(e) = failure {
-            tracing::debug!(
-                version = group.get(applied).map(|p| p.migration.version()),
-                "the batch failed ({e}); running it again one statement at a time"
-            );
-            // Not in a transaction any more when COMMIT itself failed: nothing to undo.
-            let _ = conn.execute("ROLLBACK").await;
+        let Some(e) = failure else {
+            return (applied, None);
+        };
+        let culprit = (applied == 0).then(|| script.refused_for(&e)).flatten();
+        tracing::debug!(
+            version = group
+                .get(culprit.unwrap_or(applied))
+                .map(|p| p.migration.version()),
+            "the script failed ({e}); running that migration again one statement at a time"
+        );
+        self.end_failed_transaction(conn).await;
+        (applied, culprit)
+    }
+
+    /// After a failed script: rolls back the migration's transaction if it is still open.
+    /// None is when the server refused the script before running it, or when `COMMIT`
+    /// itself failed; a `ROLLBACK` then would only earn a warning from PostgreSQL.
+    async fn end_failed_transaction(&self, conn: &mut Connection) {
+        if self.backend() == Backend::Postgres {
+            let aborted = match conn.execute("SELECT 1").await {
+                Ok(_) => false,
+                Err(e) => e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|code| code == "25P02"),
+            };
+            if !aborted {
+                return;
+            }
         }
-        applied
+        // SQLite says nothing when there is no transaction to roll back.
+        let _ = conn.execute("ROLLBACK").await;
     }
 
     /// Runs one op of `p`; a data migration's function returns the rows it affected.
@@ -1466,7 +1522,19 @@ impl Migrator {
                 .execute(&sql)
                 .await
                 .map(|_| None)
-                .map_err(|source| Error::Database { source });
+                .map_err(|source| Error::Bookkeeping {
+                    migration: p.migration.reference(),
+                    direction: p.rendered.direction.name(),
+                    what: match op {
+                        Op::Begin => "BEGIN",
+                        Op::Commit => "COMMIT",
+                        Op::ForgetBackfills => "forgetting its backfill positions",
+                        _ => "its history write",
+                    },
+                    dirty,
+                    details: crate::error::details(&source, &sql),
+                    source: Box::new(source),
+                });
         };
         let count = p.rendered.statements.len();
         tracing::debug!(
@@ -1492,21 +1560,22 @@ impl Migrator {
             direction: p.rendered.direction.name(),
             index: index + 1,
             count,
+            details: crate::error::details(&source, &sql),
             sql,
             dirty,
-            source,
+            source: Box::new(source),
         })
     }
 
     /// Logs that `p` is done, and says so.
-    fn finished(&self, p: &Planned, started: Instant, rows: Option<u64>) -> Done {
+    fn finished(&self, p: &Planned, duration_ms: i64, rows: Option<u64>) -> Done {
         let entry = Done {
             version: p.migration.version(),
             name: p.migration.name(),
             direction: p.rendered.direction,
             statements: p.rendered.statements.len(),
             rows,
-            duration_ms: millis(started.elapsed()),
+            duration_ms,
         };
         tracing::info!(
             version = entry.version,
@@ -1522,6 +1591,41 @@ impl Migrator {
             entry.name
         );
         entry
+    }
+}
+
+/// Migrations sent to the database as one script.
+struct Script {
+    text: String,
+    /// The length of `text` in characters.
+    chars: usize,
+    /// How many migrations it holds.
+    count: usize,
+    /// Where each migration's text starts, in characters from the start of the script.
+    starts: Vec<usize>,
+}
+
+impl Script {
+    fn push(&mut self, piece: &str) {
+        self.chars += piece.chars().count();
+        self.text.push_str(piece);
+    }
+
+    /// Which migration holds the syntax error for which the server refused the script
+    /// (PostgreSQL parses a whole script before running any of it, and says where).
+    fn refused_for(&self, error: &sqlx::Error) -> Option<usize> {
+        let pg = error
+            .as_database_error()?
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+        if pg.code() != "42601" {
+            return None;
+        }
+        let sqlx::postgres::PgErrorPosition::Original(position) = pg.position()? else {
+            return None;
+        };
+        // Positions count characters from 1.
+        let at = position.checked_sub(1)?;
+        self.starts.iter().rposition(|start| *start <= at)
     }
 }
 

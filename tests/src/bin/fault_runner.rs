@@ -7,7 +7,10 @@
 //! - 101: the `counters` table (the test fills it), whose `n` must stay below 1000;
 //! - 102: adds one to every counter in batches of 500 without a transaction: a batch run
 //!   twice leaves a 2, and a counter at 999 makes its batch fail;
-//! - 201: two tables without a transaction, for the recovery tests (`tests/recovery.rs`).
+//! - 201: two tables without a transaction, for the recovery tests (`tests/recovery.rs`);
+//! - 301 to 303 fail, for the failure reports (`tests/failure_reports.rs`): a syntax error,
+//!   an unknown type on the third line of a statement, a deferred foreign key violated at
+//!   `COMMIT`.
 
 use std::process::ExitCode;
 
@@ -69,6 +72,31 @@ fn two_tables(s: &mut Schema) {
         .down("DROP TABLE recovery_one");
     s.raw("CREATE TABLE recovery_two (id INT PRIMARY KEY)")
         .down("DROP TABLE recovery_two");
+}
+
+#[migration(version = 301)]
+fn syntax_error(s: &mut Schema) {
+    s.raw("CREATE TABLE syntax_error (id INT,)")
+        .down("DROP TABLE syntax_error");
+}
+
+#[migration(version = 302)]
+fn unknown_type(s: &mut Schema) {
+    s.raw("CREATE TABLE unknown_type (\n  id INT,\n  b no_such_type\n)")
+        .down("DROP TABLE unknown_type");
+}
+
+#[migration(version = 303)]
+fn deferred_violation(s: &mut Schema) {
+    s.raw("CREATE TABLE deferred_parent (id INT PRIMARY KEY)")
+        .down("DROP TABLE deferred_parent");
+    s.raw(
+        "CREATE TABLE deferred_child (p INT REFERENCES deferred_parent (id) \
+         DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .down("DROP TABLE deferred_child");
+    s.raw("INSERT INTO deferred_child (p) VALUES (1)")
+        .nothing_to_undo("the table goes");
 }
 
 shiplap::migrations!();

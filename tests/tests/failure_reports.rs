@@ -1,0 +1,164 @@
+//! What a failure says, through a real binary (`fault_runner`): the migration at fault
+//! when the server refuses a whole script, or `COMMIT` fails; PostgreSQL's detail, hint
+//! and error position as a line of the statement; no spurious warnings; and each
+//! migration's own time in the history and on screen when migrations go as one script.
+
+use tests::{Engine, Run, TestDb, migrate_with, on_every_backend};
+
+fn migrate(url: &str, args: &[&str]) -> Run {
+    migrate_with(env!("CARGO_BIN_EXE_fault_runner"), url, args)
+}
+
+const NO_SPURIOUS: &str = "there is no transaction in progress";
+
+/// Migration 301's syntax error makes PostgreSQL refuse the whole script it is in; the
+/// 33 migrations before it apply, and the error is 301's.
+async fn a_syntax_error_is_blamed_on_its_migration(db: &TestDb) {
+    let run = migrate(&db.url, &["up", "--to", "301", "-v"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: migration 301 syntax_error")
+            && run.stderr.contains("at statement 1 of 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(NO_SPURIOUS), "{}", run.stderr);
+    let applied = db
+        .strings(
+            "SELECT CAST(COUNT(*) AS CHAR(20)) FROM shiplap_migrations \
+             WHERE version > 0 AND state = 'applied'",
+        )
+        .await;
+    assert_eq!(applied, ["33"]);
+    assert!(
+        run.stdout
+            .ends_with("33 migration(s) done before the failure below; they stay so\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Each migration of a script has its own time: in the history, and on screen.
+async fn each_migration_of_a_script_has_its_own_time(db: &TestDb) {
+    let run = migrate(&db.url, &["up", "--to", "30"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = db
+        .strings(
+            "SELECT CAST(CONCAT(applied_at, ' ', duration_ms) AS CHAR(60)) FROM shiplap_migrations \
+             WHERE version > 0 ORDER BY version",
+        )
+        .await;
+    assert_eq!(rows.len(), 30);
+    let mut previous = String::new();
+    for row in &rows {
+        let (at, ms) = row.split_once(' ').unwrap();
+        assert_eq!(at.len(), "2025-01-01T00:00:00.000Z".len(), "{row}");
+        assert!(at.ends_with('Z') && at.as_bytes()[10] == b'T', "{row}");
+        assert!(*at >= *previous, "in order: {rows:?}");
+        previous = at.to_owned();
+        let ms: i64 = ms.parse().unwrap();
+        // Each waits 20 ms on the server (not on SQLite, which has no such pause).
+        if db.engine() != Engine::Sqlite {
+            assert!(ms >= 20, "its own time, not the script's: {rows:?}");
+        }
+    }
+    if db.engine() == Engine::Postgres {
+        assert!(
+            rows.first() != rows.last(),
+            "not one time for all: {rows:?}"
+        );
+        for line in run.stdout.lines() {
+            let ms: i64 = line
+                .rsplit(", ")
+                .next()
+                .and_then(|s| s.strip_suffix(" ms)"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(ms >= 20, "{line}");
+        }
+    }
+}
+
+/// PostgreSQL's error position, as a line of the statement.
+async fn the_line_at_fault(db: &TestDb) {
+    if db.engine() != Engine::Postgres {
+        return;
+    }
+    let run = migrate(&db.url, &["up", "--to", "201"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mark = migrate(
+        &db.url,
+        &["repair", "--version", "301", "--mark", "applied"],
+    );
+    assert_eq!(mark.code, 0, "{}", mark.stderr);
+    let run = migrate(&db.url, &["up", "--to", "302"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("migration 302 unknown_type")
+            && run.stderr.contains("no_such_type\" does not exist")
+            && run
+                .stderr
+                .contains("\n  at line 3 of the statement: b no_such_type\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(NO_SPURIOUS), "{}", run.stderr);
+    // Not the line of the server's C source that the driver appends.
+    assert_eq!(run.stderr.matches(" at line ").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("(SQLSTATE 42704)"), "{}", run.stderr);
+}
+
+/// A deferred constraint fails at `COMMIT`: the error names the migration and says so.
+async fn a_failed_commit_names_its_migration(db: &TestDb) {
+    if db.engine() == Engine::MySql {
+        return; // No deferred constraints.
+    }
+    let run = migrate(&db.url, &["up", "--to", "201"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for v in ["301", "302"] {
+        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
+        assert_eq!(mark.code, 0, "{}", mark.stderr);
+    }
+    let run = migrate(&db.url, &["up", "--to", "303"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: migration 303 deferred_violation (tests/src/bin/fault_runner.rs:")
+            && run.stderr.contains("failed (up) at COMMIT: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("it was rolled back"), "{}", run.stderr);
+    assert!(!run.stderr.contains(NO_SPURIOUS), "{}", run.stderr);
+    assert!(!db.tables().await.contains(&"deferred_child".to_owned()));
+}
+
+/// A down refused because views depend on the table: DETAIL names them, HINT says what
+/// would do it.
+async fn detail_and_hint(db: &TestDb) {
+    if db.engine() != Engine::Postgres {
+        return;
+    }
+    let run = migrate(&db.url, &["up", "--to", "1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    db.execute("CREATE VIEW pause_view AS SELECT * FROM pause_01")
+        .await;
+    let down = migrate(&db.url, &["down"]);
+    assert_eq!(down.code, 1, "{}", down.stderr);
+    assert!(
+        down.stderr
+            .contains("\n  detail: view pause_view depends on table pause_01")
+            && down.stderr.contains("\n  hint: Use DROP ... CASCADE"),
+        "{}",
+        down.stderr
+    );
+}
+
+on_every_backend!(
+    a_syntax_error_is_blamed_on_its_migration,
+    each_migration_of_a_script_has_its_own_time,
+    the_line_at_fault,
+    a_failed_commit_names_its_migration,
+    detail_and_hint,
+);
