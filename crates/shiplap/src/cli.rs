@@ -428,19 +428,36 @@ fn new(args: &NewArgs, json: bool) -> Result<String> {
 
 /// Parses `60s`, `500ms`, `2m` or a number of seconds.
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    /// Longer than any wait a run means: past it, timers overflow.
+    const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
     let text = text.trim();
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
         .map_or((text, ""), |i| text.split_at(i));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 60s, 500ms or 2m"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "ms" => Ok(Duration::from_millis(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("`{text}` is not a duration like 60s, 500ms or 2m")),
+    let not_a_duration = || format!("`{text}` is not a duration like 60s, 500ms, 2m or 1h");
+    let n: u64 = number.parse().map_err(|_| not_a_duration())?;
+    let seconds_per = match unit {
+        "ms" => return checked(Duration::from_millis(n), text, LONGEST),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(not_a_duration()),
+    };
+    let seconds = n
+        .checked_mul(seconds_per)
+        .ok_or_else(|| format!("`{text}` is too long: at most 366 days"))?;
+    checked(Duration::from_secs(seconds), text, LONGEST)
+}
+
+fn checked(
+    duration: Duration,
+    text: &str,
+    longest: Duration,
+) -> std::result::Result<Duration, String> {
+    if duration > longest {
+        return Err(format!("`{text}` is too long: at most 366 days"));
     }
+    Ok(duration)
 }
 
 /// Arguments of `sql`.

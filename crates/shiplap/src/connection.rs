@@ -58,16 +58,43 @@ impl Default for Retry {
 /// starting) are retried per `retry`; a wrong password or an unknown database fails at
 /// once. An SQLite file is created when missing.
 pub async fn connect(url: &DatabaseUrl, retry: Retry) -> Result<Connection> {
+    connect_to(url, retry, true).await
+}
+
+/// [`connect`]; an SQLite file is created only when `create`, and its absence otherwise is
+/// an error saying so (a mistyped path must not read as an empty database).
+pub(crate) async fn connect_to(
+    url: &DatabaseUrl,
+    retry: Retry,
+    create: bool,
+) -> Result<Connection> {
+    if url.backend() == Backend::Sqlite && !create {
+        let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| invalid(url, &e))?;
+        let file = options.get_filename();
+        let text = file.to_string_lossy();
+        let in_memory = text.is_empty() || text == ":memory:" || text.starts_with("file::memory:");
+        if !in_memory && !file.exists() {
+            return Err(Error::InvalidArgument {
+                message: format!(
+                    "there is no SQLite database at {} ({url}): check the path; `migrate up` \
+                     creates it, no other command does",
+                    file.display()
+                ),
+            });
+        }
+    }
     let mut delay = retry.first_delay;
     let mut attempt = 1;
     loop {
-        match connect_once(url).await {
+        match connect_once(url, create).await {
             Ok(conn) => return Ok(conn),
             Err(source) if attempt <= retry.retries && is_transient(&source) => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
                 attempt += 1;
             }
+            // The driver refused the URL itself: a bad argument, not a failure to connect.
+            Err(source @ sqlx::Error::Configuration(_)) => return Err(invalid(url, &source)),
             Err(source) => {
                 return Err(Error::Connect {
                     url: url.to_string(),
@@ -80,11 +107,22 @@ pub async fn connect(url: &DatabaseUrl, retry: Retry) -> Result<Connection> {
     }
 }
 
-async fn connect_once(url: &DatabaseUrl) -> Result<Connection, sqlx::Error> {
+/// The error for a URL the driver refuses.
+fn invalid(url: &DatabaseUrl, error: &sqlx::Error) -> Error {
+    Error::InvalidDatabaseUrl {
+        url: url.to_string(),
+        reason: match error {
+            sqlx::Error::Configuration(e) => e.to_string(),
+            e => e.to_string(),
+        },
+    }
+}
+
+async fn connect_once(url: &DatabaseUrl, create: bool) -> Result<Connection, sqlx::Error> {
     Ok(match url.backend() {
         Backend::Sqlite => Connection::Sqlite(
             SqliteConnectOptions::from_str(url.expose())?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .busy_timeout(Duration::from_secs(5))
                 .disable_statement_logging()
                 .connect()

@@ -54,6 +54,19 @@ impl DatabaseUrl {
                 });
             }
         };
+        if backend == Backend::Sqlite {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split(['?', '#']).next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::InvalidDatabaseUrl {
+                    url: redact(url),
+                    reason: "it names no file (SQLite would open a database in memory, gone \
+                             when the run ends): use sqlite://path/to/file.db, or sqlite::memory: \
+                             if that is what you mean"
+                        .into(),
+                });
+            }
+        }
         if backend != Backend::Sqlite && !rest.starts_with("//") {
             return Err(Error::InvalidDatabaseUrl {
                 url: redact(url),
@@ -124,36 +137,45 @@ impl fmt::Debug for DatabaseUrl {
 /// query parameter replaced by `***`. Works on malformed URLs too (no `//`, an unescaped
 /// `@` in the password): whatever follows the user name up to the authority's last `@`.
 pub fn redact(url: &str) -> String {
-    // The authority starts after `scheme://`, or after `scheme:` in a malformed URL.
-    let prefix_len = url
-        .find("://")
-        .map(|i| i + 3)
-        .or_else(|| url.find(':').map(|i| i + 1));
-    let mut out = match prefix_len {
-        Some(prefix_len) => {
-            let (prefix, rest) = url.split_at(prefix_len);
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((user_info, host)) => {
-                    let user = user_info
-                        .split_once(':')
-                        .map_or(user_info, |(user, _)| user);
-                    let hidden = if user_info.contains(':') { ":***" } else { "" };
-                    format!("{prefix}{user}{hidden}@{host}{tail}")
+    let mut out = url.to_owned();
+    // The user-info ends at the last `@`: a password may hold `@`, `/`, `?` or `#`
+    // unescaped. (An `@` further on only hides more than it needs to.)
+    if let Some(at) = url.rfind('@') {
+        // It starts after `scheme://`; in a URL without `://`, after the last `/` before
+        // the first `:` (`postgres//user:pw@host`), or after the scheme's `:`.
+        let start = match url[..at].find("://") {
+            Some(i) => i + 3,
+            None => {
+                let colon = url[..at].find(':').unwrap_or(0);
+                match url[..colon].rfind('/') {
+                    Some(slash) => slash + 1,
+                    None if url[..colon].chars().all(|c| c.is_ascii_alphanumeric()) => {
+                        let after = colon + 1;
+                        // `scheme:user:pw@host`: the user starts after the scheme.
+                        if url[after..at].contains(':') {
+                            after
+                        } else {
+                            0
+                        }
+                    }
+                    None => 0,
                 }
-                None => url.to_owned(),
             }
+        };
+        let user_info = &url[start..at];
+        if let Some((user, _)) = user_info.split_once(':') {
+            out = format!("{}{user}:***{}", &url[..start], &url[at..]);
         }
-        None => url.to_owned(),
-    };
-    // Query parameters such as `?password=...` (accepted by some drivers).
-    if let Some(start) = out.to_ascii_lowercase().find("password=") {
-        let value_start = start + "password=".len();
+    }
+    // Query parameters such as `?password=...` (accepted by some drivers), every one.
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find("password=") {
+        let value_start = from + found + "password=".len();
         let value_end = out[value_start..]
             .find(['&', '#'])
             .map_or(out.len(), |i| value_start + i);
         out.replace_range(value_start..value_end, "***");
+        from = value_start + 3;
     }
     out
 }
@@ -180,6 +202,35 @@ fn read_dotenv(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_passwords_of_malformed_urls() {
+        for (url, shown) in [
+            ("postgres://app:pa/ss@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:pa#ss@host/db", "postgres://app:***@host/db"),
+            ("postgres://app:pa?ss@host/db", "postgres://app:***@host/db"),
+            ("postgres//app:hunter2@host/db", "postgres//app:***@host/db"),
+            ("postgres:app:hunter2@host/db", "postgres:app:***@host/db"),
+            (
+                "postgres://h/db?password=one&password=two",
+                "postgres://h/db?password=***&password=***",
+            ),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_sqlite_url_must_name_a_file() {
+        for url in ["sqlite:", "sqlite://", "sqlite://?mode=rwc"] {
+            let err = DatabaseUrl::parse(url, UrlSource::Flag)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("it names no file"), "{url}: {err}");
+        }
+        assert!(DatabaseUrl::parse("sqlite::memory:", UrlSource::Flag).is_ok());
+        assert!(DatabaseUrl::parse("sqlite:shop.db", UrlSource::Flag).is_ok());
+    }
 
     #[test]
     fn redacts_passwords_everywhere() {

@@ -20,7 +20,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::clock::now_rfc3339;
-use crate::connection::{Connection, ELAPSED, MARKER, Marker, Retry, connect};
+use crate::connection::{Connection, ELAPSED, MARKER, Marker, Retry, connect_to};
 use crate::data::RunInfo;
 use crate::history::{self, HistoryTable, LAYOUT, Layout, SQLITE_CLOCK, Shape};
 use crate::lint;
@@ -254,8 +254,15 @@ impl Migrator {
         HistoryTable::new(&self.options.table, self.backend())
     }
 
+    /// Connects for reading: an SQLite file must exist.
     async fn connect(&self) -> Result<Connection> {
-        let mut conn = connect(&self.url, self.options.connect).await?;
+        self.connect_creating(false).await
+    }
+
+    /// Connects; an SQLite file is created when missing if `create`.
+    async fn connect_creating(&self, create: bool) -> Result<Connection> {
+        check_table_name(&self.options.table)?;
+        let mut conn = connect_to(&self.url, self.options.connect, create).await?;
         if let Some(timeout) = self.options.statement_lock_timeout {
             let sql = match self.backend() {
                 Backend::Postgres => {
@@ -277,8 +284,13 @@ impl Migrator {
     /// Runs `f` on a connection while holding the run lock, taken on that same connection;
     /// releases both on every path. A lock that cannot be released is a warning, not a
     /// failure of the run: the server releases it when the connection closes.
-    async fn locked<T: Outcome>(&self, f: impl AsyncFnOnce(&mut Connection, &RunLock) -> T) -> T {
-        let mut conn = match self.connect().await {
+    /// Only `create` makes a missing SQLite file (`up`, `baseline`, `fresh`).
+    async fn locked<T: Outcome>(
+        &self,
+        create: bool,
+        f: impl AsyncFnOnce(&mut Connection, &RunLock) -> T,
+    ) -> T {
+        let mut conn = match self.connect_creating(create).await {
             Ok(conn) => conn,
             Err(e) => return T::failure(e),
         };
@@ -491,7 +503,7 @@ impl Migrator {
             return Report::failure(e);
         }
         let rendered = self.render_up_meanwhile();
-        self.locked(async |conn, lock| {
+        self.locked(true, async |conn, lock| {
             let plan = async {
                 let rows = self.prepared_history(conn, true).await?.unwrap_or_default();
                 let resumable = self.resumable(conn, &rows).await?;
@@ -790,7 +802,7 @@ impl Migrator {
 
     /// [`down`](Self::down), reporting what was reverted before a failure too.
     pub async fn down_report(&self, target: DownTarget) -> Report {
-        self.locked(async |conn, lock| {
+        self.locked(false, async |conn, lock| {
             let plan = async {
                 let rows = self
                     .prepared_history(conn, false)
@@ -879,7 +891,7 @@ impl Migrator {
 
     /// [`redo`](Self::redo), reporting what was reverted and applied before a failure too.
     pub async fn redo_report(&self, steps: u32) -> Report {
-        self.locked(async |conn, lock| {
+        self.locked(false, async |conn, lock| {
             let down = async {
                 let rows = self
                     .prepared_history(conn, false)
@@ -924,7 +936,7 @@ impl Migrator {
                 message: "--version must be a positive version".into(),
             });
         }
-        self.locked(async |conn, _lock| {
+        self.locked(true, async |conn, _lock| {
             let table = self.table();
             if !self
                 .prepared_history(conn, true)
@@ -965,7 +977,7 @@ impl Migrator {
                 message: "--mark needs --version: it marks one migration".into(),
             });
         }
-        self.locked(async |conn, _lock| {
+        self.locked(false, async |conn, _lock| {
             let table = self.table();
             let rows = self
                 .prepared_history(conn, false)
@@ -1086,7 +1098,7 @@ impl Migrator {
     /// Drops every table (and view, sequence and enum type) in the database's current
     /// schema, then applies every migration. Destroys all data: for development only.
     pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
-        self.locked(async |conn, lock| {
+        self.locked(true, async |conn, lock| {
             drop_everything(conn).await?;
             self.prepared_history(conn, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
@@ -1592,6 +1604,39 @@ impl Migrator {
         );
         entry
     }
+}
+
+/// The longest history table name: with `_backfill` appended, PostgreSQL's limit of 63
+/// bytes for a name (MySQL's is 64), so that the two tables never collapse into one.
+const LONGEST_TABLE: usize = 63 - "_backfill".len();
+
+/// Refuses a history table name that some backend would take otherwise than written.
+fn check_table_name(table: &str) -> Result<()> {
+    let problem = if table.is_empty() {
+        "it is empty".to_owned()
+    } else if table.contains('.') {
+        "a schema-qualified name is not supported: name the table alone, and choose the \
+         schema with the connection (PostgreSQL's search_path, e.g. `?options=-c%20search_path%3Dops` \
+         in the URL; on MySQL the URL's database)"
+            .to_owned()
+    } else if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || table.starts_with(|c: char| c.is_ascii_digit())
+    {
+        "use letters, digits and `_` only, not starting with a digit (quotes and backslashes \
+         are read differently by each backend)"
+            .to_owned()
+    } else if table.len() > LONGEST_TABLE {
+        format!(
+            "it is {} bytes long: at most {LONGEST_TABLE}, so that `{table}_backfill` fits \
+             PostgreSQL's 63",
+            table.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidArgument {
+        message: format!("--table `{table}`: {problem}"),
+    })
 }
 
 /// Migrations sent to the database as one script.
