@@ -104,6 +104,37 @@ async fn fails_after_writing(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     check(false, "a deliberate failure after writing")
 }
 
+/// Inserts, then panics: the panic is the migration's failure, not the test process's.
+#[migration(version = 4, nothing_to_undo = "it never applies")]
+async fn panics_after_writing(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
+    ctx.execute_sql(
+        "INSERT INTO people (id, name) VALUES (?, ?)",
+        [5i64.into(), "Grace".into()],
+    )
+    .await?;
+    let ids: Vec<i64> = Vec::new();
+    let _ = ids[3]; // a bug
+    Ok(())
+}
+
+async fn a_panic_is_the_migrations_error(db: &TestDb) {
+    let m = db.migrator("data");
+    m.up(Some(2), false).await.unwrap();
+    // Migration 3 fails on purpose: record it applied, as a person would, to reach 4.
+    m.repair(Some(3), Some(shiplap::Mark::Applied))
+        .await
+        .unwrap();
+    let err = m.up(None, false).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("data migration 4 panics_after_writing (tests/tests/data.rs:")
+            && text.contains("it panicked: index out of bounds"),
+        "{text}"
+    );
+    let grace = db.strings("SELECT name FROM people WHERE id = 5").await;
+    assert!(grace.is_empty(), "rolled back: {grace:?}");
+}
+
 async fn binds_fetches_and_rolls_back(db: &TestDb) {
     let transactional = db.engine() != Engine::MySql;
     let m = db.migrator("data");
@@ -130,15 +161,18 @@ async fn binds_fetches_and_rolls_back(db: &TestDb) {
         .collect();
     assert!(linus.is_empty(), "the insert was rolled back: {linus:?}");
     if transactional {
-        assert_eq!(states, ["applied", "applied", "pending"]);
+        assert_eq!(states, ["applied", "applied", "pending", "pending"]);
     } else {
         // MySQL: the data change is rolled back too (DML is transactional there), but
         // the history row, written before (DDL would have committed), says dirty.
-        assert_eq!(states, ["applied", "applied", "dirty"]);
+        assert_eq!(states, ["applied", "applied", "dirty", "pending"]);
     }
 }
 
-tests::on_every_backend!(binds_fetches_and_rolls_back);
+tests::on_every_backend!(
+    binds_fetches_and_rolls_back,
+    a_panic_is_the_migrations_error
+);
 
 /// With `--format json`, the example's backfill reports on stderr as JSON lines.
 #[tokio::test]
@@ -184,5 +218,39 @@ async fn json_progress_events() {
     // stdout is still one JSON document.
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["command"], "up");
+    db.drop().await;
+}
+
+/// jsonb's operators in raw SQL with placeholders: `??` is `?`, `?|` and `?&` stay.
+#[tokio::test]
+async fn jsonb_operators_on_postgres() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    let mut ctx = DataContext::postgres(&mut conn);
+    let rows: Vec<(i64,)> = ctx
+        .fetch_all_sql(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT CAST('{\"a\": 1}' AS jsonb) AS d) x \
+             WHERE d ?? 'a' AND d ?| ARRAY['a', 'z'] AND NOT d ?& ARRAY['a', 'z'] \
+             AND E'it\\'s ?' <> ? /* a /* nested ? */ comment ? */",
+            ["x".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, [(1,)]);
+    let err = ctx
+        .fetch_all_sql::<(i64,)>("SELECT ? + ?", [1i64.into()])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the SQL has 2 `?` placeholder(s) but 1 value(s) were given"),
+        "{err}"
+    );
+    drop(ctx);
+    drop(conn);
     db.drop().await;
 }

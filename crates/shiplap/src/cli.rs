@@ -499,6 +499,9 @@ where
         }
     };
     init_logging(&cli);
+    // The command line owns its process: a statement sea-query cannot render is reported
+    // as an error, without the panic's message on stderr too.
+    crate::panic::install_quiet_hook();
     let result = registry.and_then(|registry| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -265,7 +265,7 @@ impl<'c> DataContext<'c> {
         sql: &str,
         values: impl IntoIterator<Item = Value>,
     ) -> Result<u64> {
-        let (sql, values) = self.placeholders(sql, values);
+        let (sql, values) = self.placeholders(sql, values)?;
         let rows = on_backend!(self, conn, _builder => sqlx::query_with(AssertSqlSafe(sql), values)
             .execute(&mut **conn)
             .await?
@@ -306,7 +306,7 @@ impl<'c> DataContext<'c> {
         sql: &str,
         values: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<T>> {
-        let (sql, values) = self.placeholders(sql, values);
+        let (sql, values) = self.placeholders(sql, values)?;
         Ok(
             on_backend!(self, conn, _builder => sqlx::query_as_with(AssertSqlSafe(sql), values)
                 .fetch_all(&mut **conn)
@@ -314,16 +314,31 @@ impl<'c> DataContext<'c> {
         )
     }
 
+    /// The SQL for the backend (on PostgreSQL, `?` numbered) and its values; refuses a
+    /// count of values that does not match the placeholders.
     fn placeholders(
         &self,
         sql: &str,
         values: impl IntoIterator<Item = Value>,
-    ) -> (String, SqlxValues) {
+    ) -> Result<(String, SqlxValues)> {
+        let values: Vec<Value> = values.into_iter().collect();
         let sql = match self.backend() {
-            Backend::Postgres => numbered_placeholders(sql),
+            Backend::Postgres => {
+                let (numbered, count) = numbered_placeholders(sql);
+                if count != values.len() {
+                    return Err(Error::Data {
+                        message: format!(
+                            "the SQL has {count} `?` placeholder(s) but {} value(s) were given \
+                             (write jsonb's `?` operator as `??`): {sql}",
+                            values.len()
+                        ),
+                    });
+                }
+                numbered
+            }
             _ => sql.to_owned(),
         };
-        (sql, SqlxValues(Values(values.into_iter().collect())))
+        Ok((sql, SqlxValues(Values(values))))
     }
 
     /// Fails when the run no longer holds its lock, before the batch after `last` runs.
@@ -683,19 +698,34 @@ impl Backfill {
     }
 }
 
-/// `?` placeholders as `$1, $2, ...` (PostgreSQL), except inside quotes, dollar quotes and
-/// comments.
-fn numbered_placeholders(sql: &str) -> String {
+/// `?` placeholders as `$1, $2, ...` (PostgreSQL), and how many there are. Not inside
+/// quotes (`E'...'` strings with their backslash escapes), dollar quotes or comments
+/// (nested `/* */` too). jsonb's `?|` and `?&` stay operators; its `?` operator is written
+/// `??` and becomes `?`.
+fn numbered_placeholders(sql: &str) -> (String, usize) {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;
     let mut chars = sql.char_indices().peekable();
+    let mut previous: Option<char> = None;
     while let Some((i, c)) = chars.next() {
         match c {
             '\'' | '"' => {
+                // E'...' (not inside a longer word): backslash escapes a quote.
+                let escapes = c == '\''
+                    && matches!(previous, Some('E' | 'e'))
+                    && !sql[..i.saturating_sub(1)]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|p| p.is_alphanumeric() || p == '_');
                 out.push(c);
+                let mut escaped = false;
                 for (_, d) in chars.by_ref() {
                     out.push(d);
-                    if d == c {
+                    if escaped {
+                        escaped = false;
+                    } else if escapes && d == '\\' {
+                        escaped = true;
+                    } else if d == c {
                         break;
                     }
                 }
@@ -710,7 +740,7 @@ fn numbered_placeholders(sql: &str) -> String {
                 }
             }
             '/' if sql[i..].starts_with("/*") => {
-                let end = sql[i + 2..].find("*/").map_or(sql.len(), |e| i + 2 + e + 2);
+                let end = block_comment_end(sql, i);
                 out.push_str(&sql[i..end]);
                 while chars.peek().is_some_and(|(j, _)| *j < end) {
                     chars.next();
@@ -736,15 +766,47 @@ fn numbered_placeholders(sql: &str) -> String {
                     _ => out.push(c),
                 }
             }
-            '?' => {
-                n += 1;
-                out.push('$');
-                out.push_str(&n.to_string());
-            }
+            '?' => match chars.peek().map(|(_, d)| *d) {
+                Some('?') => {
+                    chars.next();
+                    out.push('?');
+                }
+                Some('|' | '&') => out.push(c),
+                _ => {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                }
+            },
             _ => out.push(c),
         }
+        previous = Some(c);
     }
-    out
+    (out, n)
+}
+
+/// Where the block comment starting at `start` ends (after its `*/`), nested ones
+/// included.
+fn block_comment_end(sql: &str, start: usize) -> usize {
+    let bytes = sql.as_bytes();
+    let (mut depth, mut i) = (0usize, start);
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    sql.len()
 }
 
 #[cfg(test)]
@@ -753,16 +815,30 @@ mod tests {
 
     #[test]
     fn numbers_placeholders_outside_quotes_and_comments() {
+        let numbered = |sql| numbered_placeholders(sql).0;
         assert_eq!(
-            numbered_placeholders(
+            numbered(
                 "UPDATE t SET a = ?, b = 'what?' -- why?\n WHERE c = ? /* ? */ AND d = $x$?$x$ AND \"e?\" = ?"
             ),
             "UPDATE t SET a = $1, b = 'what?' -- why?\n WHERE c = $2 /* ? */ AND d = $x$?$x$ AND \"e?\" = $3"
         );
+        assert_eq!(numbered("SELECT 'it''s ?', ?"), "SELECT 'it''s ?', $1");
+        // An escape string: \' does not end it.
         assert_eq!(
-            numbered_placeholders("SELECT 'it''s ?', ?"),
-            "SELECT 'it''s ?', $1"
+            numbered(r"SELECT E'it\'s ?', ?, e'\\', ?, note'?'"),
+            r"SELECT E'it\'s ?', $1, e'\\', $2, note'?'"
         );
+        // Nested comments.
+        assert_eq!(
+            numbered("/* a /* ? */ still ? */ SELECT ?"),
+            "/* a /* ? */ still ? */ SELECT $1"
+        );
+        // jsonb operators.
+        assert_eq!(
+            numbered("SELECT d ?? 'k', d ?| ARRAY['a'], d ?& ARRAY['b'] FROM t WHERE id = ?"),
+            "SELECT d ? 'k', d ?| ARRAY['a'], d ?& ARRAY['b'] FROM t WHERE id = $1"
+        );
+        assert_eq!(numbered_placeholders("SELECT ?, ??, ?").1, 2);
     }
 
     #[test]

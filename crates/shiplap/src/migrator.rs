@@ -1512,7 +1512,13 @@ impl Migrator {
                 pause: self.options.backfill_pause,
                 lock: lock.check(),
             });
-            let result = f(&mut ctx).await;
+            // A panic in the migration's code is its failure, not the host's.
+            let result = match crate::panic::catch_async(f(&mut ctx)).await {
+                Ok(result) => result,
+                Err(message) => Err(Error::Data {
+                    message: format!("it panicked: {message}"),
+                }),
+            };
             let affected = ctx.rows_affected();
             return match result {
                 Ok(()) => {

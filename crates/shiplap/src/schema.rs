@@ -591,6 +591,8 @@ mod tests {
 
     #[test]
     fn a_panicking_migration_is_a_plan_error_with_its_location() {
+        // As the command line does: where a caught panic happened is known to the hook.
+        crate::panic::install_quiet_hook();
         let m = schema_migration(11, "boom", 8, |_| {
             let names: Vec<&str> = Vec::new();
             let first = names.first().copied();
