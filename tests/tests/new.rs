@@ -47,9 +47,10 @@ fn writes_a_data_migration_and_refuses_bad_names() {
     assert!(version > 20250000000000, "{stdout}");
     let file = dir.join(format!("src/m{version}_backfill_emails.rs"));
     let source = std::fs::read_to_string(&file).unwrap();
+    // With nothing_to_undo, so that `down` can pass it.
     assert!(
         source.contains(&format!(
-            "#[migration(version = {version}, transaction = false)]"
+            "#[migration(\n    version = {version}, transaction = false,\n    nothing_to_undo = \""
         )),
         "{source}"
     );

@@ -22,6 +22,7 @@ pub(crate) const RULES: &[&str] = &[
     "add_not_null_without_default",
     "narrowing_type",
     "mixed_schema_and_data",
+    "mysql_mixed_schema_and_data",
     "data_in_one_transaction",
     "int_primary_key",
     "mysql_table_copy",

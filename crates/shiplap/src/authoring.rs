@@ -263,10 +263,18 @@ pub fn skeleton(name: &str, version: i64, template: Template) -> String {
     if let Some(first) = sentence.get(..1) {
         sentence.replace_range(..1, &first.to_uppercase());
     }
-    let attribute = if template.transaction {
-        format!("#[migration(version = {version})]")
+    let transaction = if template.transaction {
+        ""
     } else {
-        format!("#[migration(version = {version}, transaction = false)]")
+        ", transaction = false"
+    };
+    // A data migration has no down: saying why reverting needs none lets `down` pass it.
+    let attribute = if template.data {
+        format!(
+            "#[migration(\n             \x20   version = {version}{transaction},\n             \x20   nothing_to_undo = \"it only changes data: say here why reverting needs no change\"\n             )]"
+        )
+    } else {
+        format!("#[migration(version = {version}{transaction})]")
     };
     let body = match (template.data, template.transaction) {
         (false, transaction) => format!(

@@ -515,9 +515,9 @@ impl HistoryTable {
     /// times are not known when the script is written.
     pub(crate) fn insert_timed(&self, row: &HistoryRow) -> String {
         let applied_at = match self.backend {
-            Backend::Postgres => {
-                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')".to_owned()
-            }
+            Backend::Postgres => format!(
+                "to_char({PG_BEGAN} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
             Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {SQLITE_BEGAN})"),
             Backend::MySql => return self.insert(row),
         };
@@ -624,14 +624,22 @@ pub(crate) const SQLITE_CLOCK: &str =
 /// The julian day at which the migration's transaction began, on SQLite.
 const SQLITE_BEGAN: &str = "(SELECT t FROM temp.shiplap_run_clock WHERE id = 1)";
 
+/// When the migration's transaction began, on PostgreSQL: a setting local to the
+/// transaction. (Not `now()`: every statement of one script shares the time the server
+/// received the script, so `now()` is the script's start for all its migrations.)
+const PG_BEGAN: &str = "CAST(current_setting('shiplap.began') AS timestamptz)";
+
 /// The statement that notes when a migration's transaction began, right after its
-/// `BEGIN` (`None`: PostgreSQL's `now()` is that already).
+/// `BEGIN` (`None` on MySQL, which sends no scripts).
 pub(crate) fn began(backend: Backend) -> Option<&'static str> {
     match backend {
         Backend::Sqlite => Some(
             "INSERT OR REPLACE INTO temp.shiplap_run_clock (id, t) VALUES (1, julianday('now'))",
         ),
-        _ => None,
+        Backend::Postgres => {
+            Some("SELECT set_config('shiplap.began', CAST(clock_timestamp() AS text), true)")
+        }
+        Backend::MySql => None,
     }
 }
 
@@ -639,9 +647,9 @@ pub(crate) fn began(backend: Backend) -> Option<&'static str> {
 /// database's own clock (`None` on MySQL, which sends no scripts).
 pub(crate) fn elapsed_ms(backend: Backend) -> Option<String> {
     match backend {
-        Backend::Postgres => {
-            Some("CAST(EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000 AS bigint)".to_owned())
-        }
+        Backend::Postgres => Some(format!(
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - {PG_BEGAN}) * 1000 AS bigint)"
+        )),
         Backend::Sqlite => Some(format!(
             "CAST((julianday('now') - {SQLITE_BEGAN}) * 86400000 AS integer)"
         )),

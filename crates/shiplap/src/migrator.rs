@@ -781,7 +781,10 @@ impl Migrator {
             ops.push(Op::Commit);
         } else {
             ops.push(mark_dirty);
-            // On MySQL, data changes still roll back with the transaction.
+            // On MySQL a transaction still makes a migration's data changes all or nothing
+            // while it has no DDL. Each DDL statement commits what came before it and runs
+            // on its own, so a migration mixing both can fail half done: its dirty row says
+            // so (and the lint's mysql_mixed_schema_and_data is an error).
             if m.transaction() {
                 ops.push(Op::Begin);
             }
@@ -1416,11 +1419,24 @@ impl Migrator {
         script: &Script,
         done: &mut Vec<Done>,
     ) -> (usize, Option<usize>) {
-        tracing::debug!(
-            migrations = group.len(),
-            "running as one script:\n{}",
-            script.text
-        );
+        // -vv: each statement, as when they run one at a time (the whole script, history
+        // writes and markers included, at the trace level).
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for p in group {
+                let count = p.rendered.statements.len();
+                for (index, statement) in p.rendered.statements.iter().enumerate() {
+                    tracing::debug!(
+                        version = p.migration.version(),
+                        statement = index + 1,
+                        of = count,
+                        "running (sent with {} migration(s) as one script): {}",
+                        group.len(),
+                        statement.sql
+                    );
+                }
+            }
+        }
+        tracing::trace!(migrations = group.len(), "the script:\n{}", script.text);
         let mut applied = 0;
         let mut elapsed = None;
         let failure = {

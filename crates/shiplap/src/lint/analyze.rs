@@ -815,7 +815,11 @@ impl Walk<'_> {
         }
         if let (Some(_), Some(dml)) = (&self.ddl, &self.dml) {
             self.found.push((
-                "mixed_schema_and_data",
+                if self.mysql() {
+                    "mysql_mixed_schema_and_data"
+                } else {
+                    "mixed_schema_and_data"
+                },
                 Some(dml.clone()),
                 "changes data in a migration that also changes the schema".into(),
             ));

@@ -35,6 +35,7 @@ const PG: &[Backend] = &[Backend::Postgres];
 const MYSQL: &[Backend] = &[Backend::MySql];
 const ALL: &[Backend] = &[Backend::Sqlite, Backend::Postgres, Backend::MySql];
 const PG_MYSQL: &[Backend] = &[Backend::Postgres, Backend::MySql];
+const SQLITE_PG: &[Backend] = &[Backend::Sqlite, Backend::Postgres];
 
 use Severity::{Error, Warning};
 
@@ -176,8 +177,15 @@ pub const RULES: &[Rule] = &[
     Rule {
         id: "mixed_schema_and_data",
         severity: Warning,
-        backends: ALL,
+        backends: SQLITE_PG,
         why: "schema and data changes in one migration hold the schema change's locks while the data changes run",
+        fix: "put the data change in a migration of its own (a data migration, batched for large tables)",
+    },
+    Rule {
+        id: "mysql_mixed_schema_and_data",
+        severity: Error,
+        backends: MYSQL,
+        why: "MySQL commits each DDL statement at once: a data change that fails after it cannot roll the schema change back, and the migration is left half done (dirty)",
         fix: "put the data change in a migration of its own (a data migration, batched for large tables)",
     },
     Rule {

@@ -566,6 +566,29 @@ fn mixed_schema_and_data() {
             &[r#"ALTER TABLE "users" ADD COLUMN "plan" text"#],
         ),
     );
+    // MySQL commits the DDL at once: an error there, under its own id.
+    fires(
+        "mysql_mixed_schema_and_data",
+        case(
+            MySql,
+            &[USERS_MY],
+            &[
+                "ALTER TABLE `users` ADD COLUMN `plan` varchar(16)",
+                "UPDATE `users` SET `plan` = 'free' WHERE `plan` IS NULL",
+            ],
+        ),
+    );
+    quiet(
+        rule,
+        case(
+            MySql,
+            &[USERS_MY],
+            &[
+                "ALTER TABLE `users` ADD COLUMN `plan` varchar(16)",
+                "UPDATE `users` SET `plan` = 'free' WHERE `plan` IS NULL",
+            ],
+        ),
+    );
 }
 
 #[test]
