@@ -117,6 +117,8 @@ pub struct TestDb {
     name: String,
     /// The server's URL, where the database is created and dropped.
     server: String,
+    /// Whether [`TestDb::drop`] ran; if not (the test panicked), `Drop` drops it.
+    dropped: bool,
 }
 
 /// Which backend a [`TestDb`] is on.
@@ -145,6 +147,7 @@ impl TestDb {
                     engine,
                     name: path.display().to_string(),
                     server: String::new(),
+                    dropped: false,
                 });
             }
             Engine::Postgres => (
@@ -162,6 +165,7 @@ impl TestDb {
             engine,
             name,
             server,
+            dropped: false,
         })
     }
 
@@ -247,20 +251,44 @@ impl TestDb {
     }
 
     /// Drops the database (the SQLite file and its lock file).
-    pub async fn drop(self) {
-        match self.engine {
-            Engine::Sqlite => {
-                let _ = std::fs::remove_file(&self.name);
-                let _ = std::fs::remove_file(format!("{}-shiplap-lock", self.name));
-            }
-            Engine::Postgres => {
-                let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-                run(self.engine, &self.server, &sql).await;
-            }
-            Engine::MySql => {
-                let sql = format!("DROP DATABASE IF EXISTS `{}`", self.name);
-                run(self.engine, &self.server, &sql).await;
-            }
+    pub async fn drop(mut self) {
+        self.dropped = true;
+        drop_database(self.engine, &self.name, &self.server).await;
+    }
+}
+
+/// A database whose test panicked before dropping it is dropped all the same (from a thread
+/// of its own: `Drop` cannot await, and may run inside the test's runtime).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (engine, name, server) = (self.engine, self.name.clone(), self.server.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(drop_database(engine, &name, &server));
+        })
+        .join();
+    }
+}
+
+async fn drop_database(engine: Engine, name: &str, server: &str) {
+    match engine {
+        Engine::Sqlite => {
+            let _ = std::fs::remove_file(name);
+            let _ = std::fs::remove_file(format!("{name}-shiplap-lock"));
+        }
+        Engine::Postgres => {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            run(engine, server, &sql).await;
+        }
+        Engine::MySql => {
+            let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+            run(engine, server, &sql).await;
         }
     }
 }

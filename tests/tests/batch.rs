@@ -41,7 +41,7 @@ async fn records_real_durations(db: &TestDb) {
         registry,
         DatabaseUrl::parse(&db.url, UrlSource::Flag).unwrap(),
         Options {
-            // Exercises the "still running" report while the batch runs.
+            // The "still running" report while the batch runs (asserted in failure_reports.rs).
             progress_every: Duration::from_millis(100),
             ..Options::default()
         },

@@ -172,13 +172,13 @@ async fn killed_resumed_and_never_blocking(db: &TestDb) {
          {longest_wait:?}, longest batch {longest_batch:?}",
         db.engine()
     );
-    assert!(writes > 0);
-    // A writer waits for at most the batch holding its row (about `longest_batch`, plus the
-    // machine's scheduling noise), never for the whole backfill as behind one UPDATE. The
-    // bound is a quarter of the backfill so that a busy CI machine cannot fail it.
+    // Behind one UPDATE of the whole table the writer would wait for all of it, and get
+    // one or two updates through; between batches it keeps going. (How long it waits is
+    // measured by `cargo xtask bench backfill`, not asserted here: a busy machine would
+    // fail a time bound.)
     assert!(
-        longest_wait < backfill / 4,
-        "a writer waited {longest_wait:?} during a {backfill:?} backfill (longest batch {longest_batch:?})"
+        writes >= 10,
+        "{writes} single-row updates during a {backfill:?} backfill"
     );
 
     let rest = migrate(&db.url, &["up"]);

@@ -180,7 +180,91 @@ async fn very_verbose_logs_each_statement(db: &TestDb) {
     assert!(!run.stderr.contains("the script:"), "{}", run.stderr);
 }
 
+/// A statement running longer than --progress-every is reported while it runs, whether it
+/// was sent alone (MySQL) or in a script.
+async fn a_long_statement_is_reported_while_it_runs(db: &TestDb) {
+    let run = migrate(&db.url, &["up", "--to", "201"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for v in ["301", "302", "303"] {
+        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
+        assert_eq!(mark.code, 0, "{}", mark.stderr);
+    }
+    let run = migrate(&db.url, &["up", "--to", "401", "--progress-every", "100ms"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("slow_statement: ") && run.stderr.contains("still running after"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The session killed while migration 401 runs: the error names it and says that whether
+/// it committed is for `status` to tell, and `status` does.
+async fn a_lost_connection_names_the_migration_in_flight(db: &TestDb) {
+    let kill = match db.engine() {
+        Engine::Sqlite => return,
+        Engine::Postgres => {
+            "SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'shiplap' \
+             AND query LIKE '%pg_sleep(0.5)%' AND pid <> pg_backend_pid()"
+        }
+        Engine::MySql => {
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist \
+             WHERE db = DATABASE() AND info LIKE 'DO SLEEP(0.5)%'"
+        }
+    };
+    let run = migrate(&db.url, &["up", "--to", "201"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for v in ["301", "302", "303"] {
+        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
+        assert_eq!(mark.code, 0, "{}", mark.stderr);
+    }
+    let binary = env!("CARGO_BIN_EXE_fault_runner");
+    let child = std::process::Command::new(binary)
+        .args(["migrate", "up", "--to", "401", "--database-url", &db.url])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        let found = db.strings(kill).await;
+        if let Some(id) = found.first() {
+            if db.engine() == Engine::MySql {
+                db.execute(&format!("KILL {id}")).await;
+            }
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("migration 401 slow_statement")
+            && stderr.contains("whether it committed is not known here")
+            && stderr.contains("`migrate status`"),
+        "{stderr}"
+    );
+    let status = migrate(&db.url, &["status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let state = doc["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == 401)
+        .map(|m| m["state"].clone());
+    // Rolled back by the server (MySQL: its dirty row says it did not finish).
+    let expected = if db.engine() == Engine::MySql {
+        "dirty"
+    } else {
+        "pending"
+    };
+    assert_eq!(state, Some(serde_json::json!(expected)), "{doc}");
+}
+
 on_every_backend!(
+    a_lost_connection_names_the_migration_in_flight,
+    a_long_statement_is_reported_while_it_runs,
     very_verbose_logs_each_statement,
     a_syntax_error_is_blamed_on_its_migration,
     each_migration_of_a_script_has_its_own_time,

@@ -643,10 +643,13 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
     ] {
         e.insert((version, PG, rule));
     }
+    // MySQL commits the DDL at once: an error there, under its own id.
+    e.insert((31, PG, "mixed_schema_and_data"));
+    e.insert((31, LITE, "mixed_schema_and_data"));
+    e.insert((31, MY, "mysql_mixed_schema_and_data"));
     for backend in [PG, MY, LITE] {
         for (version, rule) in [
             (30, "add_not_null_without_default"),
-            (31, "mixed_schema_and_data"),
             (32, "data_in_one_transaction"),
             (33, "data_in_one_transaction"),
             (90, "rename_column"),

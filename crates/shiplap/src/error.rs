@@ -183,7 +183,7 @@ pub enum Error {
     /// recorded as dirty.
     #[error(
         "migration {migration} failed ({direction}) at statement {index} of {count}: {}{details}\n  statement: {sql}\n{}",
-        message(source), after_failure(*dirty, migration.version())
+        message(source), after_failure(*dirty, migration.version(), connection_lost(source))
     )]
     Statement {
         /// The migration.
@@ -210,7 +210,7 @@ pub enum Error {
     /// constraint, say) or its history write.
     #[error(
         "migration {migration} failed ({direction}) at {what}: {}{details}\n{}",
-        message(source), after_failure(*dirty, migration.version())
+        message(source), after_failure(*dirty, migration.version(), connection_lost(source))
     )]
     Bookkeeping {
         /// The migration.
@@ -228,8 +228,24 @@ pub enum Error {
         source: Box<sqlx::Error>,
     },
 
+    /// The connection was lost while migrations sent together as one script ran.
+    #[error(
+        "the connection was lost while migration {migration} ran ({direction}, sent with \
+         others as one script): {}\n{}",
+        message(source), after_failure(false, migration.version(), true)
+    )]
+    ConnectionLost {
+        /// The migration that was running.
+        migration: MigrationRef,
+        /// `up` or `down`.
+        direction: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<sqlx::Error>,
+    },
+
     /// A data migration returned an error.
-    #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, migration.version()))]
+    #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, migration.version(), false))]
     DataMigration {
         /// The migration.
         migration: MigrationRef,
@@ -378,8 +394,29 @@ pub(crate) fn message(error: &sqlx::Error) -> String {
     }
 }
 
+/// Whether the error is the connection's loss (the server, or the network, went away):
+/// then what the server did last is not known here.
+pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed
+    ) || error
+        .as_database_error()
+        .and_then(|e| e.code())
+        // PostgreSQL: the session was terminated (administrator, shutdown, crash).
+        .is_some_and(|code| matches!(code.as_ref(), "57P01" | "57P02" | "57P03"))
+}
+
 /// What a failed migration left, and what to do.
-fn after_failure(dirty: bool, version: i64) -> String {
+fn after_failure(dirty: bool, version: i64, lost: bool) -> String {
+    if lost {
+        return format!(
+            "the connection was lost while it ran, so whether it committed is not known here. \
+             Its history row is written in the same transaction: `migrate status` (a new \
+             connection) says whether migration {version} is applied{}; then run the command again",
+            if dirty { " or dirty" } else { "" }
+        );
+    }
     if dirty {
         format!(
             "its history row is marked dirty: undo or finish what ran, then \

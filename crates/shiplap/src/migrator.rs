@@ -1344,7 +1344,7 @@ impl Migrator {
             let script = self.script_of(&group[applied..]);
             let (ran, culprit) = self
                 .run_script(conn, &group[applied..applied + script.count], &script, done)
-                .await;
+                .await?;
             applied += ran;
             if ran < script.count {
                 // The server refused the whole script (a syntax error) because of a
@@ -1418,7 +1418,7 @@ impl Migrator {
         group: &[Planned],
         script: &Script,
         done: &mut Vec<Done>,
-    ) -> (usize, Option<usize>) {
+    ) -> Result<(usize, Option<usize>)> {
         // -vv: each statement, as when they run one at a time (the whole script, history
         // writes and markers included, at the trace level).
         if tracing::enabled!(tracing::Level::DEBUG) {
@@ -1469,8 +1469,16 @@ impl Migrator {
             }
         };
         let Some(e) = failure else {
-            return (applied, None);
+            return Ok((applied, None));
         };
+        if crate::error::connection_lost(&e) {
+            let running = &group[applied.min(group.len() - 1)];
+            return Err(Error::ConnectionLost {
+                migration: running.migration.reference(),
+                direction: running.rendered.direction.name(),
+                source: Box::new(e),
+            });
+        }
         let culprit = (applied == 0).then(|| script.refused_for(&e)).flatten();
         tracing::debug!(
             version = group
@@ -1479,7 +1487,7 @@ impl Migrator {
             "the script failed ({e}); running that migration again one statement at a time"
         );
         self.end_failed_transaction(conn).await;
-        (applied, culprit)
+        Ok((applied, culprit))
     }
 
     /// After a failed script: rolls back the migration's transaction if it is still open.

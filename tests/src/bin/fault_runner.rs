@@ -10,7 +10,8 @@
 //! - 201: two tables without a transaction, for the recovery tests (`tests/recovery.rs`);
 //! - 301 to 303 fail, for the failure reports (`tests/failure_reports.rs`): a syntax error,
 //!   an unknown type on the third line of a statement, a deferred foreign key violated at
-//!   `COMMIT`.
+//!   `COMMIT`;
+//! - 401: one statement that runs for about half a second, for the "still running" report.
 
 use std::process::ExitCode;
 
@@ -97,6 +98,20 @@ fn deferred_violation(s: &mut Schema) {
     .down("DROP TABLE deferred_child");
     s.raw("INSERT INTO deferred_child (p) VALUES (1)")
         .nothing_to_undo("the table goes");
+}
+
+#[migration(version = 401)]
+fn slow_statement(s: &mut Schema) {
+    s.raw(
+        Raw::per_backend()
+            .postgres("SELECT pg_sleep(0.5)")
+            .mysql("DO SLEEP(0.5)")
+            .sqlite(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+                 SELECT count(*) FROM c",
+            ),
+    )
+    .nothing_to_undo("it changes nothing");
 }
 
 shiplap::migrations!();
