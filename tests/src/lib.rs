@@ -387,3 +387,118 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// A PgBouncer in transaction pooling mode (the default of many hosted PostgreSQL
+/// services) in front of `TEST_POSTGRES_URL`'s server, on a free port of 127.0.0.1, for as
+/// long as this value lives. `None` (and a `skipped` line) without `TEST_POSTGRES_URL`, or
+/// without a `pgbouncer` binary unless `SHIPLAP_REQUIRE_PGBOUNCER` is set (CI sets it, so
+/// that a missing install fails instead of skipping).
+#[derive(Debug)]
+pub struct PgBouncer {
+    child: std::process::Child,
+    dir: PathBuf,
+    port: u16,
+    server: String,
+}
+
+impl PgBouncer {
+    /// Starts one, or says why not.
+    pub fn start() -> Option<PgBouncer> {
+        let server = server_url("TEST_POSTGRES_URL")?;
+        let binary = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let Some(binary) = binary else {
+            assert!(
+                std::env::var_os("SHIPLAP_REQUIRE_PGBOUNCER").is_none(),
+                "SHIPLAP_REQUIRE_PGBOUNCER is set but there is no pgbouncer binary"
+            );
+            let _ = writeln!(std::io::stderr(), "skipped: no pgbouncer binary");
+            return None;
+        };
+        let (host, port) = {
+            let rest = server.split_once("://").expect("a URL").1;
+            let authority = rest.split('/').next().unwrap_or(rest);
+            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+            (host.to_owned(), port.to_owned())
+        };
+        let listen = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let listen_port = listen.local_addr().expect("its address").port();
+        drop(listen);
+        let dir = std::env::temp_dir().join(format!("shiplap-pgbouncer-{}", unique_name()));
+        std::fs::create_dir_all(&dir).expect("a folder for pgbouncer");
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\n* = host={host} port={port}\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {listen_port}\n\
+                 unix_socket_dir =\nauth_type = trust\nauth_file = {auth}\n\
+                 pool_mode = transaction\ndefault_pool_size = 4\nmax_client_conn = 200\n\
+                 ignore_startup_parameters = extra_float_digits\n",
+                auth = dir.join("users.txt").display()
+            ),
+        )
+        .expect("pgbouncer.ini");
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").expect("users.txt");
+        let mut command = Command::new(binary);
+        command.arg(dir.join("pgbouncer.ini"));
+        // It refuses to run as root.
+        if is_root() {
+            command.args(["-u", "postgres"]);
+            let _ = Command::new("chmod")
+                .args(["-R", "a+rwx"])
+                .arg(&dir)
+                .status();
+        }
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("pgbouncer starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", listen_port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(PgBouncer {
+            child,
+            dir,
+            port: listen_port,
+            server,
+        })
+    }
+
+    /// The URL of `database` through this PgBouncer (with the server URL's user).
+    pub fn url(&self, database: &str) -> String {
+        let rest = self.server.split_once("://").expect("a URL").1;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let user = authority.rsplit_once('@').map_or("postgres", |(u, _)| u);
+        format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl TestDb {
+    /// The database's name (on a server).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -80,6 +80,12 @@ pub struct ConnectionArgs {
     #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 
+    /// How other runners are kept out: `session` (one lock for the run), `transaction`
+    /// (PostgreSQL behind a pooler in transaction mode, e.g. PgBouncer: each migration's
+    /// transaction locks and checks), `none` (no lock: run one at a time yourself).
+    #[arg(long, global = true, value_enum, env = "SHIPLAP_LOCK", default_value_t = crate::LockMode::Session)]
+    pub lock: crate::LockMode,
+
     /// Retries, with backoff, while the server does not accept connections yet.
     #[arg(long, global = true, value_name = "N", default_value_t = 0)]
     pub connect_retries: u32,
@@ -595,6 +601,7 @@ fn migrator(
             backfill_pause: c.backfill_pause,
             skip_lint: false,
             strict_checksums: false,
+            lock: c.lock,
         },
     ))
 }

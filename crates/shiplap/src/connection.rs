@@ -251,23 +251,49 @@ impl Connection {
     }
 
     /// Whether the query returns at least one row.
+    ///
+    /// On PostgreSQL, shiplap's own queries go by the simple protocol (no prepared
+    /// statements): behind a pooler in transaction mode (PgBouncer), the statement a client
+    /// prepared may be on another server connection by the time it runs, and named ones of
+    /// different clients collide.
     pub(crate) async fn has_rows(&mut self, sql: &str) -> Result<bool, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        on_conn!(self, c => Ok(sqlx::query(sql).fetch_optional(&mut *c).await?.is_some()))
+        match self {
+            Connection::Postgres(c) => {
+                Ok(sqlx::raw_sql(sql).fetch_optional(&mut *c).await?.is_some())
+            }
+            _ => on_conn!(self, c => Ok(sqlx::query(sql).fetch_optional(&mut *c).await?.is_some())),
+        }
     }
 
     /// The first column of every row, as text.
     pub(crate) async fn strings(&mut self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await)
+        match self {
+            Connection::Postgres(c) => sqlx::raw_sql(sql)
+                .fetch_all(&mut *c)
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect(),
+            _ => on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await),
+        }
     }
 
-    /// The first column of every row, as text, of a query with one bound text parameter.
+    /// The first column of every row, as text, of a query with one text parameter (`$1` on
+    /// PostgreSQL, where it is written in as a hex-decoded literal: see [`Self::has_rows`]).
     pub(crate) async fn strings_bound(
         &mut self,
         sql: &str,
         value: &str,
     ) -> Result<Vec<String>, sqlx::Error> {
+        if let Connection::Postgres(_) = self {
+            let literal = format!(
+                "convert_from(decode('{}', 'hex'), 'UTF8')",
+                crate::render::hex(value.as_bytes())
+            );
+            return self.strings(&sql.replace("$1", &literal)).await;
+        }
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         on_conn!(self, c => sqlx::query_scalar(sql).bind(value).fetch_all(&mut *c).await)
     }
@@ -292,9 +318,18 @@ impl Connection {
                 let json: String = sqlx::query_scalar(sql).fetch_one(&mut *c).await?;
                 serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
             }
-            _ => {
+            Connection::Postgres(c) => {
                 let sql = sqlx::AssertSqlSafe(table.select_all());
-                on_conn!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await?)
+                sqlx::raw_sql(sql)
+                    .fetch_all(&mut *c)
+                    .await?
+                    .iter()
+                    .map(<HistoryTuple as sqlx::FromRow<'_, sqlx::postgres::PgRow>>::from_row)
+                    .collect::<Result<_, _>>()?
+            }
+            Connection::MySql(c) => {
+                let sql = sqlx::AssertSqlSafe(table.select_all());
+                sqlx::query_as(sql).fetch_all(&mut *c).await?
             }
         };
         Ok(rows

@@ -223,9 +223,11 @@ impl<'c> DataContext<'c> {
     /// rows it affected.
     pub async fn execute(&mut self, statement: impl Into<Dml>) -> Result<u64> {
         let statement = statement.into();
+        let persist = self.persistent();
         let rows = on_backend!(self, conn, builder => {
             let (sql, values) = build(&statement, builder);
             sqlx::query_with(AssertSqlSafe(sql), values)
+                .persistent(persist)
                 .execute(&mut **conn)
                 .await?
                 .rows_affected()
@@ -266,7 +268,9 @@ impl<'c> DataContext<'c> {
         values: impl IntoIterator<Item = Value>,
     ) -> Result<u64> {
         let (sql, values) = self.placeholders(sql, values)?;
+        let persist = self.persistent();
         let rows = on_backend!(self, conn, _builder => sqlx::query_with(AssertSqlSafe(sql), values)
+                .persistent(persist)
             .execute(&mut **conn)
             .await?
             .rows_affected());
@@ -277,9 +281,11 @@ impl<'c> DataContext<'c> {
     /// Reads every row of a sea-query `SELECT` into `T`.
     pub async fn fetch_all<T: FetchRow>(&mut self, select: impl Into<Dml>) -> Result<Vec<T>> {
         let select = select.into();
+        let persist = self.persistent();
         Ok(on_backend!(self, conn, builder => {
             let (sql, values) = build(&select, builder);
             sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .persistent(persist)
                 .fetch_all(&mut **conn)
                 .await?
         }))
@@ -291,9 +297,11 @@ impl<'c> DataContext<'c> {
         select: impl Into<Dml>,
     ) -> Result<Option<T>> {
         let select = select.into();
+        let persist = self.persistent();
         Ok(on_backend!(self, conn, builder => {
             let (sql, values) = build(&select, builder);
             sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .persistent(persist)
                 .fetch_optional(&mut **conn)
                 .await?
         }))
@@ -307,8 +315,10 @@ impl<'c> DataContext<'c> {
         values: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<T>> {
         let (sql, values) = self.placeholders(sql, values)?;
+        let persist = self.persistent();
         Ok(
             on_backend!(self, conn, _builder => sqlx::query_as_with(AssertSqlSafe(sql), values)
+                .persistent(persist)
                 .fetch_all(&mut **conn)
                 .await?),
         )
@@ -341,6 +351,13 @@ impl<'c> DataContext<'c> {
         Ok((sql, SqlxValues(Values(values))))
     }
 
+    /// Whether statements are prepared once and kept (not on PostgreSQL: behind a pooler in
+    /// transaction mode, a kept statement of one client meets another's of the same name on
+    /// a server connection they share).
+    fn persistent(&self) -> bool {
+        !matches!(self.conn, Conn::Postgres(_))
+    }
+
     /// Fails when the run no longer holds its lock, before the batch after `last` runs.
     async fn verify_lock(&mut self, label: &str, last: Option<i64>) -> Result<()> {
         let Some(run) = &self.run else {
@@ -363,7 +380,18 @@ impl<'c> DataContext<'c> {
         check.verified(held, &next)
     }
 
+    /// A backfill's own query of one integer, often outside a transaction: on PostgreSQL
+    /// by the simple protocol, its values written in by sea-query (see
+    /// [`persistent`](Self::persistent)).
     async fn fetch_key(&mut self, select: &SelectStatement) -> Result<Option<i64>> {
+        if let Conn::Postgres(conn) = &mut self.conn {
+            let sql = AssertSqlSafe(select.to_string(PostgresQueryBuilder));
+            let row = sqlx::raw_sql(sql).fetch_optional(&mut **conn).await?;
+            return Ok(match row {
+                Some(row) => sqlx::Row::try_get::<Option<i64>, _>(&row, 0)?,
+                None => None,
+            });
+        }
         let select = Dml::Select(select.clone());
         let key: Option<(Option<i64>,)> = self.fetch_optional(select).await?;
         Ok(key.and_then(|(k,)| k))
@@ -399,11 +427,20 @@ impl<'c> DataContext<'c> {
         let (mut last, mut done) = match &record {
             None => (None, 0),
             Some((version, history, _)) => {
-                let recorded: Option<(Option<i64>, i64, i64)> = self
-                    .fetch_all_sql(&history.backfill_select(*version, &label), [])
-                    .await?
-                    .into_iter()
-                    .next();
+                let select = history.backfill_select(*version, &label);
+                let recorded: Option<(Option<i64>, i64, i64)> = match &mut self.conn {
+                    // Outside a transaction: by the simple protocol (see `fetch_key`).
+                    Conn::Postgres(conn) => {
+                        match sqlx::raw_sql(AssertSqlSafe(select))
+                            .fetch_optional(&mut **conn)
+                            .await?
+                        {
+                            Some(row) => Some(sqlx::FromRow::from_row(&row)?),
+                            None => None,
+                        }
+                    }
+                    _ => self.fetch_all_sql(&select, []).await?.into_iter().next(),
+                };
                 match recorded {
                     Some((_, rows, 1)) => {
                         self.log(format!(

@@ -119,7 +119,11 @@ pub enum Error {
 
     /// Another runner held the lock for longer than the lock timeout.
     #[error(
-        "another shiplap run holds the lock on {url} (history table `{table}`); gave up after {waited_secs} s (--lock-timeout)"
+        "another shiplap run holds the lock on {url} (history table `{table}`); gave up after {waited_secs} s (--lock-timeout){}",
+        if url.starts_with("postgres") {
+            "; if no run is going on and the database is behind a pooler in transaction mode \
+             (PgBouncer), a session lock was left on a pooled server connection: use --lock transaction"
+        } else { "" }
     )]
     LockTimeout {
         /// The database, password redacted.
@@ -163,8 +167,12 @@ pub enum Error {
     #[error(
         "the run lock on {url} (history table `{table}`) was lost{}; stopped before {next}. \
          Nothing more ran; what had committed stays (see `migrate status`), and a run that \
-         took the lock meanwhile goes on. Run `migrate up` again once it is done",
-        match source { Some(e) => format!(" ({e})"), None => String::new() }
+         took the lock meanwhile goes on. Run `migrate up` again once it is done{}",
+        match source { Some(e) => format!(" ({e})"), None => String::new() },
+        if source.is_none() && url.starts_with("postgres") {
+            " (behind a pooler in transaction mode, PgBouncer, a session lock cannot hold: \
+             use --lock transaction)"
+        } else { "" }
     )]
     LockLost {
         /// The database, password redacted.

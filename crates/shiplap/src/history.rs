@@ -268,6 +268,14 @@ impl HistoryTable {
             .collect()
     }
 
+    /// The table's name quoted for this backend's SQL.
+    pub(crate) fn quoted(&self) -> String {
+        match self.backend {
+            Backend::MySql => format!("`{}`", self.table.replace('`', "``")),
+            _ => sqlite_quoted(&self.table),
+        }
+    }
+
     fn name(&self) -> Alias {
         Alias::new(self.table.as_str())
     }

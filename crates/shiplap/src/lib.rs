@@ -65,6 +65,7 @@ pub use data::{Backfill, BackfillReport, DataContext, Dml, FetchRow};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
+pub use lock::LockMode;
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{Done, DownTarget, Mark, Migrator, Options, Repaired, Report};
 pub use plan::{Plan, plan};

@@ -44,6 +44,28 @@ const WAIT_REPORT_EVERY: Duration = Duration::from_secs(10);
 const CLIENT_CHECK: &str = "SELECT set_config('client_connection_check_interval', '1s', false) \
      WHERE current_setting('server_version_num')::int >= 140000";
 
+/// How a run keeps other runners out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[non_exhaustive]
+pub enum LockMode {
+    /// One lock for the whole run, held by the session that runs the migrations
+    /// (PostgreSQL advisory lock, MySQL `GET_LOCK`, SQLite file lock).
+    #[default]
+    Session,
+    /// PostgreSQL only: each migration's transaction takes a transaction-level advisory
+    /// lock (released at its `COMMIT`), then checks that no other runner applied (or
+    /// reverted) it meanwhile. For a pooler in transaction mode (PgBouncer), where a
+    /// session lock cannot hold. Every migration must run in a transaction.
+    Transaction,
+    /// No lock: for engines without any (CockroachDB). Two runners at once can apply a
+    /// migration twice: run one at a time yourself.
+    None,
+}
+
+/// The SQLSTATE with which a migration's claim fails when another runner took it (see
+/// [`RunLock::claim`]).
+pub(crate) const TAKEN: &str = "SL001";
+
 /// A held run lock.
 #[derive(Debug)]
 pub(crate) struct RunLock {
@@ -56,6 +78,9 @@ pub(crate) struct RunLock {
 enum Held {
     /// A session-level advisory lock of the run's own PostgreSQL session.
     Postgres { key: i64 },
+    /// PostgreSQL's transaction-level advisory lock, taken by each migration's transaction
+    /// (see [`LockMode::Transaction`]): nothing is held between them.
+    PerTransaction { key: i64 },
     /// A `GET_LOCK` named lock of the run's own MySQL session.
     MySql { name: String },
     /// An OS lock on the lock file beside the SQLite database.
@@ -74,8 +99,40 @@ impl RunLock {
         sqlite_file: Option<&Path>,
         table: &str,
         timeout: Duration,
+        mode: LockMode,
     ) -> Result<Self> {
         let mut wait = Wait::new(url, table, timeout);
+        match (mode, url.backend()) {
+            (LockMode::None, _) => {
+                tracing::warn!(
+                    "running without a run lock (--lock none): another runner at the same time \
+                     could apply a migration twice"
+                );
+                return Ok(RunLock {
+                    held: Held::Nothing,
+                    url: url.to_string(),
+                    table: table.to_owned(),
+                });
+            }
+            (LockMode::Transaction, Backend::Postgres) => {
+                return Ok(RunLock {
+                    held: Held::PerTransaction {
+                        key: advisory_key(table),
+                    },
+                    url: url.to_string(),
+                    table: table.to_owned(),
+                });
+            }
+            (LockMode::Transaction, backend) => {
+                return Err(Error::InvalidArgument {
+                    message: format!(
+                        "--lock transaction needs PostgreSQL (its transaction-level advisory \
+                         locks), not {backend}: use --lock session"
+                    ),
+                });
+            }
+            (LockMode::Session, _) => {}
+        }
         let held = match url.backend() {
             Backend::Postgres => {
                 // A runner killed while its statement waits or works on the server would
@@ -163,8 +220,8 @@ impl RunLock {
             Held::MySql { name } => Some(format!(
                 "SELECT 1 FROM DUAL WHERE IS_USED_LOCK('{name}') = CONNECTION_ID()"
             )),
-            // Cannot be lost while the process lives.
-            Held::SqliteFile { .. } | Held::Nothing => None,
+            // Cannot be lost while the process lives; or taken anew by each transaction.
+            Held::SqliteFile { .. } | Held::PerTransaction { .. } | Held::Nothing => None,
         };
         LockCheck {
             query,
@@ -183,6 +240,16 @@ impl RunLock {
         check.verified(held, next)
     }
 
+    /// In transaction mode, the statement to run first in a transaction that changes the
+    /// history outside a migration (creating the table, `repair`, `baseline`): it waits for
+    /// the lock, which the transaction keeps until it ends.
+    pub(crate) fn guard(&self) -> Option<String> {
+        match self.held {
+            Held::PerTransaction { key } => Some(format!("SELECT pg_advisory_xact_lock({key})")),
+            _ => None,
+        }
+    }
+
     /// Releases the lock (closing the connection releases a server lock too).
     pub(crate) async fn release(self, conn: &mut Connection) -> Result<()> {
         let sql = match &self.held {
@@ -196,7 +263,7 @@ impl RunLock {
                     source,
                 });
             }
-            Held::Nothing => return Ok(()),
+            Held::PerTransaction { .. } | Held::Nothing => return Ok(()),
         };
         conn.execute(&sql)
             .await
@@ -231,6 +298,24 @@ impl LockCheck {
             source,
         })
     }
+}
+
+/// In transaction mode, the statement that follows a migration's `BEGIN`: it waits for the
+/// lock of `table` (kept until `COMMIT`), then fails with SQLSTATE [`TAKEN`] if another
+/// runner applied (`up`) or reverted the migration meanwhile, so that it runs exactly once.
+pub(crate) fn claim(table: &str, quoted_table: &str, version: i64, up: bool) -> String {
+    let key = advisory_key(table);
+    let (test, what) = if up {
+        ("EXISTS", "applied")
+    } else {
+        ("NOT EXISTS", "reverted")
+    };
+    format!(
+        "DO $shiplap$ BEGIN PERFORM pg_advisory_xact_lock({key}); \
+         IF {test} (SELECT 1 FROM {quoted_table} WHERE version = {version}) THEN \
+         RAISE EXCEPTION 'migration {version} was {what} by another runner meanwhile' \
+         USING ERRCODE = '{TAKEN}'; END IF; END $shiplap$"
+    )
 }
 
 /// Waiting for the lock: the deadline, and what to say meanwhile.

@@ -24,7 +24,7 @@ use crate::connection::{Connection, ELAPSED, MARKER, Marker, Retry, connect_to};
 use crate::data::RunInfo;
 use crate::history::{self, HistoryTable, LAYOUT, Layout, SQLITE_CLOCK, Shape};
 use crate::lint;
-use crate::lock::RunLock;
+use crate::lock::{LockMode, RunLock, TAKEN};
 use crate::progress::{ProgressOutput, Reporter};
 use crate::{
     Backend, DatabaseUrl, Direction, Error, HistoryRow, Kind, Migration, MigrationFn,
@@ -59,6 +59,8 @@ pub struct Options {
     /// Refuse applied migrations whose SQL sea-query now renders differently, although
     /// their code and raw SQL are unchanged (by default a warning).
     pub strict_checksums: bool,
+    /// How other runners are kept out.
+    pub lock: LockMode,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             backfill_pause: None,
             skip_lint: false,
             strict_checksums: false,
+            lock: LockMode::Session,
         }
     }
 }
@@ -200,6 +203,8 @@ pub struct Migrator {
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Begin,
+    /// In transaction mode, take the lock and check the migration is still to do.
+    Claim,
     Commit,
     /// The `index`-th statement (from 0) of the migration.
     Statement(usize),
@@ -301,6 +306,7 @@ impl Migrator {
             sqlite_file.as_deref(),
             &self.options.table,
             self.options.lock_timeout,
+            self.options.lock,
         )
         .await
         {
@@ -344,6 +350,43 @@ impl Migrator {
     /// an older layout up to this build's, in order. `None` when there is no table and
     /// `create` is false.
     async fn prepared_history(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        create: bool,
+    ) -> Result<Option<Vec<HistoryRow>>> {
+        self.guarded(conn, lock, async |conn| {
+            self.prepare_history(conn, create).await
+        })
+        .await
+    }
+
+    /// Runs `f`; in transaction mode, in a transaction that first takes the lock, committed
+    /// when `f` succeeds and rolled back when it fails.
+    async fn guarded<T>(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        f: impl AsyncFnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        let Some(guard) = lock.guard() else {
+            return f(conn).await;
+        };
+        conn.execute("BEGIN").await?;
+        conn.execute(&guard).await?;
+        match f(conn).await {
+            Ok(value) => {
+                conn.execute("COMMIT").await?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn prepare_history(
         &self,
         conn: &mut Connection,
         create: bool,
@@ -504,18 +547,41 @@ impl Migrator {
         }
         let rendered = self.render_up_meanwhile();
         self.locked(true, async |conn, lock| {
-            let plan = async {
-                let rows = self.prepared_history(conn, true).await?.unwrap_or_default();
-                let resumable = self.resumable(conn, &rows).await?;
-                let rendered = rendered.await?;
-                let plan = self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
-                self.check_lint(&rendered, &plan)?;
-                Ok(plan)
+            let rendered = match rendered.await {
+                Ok(rendered) => rendered,
+                Err(e) => return Report::failure(e),
             };
-            match plan.await {
-                Ok(plan) => self.run(conn, lock, plan, single_transaction).await,
-                Err(e) => Report::failure(e),
+            let mut done = Vec::new();
+            let mut first = true;
+            // In transaction mode, a migration another runner took meanwhile sends us back
+            // to the history: each round, someone applied at least one migration.
+            for _ in 0..=self.registry.len() {
+                let plan = async {
+                    let rows = if std::mem::take(&mut first) {
+                        self.prepared_history(conn, lock, true).await?
+                    } else {
+                        self.history_if_exists(conn).await?
+                    };
+                    let rows = rows.unwrap_or_default();
+                    let resumable = self.resumable(conn, &rows).await?;
+                    let plan =
+                        self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
+                    self.check_lint(&rendered, &plan)?;
+                    Ok(plan)
+                };
+                let report = match plan.await {
+                    Ok(plan) => self.run(conn, lock, plan, single_transaction).await,
+                    Err(e) => Report::failure(e),
+                };
+                done.extend(report.done);
+                match report.error {
+                    Some(e) if taken(&e) => {
+                        tracing::info!("{e}; reading the history again");
+                    }
+                    error => return Report { done, error },
+                }
             }
+            Report { done, error: None }
         })
         .await
     }
@@ -683,7 +749,32 @@ impl Migrator {
                 });
             }
         }
+        self.check_lock_mode(&plan, single_transaction)?;
         Ok(plan)
+    }
+
+    /// In transaction mode every migration must run in a transaction of its own: the lock
+    /// lives only as long as one.
+    fn check_lock_mode(&self, plan: &[Planned], single_transaction: bool) -> Result<()> {
+        if self.options.lock != LockMode::Transaction {
+            return Ok(());
+        }
+        if single_transaction {
+            return Err(Error::InvalidArgument {
+                message: "--single-transaction cannot be combined with --lock transaction".into(),
+            });
+        }
+        match plan.iter().find(|p| !self.transactional(p.migration)) {
+            Some(p) => Err(Error::InvalidArgument {
+                message: format!(
+                    "migration {} runs without a transaction, so --lock transaction cannot \
+                     keep other runners out while it runs: apply it with --lock session on a \
+                     direct connection (not through the pooler), then go on",
+                    p.migration.reference()
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn check_single_transaction(&self, versions: impl Iterator<Item = i64>) -> Result<()> {
@@ -776,6 +867,9 @@ impl Migrator {
         let mut ops = Vec::with_capacity(body.len() + 5);
         if self.transactional(m) {
             ops.push(Op::Begin);
+            if self.options.lock == LockMode::Transaction {
+                ops.push(Op::Claim);
+            }
             ops.extend(body);
             ops.push(record);
             ops.push(Op::Commit);
@@ -808,7 +902,7 @@ impl Migrator {
         self.locked(false, async |conn, lock| {
             let plan = async {
                 let rows = self
-                    .prepared_history(conn, false)
+                    .prepared_history(conn, lock, false)
                     .await?
                     .unwrap_or_default();
                 self.plan_down(&rows, target)
@@ -870,7 +964,7 @@ impl Migrator {
             });
         }
         // Render every down first: refuse before touching the database.
-        selected
+        let plan = selected
             .into_iter()
             .map(|row| {
                 let migration = self.registry.get(row.version)?;
@@ -883,7 +977,9 @@ impl Migrator {
                     resume: false,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        self.check_lock_mode(&plan, false)?;
+        Ok(plan)
     }
 
     /// Reverts the newest `steps` migrations, then applies them again, holding the lock
@@ -897,7 +993,7 @@ impl Migrator {
         self.locked(false, async |conn, lock| {
             let down = async {
                 let rows = self
-                    .prepared_history(conn, false)
+                    .prepared_history(conn, lock, false)
                     .await?
                     .unwrap_or_default();
                 self.plan_down(&rows, DownTarget::Steps(steps))
@@ -939,31 +1035,34 @@ impl Migrator {
                 message: "--version must be a positive version".into(),
             });
         }
-        self.locked(true, async |conn, _lock| {
-            let table = self.table();
-            if !self
-                .prepared_history(conn, true)
-                .await?
-                .unwrap_or_default()
-                .is_empty()
-            {
-                return Err(Error::InvalidArgument {
-                    message: format!(
-                        "the history table `{}` already has rows: baseline is for a database shiplap has not migrated yet",
-                        self.options.table
-                    ),
-                });
-            }
-            let mut recorded = Vec::new();
-            for (m, rendered) in self.rendered_up()? {
-                if m.version() > version {
-                    break;
+        self.locked(true, async |conn, lock| {
+            self.guarded(conn, lock, async |conn| {
+                let table = self.table();
+                if !self
+                    .prepare_history(conn, true)
+                    .await?
+                    .unwrap_or_default()
+                    .is_empty()
+                {
+                    return Err(Error::InvalidArgument {
+                        message: format!(
+                            "the history table `{}` already has rows: baseline is for a database shiplap has not migrated yet",
+                            self.options.table
+                        ),
+                    });
                 }
-                let row = self.row(m, &rendered, RowState::Applied, 0);
-                conn.execute(&table.insert(&row)).await?;
-                recorded.push(m.version());
-            }
-            Ok(recorded)
+                let mut recorded = Vec::new();
+                for (m, rendered) in self.rendered_up()? {
+                    if m.version() > version {
+                        break;
+                    }
+                    let row = self.row(m, &rendered, RowState::Applied, 0);
+                    conn.execute(&table.insert(&row)).await?;
+                    recorded.push(m.version());
+                }
+                Ok(recorded)
+            })
+            .await
         })
         .await
     }
@@ -980,120 +1079,123 @@ impl Migrator {
                 message: "--mark needs --version: it marks one migration".into(),
             });
         }
-        self.locked(false, async |conn, _lock| {
-            let table = self.table();
-            let rows = self
-                .prepared_history(conn, false)
-                .await?
-                .unwrap_or_default();
-            let rendered = self.rendered_up()?;
-            let current = |version: i64| {
-                rendered
-                    .iter()
-                    .find(|(m, _)| m.version() == version)
-                    .ok_or(Error::UnknownVersion { version })
-            };
-            if let (Some(v), Some(mark)) = (version, mark) {
-                let row = rows.iter().find(|r| r.version == v);
-                let (name, action) = match mark {
-                    Mark::Applied => {
-                        let (m, r) = current(v)?;
-                        let sql = match row {
-                            Some(_) => table.update_checksums(
-                                v,
+        self.locked(false, async |conn, lock| {
+            self.guarded(conn, lock, async |conn| {
+                let table = self.table();
+                let rows = self
+                    .prepare_history(conn, false)
+                    .await?
+                    .unwrap_or_default();
+                let rendered = self.rendered_up()?;
+                let current = |version: i64| {
+                    rendered
+                        .iter()
+                        .find(|(m, _)| m.version() == version)
+                        .ok_or(Error::UnknownVersion { version })
+                };
+                if let (Some(v), Some(mark)) = (version, mark) {
+                    let row = rows.iter().find(|r| r.version == v);
+                    let (name, action) = match mark {
+                        Mark::Applied => {
+                            let (m, r) = current(v)?;
+                            let sql = match row {
+                                Some(_) => table.update_checksums(
+                                    v,
+                                    m.source_checksum(),
+                                    r.checksum().unwrap_or_default(),
+                                    r.raw_checksum(),
+                                ),
+                                None => table.insert(&self.row(m, r, RowState::Applied, 0)),
+                            };
+                            conn.execute(&sql).await?;
+                            (
+                                m.name().to_owned(),
+                                "marked applied (nothing ran): `down` can revert it",
+                            )
+                        }
+                        Mark::Pending => {
+                            let Some(row) = row else {
+                                return Err(no_row(v));
+                            };
+                            conn.execute(&table.delete(v)).await?;
+                            conn.execute(&table.backfill_delete(v)).await?;
+                            (
+                                row.name.clone(),
+                                "marked pending (its row and backfill positions deleted, nothing ran): \
+                                 `up` will run it from the start",
+                            )
+                        }
+                    };
+                    return Ok(vec![Repaired {
+                        version: v,
+                        name,
+                        action,
+                    }]);
+                }
+                if let Some(v) = version
+                    && !rows.iter().any(|r| r.version == v)
+                {
+                    return Err(no_row(v));
+                }
+                let statuses: Vec<MigrationStatus> = self
+                    .statuses(&rendered, &rows)
+                    .into_iter()
+                    .filter(|s| version.is_none_or(|v| v == s.version))
+                    .collect();
+                // Refuse before changing anything.
+                for status in &statuses {
+                    match status.state {
+                        State::DirtyDown => {
+                            return Err(Error::Dirty {
+                                version: status.version,
+                                name: status.name.clone(),
+                                down: true,
+                            });
+                        }
+                        State::Missing if version.is_some() => {
+                            return Err(Error::InvalidArgument {
+                                message: format!(
+                                    "migration {} {} is applied but missing from the code: there is \
+                                     nothing to repair against; `migrate repair --version {} --mark \
+                                     pending` forgets its row (what it created stays)",
+                                    status.version, status.name, status.version
+                                ),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                let mut changes = Vec::new();
+                for status in statuses {
+                    let action = match status.state {
+                        State::Dirty => {
+                            conn.execute(&table.delete(status.version)).await?;
+                            conn.execute(&table.backfill_delete(status.version)).await?;
+                            "cleared dirty row (and any backfill positions): `up` will run this \
+                             migration again from the start"
+                        }
+                        State::Modified | State::RenderingChanged => {
+                            let (m, r) = current(status.version)?;
+                            conn.execute(&table.update_checksums(
+                                status.version,
                                 m.source_checksum(),
                                 r.checksum().unwrap_or_default(),
                                 r.raw_checksum(),
-                            ),
-                            None => table.insert(&self.row(m, r, RowState::Applied, 0)),
-                        };
-                        conn.execute(&sql).await?;
-                        (
-                            m.name().to_owned(),
-                            "marked applied (nothing ran): `down` can revert it",
-                        )
-                    }
-                    Mark::Pending => {
-                        let Some(row) = row else {
-                            return Err(no_row(v));
-                        };
-                        conn.execute(&table.delete(v)).await?;
-                        conn.execute(&table.backfill_delete(v)).await?;
-                        (
-                            row.name.clone(),
-                            "marked pending (its row and backfill positions deleted, nothing ran): \
-                             `up` will run it from the start",
-                        )
-                    }
-                };
-                return Ok(vec![Repaired {
-                    version: v,
-                    name,
-                    action,
-                }]);
-            }
-            if let Some(v) = version
-                && !rows.iter().any(|r| r.version == v)
-            {
-                return Err(no_row(v));
-            }
-            let statuses: Vec<MigrationStatus> = self
-                .statuses(&rendered, &rows)
-                .into_iter()
-                .filter(|s| version.is_none_or(|v| v == s.version))
-                .collect();
-            // Refuse before changing anything.
-            for status in &statuses {
-                match status.state {
-                    State::DirtyDown => {
-                        return Err(Error::Dirty {
-                            version: status.version,
-                            name: status.name.clone(),
-                            down: true,
-                        });
-                    }
-                    State::Missing if version.is_some() => {
-                        return Err(Error::InvalidArgument {
-                            message: format!(
-                                "migration {} {} is applied but missing from the code: there is \
-                                 nothing to repair against; `migrate repair --version {} --mark \
-                                 pending` forgets its row (what it created stays)",
-                                status.version, status.name, status.version
-                            ),
-                        });
-                    }
-                    _ => {}
+                            ))
+                            .await?;
+                            "accepted the current checksums"
+                        }
+                        _ => continue,
+                    };
+                    changes.push(Repaired {
+                        version: status.version,
+                        name: status.name,
+                        action,
+                    });
                 }
-            }
-            let mut changes = Vec::new();
-            for status in statuses {
-                let action = match status.state {
-                    State::Dirty => {
-                        conn.execute(&table.delete(status.version)).await?;
-                        conn.execute(&table.backfill_delete(status.version)).await?;
-                        "cleared dirty row (and any backfill positions): `up` will run this \
-                         migration again from the start"
-                    }
-                    State::Modified | State::RenderingChanged => {
-                        let (m, r) = current(status.version)?;
-                        conn.execute(&table.update_checksums(
-                            status.version,
-                            m.source_checksum(),
-                            r.checksum().unwrap_or_default(),
-                            r.raw_checksum(),
-                        ))
-                        .await?;
-                        "accepted the current checksums"
-                    }
-                    _ => continue,
-                };
-                changes.push(Repaired {
-                    version: status.version,
-                    name: status.name,
-                    action,
-                });
-            }
-            Ok(changes)
+                Ok(changes)
+            })
+            .await
         })
         .await
     }
@@ -1101,9 +1203,16 @@ impl Migrator {
     /// Drops every table (and view, sequence and enum type) in the database's current
     /// schema, then applies every migration. Destroys all data: for development only.
     pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
+        if self.options.lock == LockMode::Transaction {
+            return Err(Error::InvalidArgument {
+                message: "fresh drops everything while it holds the lock: it needs --lock \
+                          session, on a direct connection (not through a pooler)"
+                    .into(),
+            });
+        }
         self.locked(true, async |conn, lock| {
             drop_everything(conn).await?;
-            self.prepared_history(conn, true).await?;
+            self.prepared_history(conn, lock, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             self.run(conn, lock, plan, false).await.into_result()
         })
@@ -1145,6 +1254,12 @@ impl Migrator {
         let version = p.migration.version();
         Some(match op {
             Op::Begin => self.begin().to_owned(),
+            Op::Claim => crate::lock::claim(
+                &self.options.table,
+                &table.quoted(),
+                version,
+                p.rendered.direction == Direction::Up,
+            ),
             Op::Commit => "COMMIT".to_owned(),
             Op::Statement(i) => p.rendered.statements[i].sql.clone(),
             Op::Data => return None,
@@ -1569,6 +1684,7 @@ impl Migrator {
                     direction: p.rendered.direction.name(),
                     what: match op {
                         Op::Begin => "BEGIN",
+                        Op::Claim => "its claim under the run lock (--lock transaction)",
                         Op::Commit => "COMMIT",
                         Op::ForgetBackfills => "forgetting its backfill positions",
                         _ => "its history write",
@@ -1702,6 +1818,19 @@ impl Script {
         let at = position.checked_sub(1)?;
         self.starts.iter().rposition(|start| *start <= at)
     }
+}
+
+/// Whether the error is a migration's claim failing in transaction mode: another runner
+/// applied or reverted it meanwhile.
+fn taken(error: &Error) -> bool {
+    let source = match error {
+        Error::Bookkeeping { source, .. } | Error::Statement { source, .. } => source,
+        _ => return false,
+    };
+    source
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == TAKEN)
 }
 
 /// About how long a script of migrations sent at once gets (see `Migrator::script_of`).

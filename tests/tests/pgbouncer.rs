@@ -1,0 +1,87 @@
+//! Behind PgBouncer in transaction pooling, the default of many hosted PostgreSQL
+//! services: each transaction may run on another server connection, so a session lock
+//! cannot work and named prepared statements of different clients meet. With
+//! `--lock transaction`, `up`, `status` and eight concurrent runners apply each migration
+//! exactly once (the thirty migrations of `fault_runner` that each take 20 ms on the server).
+
+use std::process::{Command, Stdio};
+
+use tests::{Engine, PgBouncer, Run, TestDb, migrate_with};
+
+const PAUSES: usize = 30;
+
+fn migrate(url: &str, args: &[&str]) -> Run {
+    migrate_with(env!("CARGO_BIN_EXE_fault_runner"), url, args)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start() else {
+        db.drop().await;
+        return;
+    };
+    let url = bouncer.url(db.name());
+    let status = migrate(&url, &["status", "--lock", "transaction"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+
+    let runners: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_fault_runner"))
+                .args(["migrate", "up", "--to", "30", "--lock", "transaction"])
+                .args(["--database-url", &url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied = 0;
+    for runner in runners {
+        let out = runner.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        applied += stdout.lines().filter(|l| l.starts_with("applied ")).count();
+    }
+    assert_eq!(applied, PAUSES, "each migration applied exactly once");
+    let rows = db
+        .strings("SELECT CAST(COUNT(*) AS TEXT) FROM shiplap_migrations WHERE version > 0")
+        .await;
+    assert_eq!(rows, [PAUSES.to_string()]);
+    let tables = db.tables().await;
+    assert_eq!(
+        tables.iter().filter(|t| t.starts_with("pause_")).count(),
+        PAUSES
+    );
+    let status = migrate(&url, &["status", "--format", "json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(
+        status.stdout.matches("\"applied\"").count(),
+        PAUSES,
+        "{}",
+        status.stdout
+    );
+
+    // A migration without a transaction is refused, naming it, before anything runs.
+    let refused = migrate(&url, &["up", "--to", "102", "--lock", "transaction"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("migration 102 bump_counters")
+            && refused
+                .stderr
+                .contains("--lock session on a direct connection"),
+        "{}",
+        refused.stderr
+    );
+    let down = migrate(&url, &["down", "--steps", "2", "--lock", "transaction"]);
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    drop(bouncer);
+    db.drop().await;
+}
