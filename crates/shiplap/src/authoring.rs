@@ -271,7 +271,8 @@ pub fn skeleton(name: &str, version: i64, template: Template) -> String {
     // A data migration has no down: saying why reverting needs none lets `down` pass it.
     let attribute = if template.data {
         format!(
-            "#[migration(\n             \x20   version = {version}{transaction},\n             \x20   nothing_to_undo = \"it only changes data: say here why reverting needs no change\"\n             )]"
+            "#[migration(\n    version = {version}{transaction},\n    \
+             nothing_to_undo = \"it only changes data: say here why reverting needs no change\"\n)]"
         )
     } else {
         format!("#[migration(version = {version}{transaction})]")
