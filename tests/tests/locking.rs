@@ -251,3 +251,46 @@ async fn wrong_password_is_clear_and_redacted() {
         run.stderr
     );
 }
+
+/// A user who may not take advisory locks: the error names the lock and the database,
+/// with a hint, rather than a bare "database error".
+#[tokio::test]
+async fn postgres_lock_refused_is_named() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let role = format!("shiplap_nolock_{}", std::process::id());
+    db.execute(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+         GRANT ALL ON SCHEMA public TO {role}; \
+         REVOKE EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) FROM PUBLIC"
+    ))
+    .await;
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let host_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let url = format!("{scheme}://{role}:hunter2@{host_db}");
+    let run = migrate(&url, &["up"]);
+    db.execute(&format!(
+        "REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}"
+    ))
+    .await;
+    db.drop().await;
+    if let Some(server) = tests::server_url("TEST_POSTGRES_URL") {
+        let mut c = sqlx::PgConnection::connect(&server).await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cannot take the run lock on postgres://{role}:***@"
+        )) && run
+            .stderr
+            .contains("permission denied for function pg_try_advisory_lock")
+            && run.stderr.contains("--lock none"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"));
+}

@@ -145,8 +145,8 @@ pub enum Error {
 
     /// The run lock could not be taken or released: the query failed.
     #[error(
-        "cannot {action} the run lock on {url} (history table `{table}`): {source}{}",
-        if hint.is_empty() { String::new() } else { format!("; {hint}") }
+        "cannot {action} the run lock on {url} (history table `{table}`): {}{}",
+        message(source), if hint.is_empty() { String::new() } else { format!("; {hint}") }
     )]
     Lock {
         /// `take` or `release`.
@@ -168,7 +168,7 @@ pub enum Error {
         "the run lock on {url} (history table `{table}`) was lost{}; stopped before {next}. \
          Nothing more ran; what had committed stays (see `migrate status`), and a run that \
          took the lock meanwhile goes on. Run `migrate up` again once it is done{}",
-        match source { Some(e) => format!(" ({e})"), None => String::new() },
+        match source { Some(e) => format!(" ({})", message(e)), None => String::new() },
         if source.is_none() && url.starts_with("postgres") {
             " (behind a pooler in transaction mode, PgBouncer, a session lock cannot hold: \
              use --lock transaction)"
