@@ -68,20 +68,14 @@ pub(crate) async fn connect_to(
     retry: Retry,
     create: bool,
 ) -> Result<Connection> {
-    if url.backend() == Backend::Sqlite && !create {
-        let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| invalid(url, &e))?;
-        let file = options.get_filename();
-        let text = file.to_string_lossy();
-        let in_memory = text.is_empty() || text == ":memory:" || text.starts_with("file::memory:");
-        if !in_memory && !file.exists() {
-            return Err(Error::InvalidArgument {
-                message: format!(
-                    "there is no SQLite database at {} ({url}): check the path; `migrate up` \
-                     creates it, no other command does",
-                    file.display()
-                ),
-            });
-        }
+    if !create && let Some(file) = missing_sqlite_file(url)? {
+        return Err(Error::InvalidArgument {
+            message: format!(
+                "there is no SQLite database at {} ({url}): check the path; `migrate up` \
+                 creates it, no other command does",
+                file.display()
+            ),
+        });
     }
     let mut delay = retry.first_delay;
     let mut attempt = 1;
@@ -105,6 +99,19 @@ pub(crate) async fn connect_to(
             }
         }
     }
+}
+
+/// The file of an SQLite URL when it does not exist (`None` when it does, in memory, or on
+/// the other backends).
+pub(crate) fn missing_sqlite_file(url: &DatabaseUrl) -> Result<Option<std::path::PathBuf>> {
+    if url.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| invalid(url, &e))?;
+    let file = options.get_filename();
+    let text = file.to_string_lossy();
+    let in_memory = text.is_empty() || text == ":memory:" || text.starts_with("file::memory:");
+    Ok((!in_memory && !file.exists()).then(|| file.to_path_buf()))
 }
 
 /// The error for a URL the driver refuses.

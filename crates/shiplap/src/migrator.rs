@@ -591,14 +591,21 @@ impl Migrator {
         if let Some(to) = to {
             self.registry.get(to)?;
         }
-        let mut conn = self.connect().await?;
-        let rows = self.history_if_exists(&mut conn).await;
-        let resumable = match &rows {
-            Ok(Some(rows)) => self.resumable(&mut conn, rows).await,
-            _ => Ok(HashSet::new()),
+        // A new SQLite database: nothing to read, and nothing is created.
+        let missing = crate::connection::missing_sqlite_file(&self.url)?;
+        let (rows, resumable) = if missing.is_some() {
+            check_table_name(&self.options.table)?;
+            (None, HashSet::new())
+        } else {
+            let mut conn = self.connect().await?;
+            let rows = self.history_if_exists(&mut conn).await;
+            let resumable = match &rows {
+                Ok(Some(rows)) => self.resumable(&mut conn, rows).await,
+                _ => Ok(HashSet::new()),
+            };
+            conn.close().await;
+            (rows?, resumable?)
         };
-        conn.close().await;
-        let (rows, resumable) = (rows?, resumable?);
         let plan = self.plan_up(
             &self.rendered_up()?,
             rows.as_deref().unwrap_or_default(),
@@ -607,8 +614,17 @@ impl Migrator {
             single_transaction,
         )?;
         let mut script = String::new();
+        if let Some(file) = missing {
+            script.push_str(&format!(
+                "-- there is no database at {} yet: `up` creates it\n",
+                file.display()
+            ));
+        }
         if rows.is_none() {
-            script.push_str(&self.table().create());
+            let table = self.table();
+            script.push_str(&table.create());
+            script.push_str(";\n");
+            script.push_str(&table.layout_insert());
             script.push_str(";\n\n");
         }
         script.push_str(&self.script(&plan, single_transaction));
