@@ -11,6 +11,17 @@ fn migrate(url: &str, args: &[&str]) -> Run {
 
 const NO_SPURIOUS: &str = "there is no transaction in progress";
 
+/// Applies everything up to 201, then records `versions` (of the failing 301 to 303) as
+/// applied without running them, to reach the migration after them.
+fn past_the_failing_ones(db: &TestDb, versions: &[&str]) {
+    let run = migrate(&db.url, &["up", "--to", "201"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for v in versions {
+        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
+        assert_eq!(mark.code, 0, "{}", mark.stderr);
+    }
+}
+
 /// Migration 301's syntax error makes PostgreSQL refuse the whole script it is in; the
 /// 33 migrations before it apply, and the error is 301's.
 async fn a_syntax_error_is_blamed_on_its_migration(db: &TestDb) {
@@ -94,13 +105,7 @@ async fn the_line_at_fault(db: &TestDb) {
     if db.engine() != Engine::Postgres {
         return;
     }
-    let run = migrate(&db.url, &["up", "--to", "201"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let mark = migrate(
-        &db.url,
-        &["repair", "--version", "301", "--mark", "applied"],
-    );
-    assert_eq!(mark.code, 0, "{}", mark.stderr);
+    past_the_failing_ones(db, &["301"]);
     let run = migrate(&db.url, &["up", "--to", "302"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -123,12 +128,7 @@ async fn a_failed_commit_names_its_migration(db: &TestDb) {
     if db.engine() == Engine::MySql {
         return; // No deferred constraints.
     }
-    let run = migrate(&db.url, &["up", "--to", "201"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for v in ["301", "302"] {
-        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
-        assert_eq!(mark.code, 0, "{}", mark.stderr);
-    }
+    past_the_failing_ones(db, &["301", "302"]);
     let run = migrate(&db.url, &["up", "--to", "303"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -183,12 +183,7 @@ async fn very_verbose_logs_each_statement(db: &TestDb) {
 /// A statement running longer than --progress-every is reported while it runs, whether it
 /// was sent alone (MySQL) or in a script.
 async fn a_long_statement_is_reported_while_it_runs(db: &TestDb) {
-    let run = migrate(&db.url, &["up", "--to", "201"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for v in ["301", "302", "303"] {
-        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
-        assert_eq!(mark.code, 0, "{}", mark.stderr);
-    }
+    past_the_failing_ones(db, &["301", "302", "303"]);
     let run = migrate(&db.url, &["up", "--to", "401", "--progress-every", "100ms"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -213,12 +208,7 @@ async fn a_lost_connection_names_the_migration_in_flight(db: &TestDb) {
              WHERE db = DATABASE() AND info LIKE 'DO SLEEP(0.5)%'"
         }
     };
-    let run = migrate(&db.url, &["up", "--to", "201"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    for v in ["301", "302", "303"] {
-        let mark = migrate(&db.url, &["repair", "--version", v, "--mark", "applied"]);
-        assert_eq!(mark.code, 0, "{}", mark.stderr);
-    }
+    past_the_failing_ones(db, &["301", "302", "303"]);
     let binary = env!("CARGO_BIN_EXE_fault_runner");
     let child = std::process::Command::new(binary)
         .args(["migrate", "up", "--to", "401", "--database-url", &db.url])

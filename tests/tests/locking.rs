@@ -46,6 +46,23 @@ async fn sqlite_runner_waits_for_the_lock_then_gives_up() {
     db.drop().await;
 }
 
+/// `up` while another holds the lock: after a second it says whom it waits for (each of
+/// `holder`), then gives up after --lock-timeout.
+fn waits_for(url: &str, holder: &[&str]) {
+    let run = migrate(url, &["up", "--lock-timeout", "2s"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        holder.iter().all(|h| run.stderr.contains(h)),
+        "after a second it says whom it waits for: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("another shiplap run holds the lock"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[tokio::test]
 async fn mysql_runner_waits_for_the_lock_then_gives_up() {
     let Some(db) = TestDb::new(Engine::MySql).await else {
@@ -59,18 +76,7 @@ async fn mysql_runner_waits_for_the_lock_then_gives_up() {
     .await
     .unwrap();
     assert_eq!(got, Some(1));
-    let run = migrate(&db.url, &["up", "--lock-timeout", "2s"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("held by MySQL connection "),
-        "after a second it says whom it waits for: {}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("another shiplap run holds the lock"),
-        "{}",
-        run.stderr
-    );
+    waits_for(&db.url, &["held by MySQL connection "]);
     holder.close().await.unwrap();
     assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");
     db.drop().await;
@@ -92,18 +98,9 @@ async fn postgres_runner_says_whom_it_waits_for_then_gives_up() {
         )
         .await
         .unwrap();
-    let run = migrate(&db.url, &["up", "--lock-timeout", "2s"]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("held by PostgreSQL session ")
-            && run.stderr.contains("application 'deployer-7'"),
-        "after a second it says whom it waits for: {}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("another shiplap run holds the lock"),
-        "{}",
-        run.stderr
+    waits_for(
+        &db.url,
+        &["held by PostgreSQL session ", "application 'deployer-7'"],
     );
     holder.close().await.unwrap();
     assert_eq!(migrate(&db.url, &["up"]).code, 0, "free again");

@@ -916,14 +916,7 @@ impl Migrator {
     /// [`down`](Self::down), reporting what was reverted before a failure too.
     pub async fn down_report(&self, target: DownTarget) -> Report {
         self.locked(false, async |conn, lock| {
-            let plan = async {
-                let rows = self
-                    .prepared_history(conn, lock, false)
-                    .await?
-                    .unwrap_or_default();
-                self.plan_down(&rows, target)
-            };
-            match plan.await {
+            match self.planned_down(conn, lock, target).await {
                 Ok(plan) => self.run(conn, lock, plan, false).await,
                 Err(e) => Report::failure(e),
             }
@@ -938,6 +931,17 @@ impl Migrator {
         conn.close().await;
         let plan = self.plan_down(&rows?, target)?;
         Ok(self.script(&plan, false))
+    }
+
+    /// Under the lock: the history, then the plan of `down` to `target`.
+    async fn planned_down(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        target: DownTarget,
+    ) -> Result<Vec<Planned>> {
+        let rows = self.prepared_history(conn, lock, false).await?;
+        self.plan_down(&rows.unwrap_or_default(), target)
     }
 
     fn plan_down(&self, rows: &[HistoryRow], target: DownTarget) -> Result<Vec<Planned>> {
@@ -1007,14 +1011,10 @@ impl Migrator {
     /// [`redo`](Self::redo), reporting what was reverted and applied before a failure too.
     pub async fn redo_report(&self, steps: u32) -> Report {
         self.locked(false, async |conn, lock| {
-            let down = async {
-                let rows = self
-                    .prepared_history(conn, lock, false)
-                    .await?
-                    .unwrap_or_default();
-                self.plan_down(&rows, DownTarget::Steps(steps))
-            };
-            let down = match down.await {
+            let down = match self
+                .planned_down(conn, lock, DownTarget::Steps(steps))
+                .await
+            {
                 Ok(down) => down,
                 Err(e) => return Report::failure(e),
             };
