@@ -191,17 +191,16 @@ fn hint(error: &sqlx::Error) -> String {
 /// done (committed).
 pub(crate) const MARKER: &str = "shiplap_applied";
 
-/// The column name of the rows saying how long a migration of a script took, by the
-/// database's clock, just before its commit.
+/// The column of a marker row saying how long its migration took, by the database's
+/// clock, from its `BEGIN` to after its `COMMIT`.
 pub(crate) const ELAPSED: &str = "shiplap_ms";
 
-/// A row of [`Connection::markers`].
+/// A marker row of [`Connection::markers`]: migration `done` of the script committed,
+/// taking `ms` milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Marker {
-    /// Migration `i` of the script committed.
-    Done(i64),
-    /// The migration running took this many milliseconds.
-    Elapsed(i64),
+pub(crate) struct Marker {
+    pub(crate) done: i64,
+    pub(crate) ms: Option<i64>,
 }
 
 type HistoryTuple = (
@@ -236,7 +235,7 @@ impl Connection {
 
     /// Runs SQL text of several statements (no parameters), as a stream with one item per
     /// statement result or row: a [`Marker`] for a row with an integer column named
-    /// [`MARKER`] or [`ELAPSED`], `None` for anything else. The first error ends it: the
+    /// [`MARKER`] (and [`ELAPSED`]), `None` for anything else. The first error ends it: the
     /// statements after the failing one do not run.
     pub(crate) fn markers(
         &mut self,
@@ -247,11 +246,8 @@ impl Connection {
             .fetch_many(&mut *c)
             .map(|item| {
                 Ok(item?.right().and_then(|row| {
-                    match (row.try_get(MARKER), row.try_get(ELAPSED)) {
-                        (Ok(done), _) => Some(Marker::Done(done)),
-                        (_, Ok(ms)) => Some(Marker::Elapsed(ms)),
-                        _ => None,
-                    }
+                    let done = row.try_get(MARKER).ok()?;
+                    Some(Marker { done, ms: row.try_get(ELAPSED).ok() })
                 }))
             })
             .boxed())

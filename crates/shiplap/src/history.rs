@@ -624,17 +624,18 @@ impl HistoryTable {
 }
 
 /// On SQLite, where a migration sent in a script records when its transaction began (a
-/// temporary table: SQLite has no session variables, and its `'now'` is that of each
-/// statement): created once per script.
+/// temporary table, whose row outlives the `COMMIT` for the marker to read: SQLite has no
+/// session variables, and its `'now'` is that of each statement): created once per script.
 pub(crate) const SQLITE_CLOCK: &str =
     "CREATE TEMP TABLE IF NOT EXISTS shiplap_run_clock (id INTEGER PRIMARY KEY, t REAL NOT NULL)";
 
 /// The julian day at which the migration's transaction began, on SQLite.
 const SQLITE_BEGAN: &str = "(SELECT t FROM temp.shiplap_run_clock WHERE id = 1)";
 
-/// When the migration's transaction began, on PostgreSQL: a setting local to the
-/// transaction. (Not `now()`: every statement of one script shares the time the server
-/// received the script, so `now()` is the script's start for all its migrations.)
+/// When the migration's transaction began, on PostgreSQL: a setting of the session, read
+/// by its history write and by its marker after `COMMIT`. (Not `now()`: every statement of
+/// one script shares the time the server received the script, so `now()` is the script's
+/// start for all its migrations.)
 const PG_BEGAN: &str = "CAST(current_setting('shiplap.began') AS timestamptz)";
 
 /// The statement that notes when a migration's transaction began, right after its
@@ -645,7 +646,7 @@ pub(crate) fn began(backend: Backend) -> Option<&'static str> {
             "INSERT OR REPLACE INTO temp.shiplap_run_clock (id, t) VALUES (1, julianday('now'))",
         ),
         Backend::Postgres => {
-            Some("SELECT set_config('shiplap.began', CAST(clock_timestamp() AS text), true)")
+            Some("SELECT set_config('shiplap.began', CAST(clock_timestamp() AS text), false)")
         }
         Backend::MySql => None,
     }

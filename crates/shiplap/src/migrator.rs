@@ -20,7 +20,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::clock::now_rfc3339;
-use crate::connection::{Connection, ELAPSED, MARKER, Marker, Retry, connect_to};
+use crate::connection::{Connection, ELAPSED, MARKER, Retry, connect_to};
 use crate::data::RunInfo;
 use crate::history::{self, HistoryTable, LAYOUT, Layout, SQLITE_CLOCK, Shape};
 use crate::lint;
@@ -1495,9 +1495,9 @@ impl Migrator {
     /// statement, so one script of a thousand migrations would cost time quadratic in
     /// its length.
     ///
-    /// Each migration is `BEGIN`, its statements, its history write (whose time and
-    /// duration the database fills in), a row with its duration by the database's clock
-    /// ([`ELAPSED`]), `COMMIT`, then a marker row ([`MARKER`]).
+    /// Each migration is `BEGIN`, a note of when it began, its statements, its history
+    /// write (whose time and duration the database fills in), `COMMIT`, then a marker row
+    /// ([`MARKER`]) with its duration by the database's clock ([`ELAPSED`]).
     fn script_of(&self, group: &[Planned]) -> Script {
         let table = self.table();
         let backend = self.backend();
@@ -1523,9 +1523,6 @@ impl Migrator {
                     }
                     _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
                 };
-                if let Op::Commit = op {
-                    script.push(&format!("SELECT {elapsed} AS {ELAPSED};\n"));
-                }
                 // On a line of its own, so that a statement ending in a `--` comment
                 // does not swallow its terminator.
                 script.push(sql.trim_end_matches(';'));
@@ -1534,7 +1531,9 @@ impl Migrator {
                     script.push(&format!("{began};\n"));
                 }
             }
-            script.push(&format!("SELECT CAST({i} AS BIGINT) AS {MARKER};\n"));
+            script.push(&format!(
+                "SELECT CAST({i} AS BIGINT) AS {MARKER}, {elapsed} AS {ELAPSED};\n"
+            ));
             script.count += 1;
         }
         script
@@ -1569,7 +1568,6 @@ impl Migrator {
         }
         tracing::trace!(migrations = group.len(), "the script:\n{}", script.text);
         let mut applied = 0;
-        let mut elapsed = None;
         let failure = {
             let mut results = conn.markers(&script.text);
             loop {
@@ -1586,10 +1584,12 @@ impl Migrator {
                 .await;
                 match next {
                     None => break None,
-                    Some(Ok(Some(Marker::Elapsed(ms)))) => elapsed = Some(ms),
-                    Some(Ok(Some(Marker::Done(marker)))) => {
-                        if let Some(i) = usize::try_from(marker).ok().filter(|i| *i < group.len()) {
-                            let ms = elapsed.take().unwrap_or_default();
+                    Some(Ok(Some(marker))) => {
+                        if let Some(i) = usize::try_from(marker.done)
+                            .ok()
+                            .filter(|i| *i < group.len())
+                        {
+                            let ms = marker.ms.unwrap_or_default();
                             done.push(self.finished(&group[i], ms, None));
                             applied = i + 1;
                         }
