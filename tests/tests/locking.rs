@@ -291,3 +291,58 @@ async fn postgres_lock_refused_is_named() {
     );
     assert!(!run.stderr.contains("hunter2"));
 }
+
+/// A lock that cannot be released at the end (here: the user may not call
+/// pg_advisory_unlock) turns a successful run into a warning, not a failure: the applied
+/// migrations are listed, and the server frees the lock as the connection closes.
+#[tokio::test]
+async fn postgres_failed_release_is_a_warning() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let role = format!("shiplap_nounlock_{}", std::process::id());
+    db.execute(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+         GRANT ALL ON SCHEMA public TO {role}; \
+         REVOKE EXECUTE ON FUNCTION pg_advisory_unlock(bigint) FROM PUBLIC"
+    ))
+    .await;
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let host_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let url = format!("{scheme}://{role}@{host_db}");
+    let first = migrate(&url, &["up", "--to", "20250101090000"]);
+    let second = migrate(
+        &url,
+        &["up", "--to", "20250101090100", "--lock-timeout", "5s"],
+    );
+    db.execute(&format!(
+        "REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}"
+    ))
+    .await;
+    db.drop().await;
+    if let Some(server) = tests::server_url("TEST_POSTGRES_URL") {
+        let mut c = sqlx::PgConnection::connect(&server).await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("applied  20250101090000 create_users"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stderr
+            .contains("WARN cannot release the run lock on postgres://")
+            && first
+                .stderr
+                .contains("the server releases it when the connection closes"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(second.code, 0, "the lock was freed: {}", second.stderr);
+}
