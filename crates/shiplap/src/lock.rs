@@ -21,9 +21,17 @@
 //!   file races with a runner about to lock it). An in-memory database has one connection,
 //!   so it needs none.
 //!
+//! Behind a pooler in transaction mode (PgBouncer) no session lock can hold: with
+//! [`LockMode::Transaction`] each migration's transaction takes PostgreSQL's
+//! transaction-level advisory lock and checks that it is still to do ([`claim`]), and the
+//! run's other writes to the history take it in a transaction of their own
+//! ([`RunLock::guard`]).
+//!
 //! The interface every kind of lock implements is [`RunLock`]'s: `acquire` on the run's
-//! connection, `verify` before each migration and each backfill batch (a lock that can be
-//! lost says so there, before anything else runs), and `release`.
+//! connection, `check`/`verify` before each migration and each backfill batch (a lock
+//! that can be lost says so there, before anything else runs), `guard` for writes outside
+//! a migration, and `release`. A lease lock (a row with an expiry, renewed at each check)
+//! fits the same five.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek as _, Write as _};
@@ -63,7 +71,7 @@ pub enum LockMode {
 }
 
 /// The SQLSTATE with which a migration's claim fails when another runner took it (see
-/// [`RunLock::claim`]).
+/// [`claim`]).
 pub(crate) const TAKEN: &str = "SL001";
 
 /// A held run lock.
