@@ -1575,9 +1575,9 @@ impl Migrator {
                 let next = still_running(results.next(), self.options.progress_every, |time| {
                     tracing::warn!(
                         version = running.migration.version(),
-                        "{}: still running after {}s ({} statements sent as one batch)",
+                        "{}: still running after {:.1}s ({} statements sent as one batch)",
                         running.migration.name(),
-                        time.as_secs(),
+                        time.as_secs_f64(),
                         running.rendered.statements.len()
                     );
                 })
@@ -1722,10 +1722,10 @@ impl Migrator {
                 version = p.migration.version(),
                 statement = index + 1,
                 of = count,
-                "{}: statement {}/{count} still running after {}s",
+                "{}: statement {}/{count} still running after {:.1}s",
                 p.migration.name(),
                 index + 1,
-                elapsed.as_secs()
+                elapsed.as_secs_f64()
             );
         })
         .await;
