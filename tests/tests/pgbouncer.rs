@@ -85,3 +85,56 @@ async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
     drop(bouncer);
     db.drop().await;
 }
+
+/// In transaction mode the wait for the lock is bounded by --lock-timeout too (here on a
+/// direct connection, where the mode works the same): a runner that cannot get it in time
+/// stops with the same error as for a session lock, and nothing more ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_mode_waits_at_most_the_lock_timeout() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let first = migrate(&db.url, &["up", "--to", "10", "--lock", "transaction"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut holder,
+        "BEGIN; SELECT pg_advisory_xact_lock(('x' || left(encode(sha256('shiplap:shiplap_migrations'), 'hex'), 16))::bit(64)::bigint)",
+    )
+    .await
+    .unwrap();
+    let waited = migrate(
+        &db.url,
+        &[
+            "up",
+            "--to",
+            "30",
+            "--lock",
+            "transaction",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(waited.code, 1, "{}", waited.stderr);
+    assert!(
+        waited
+            .stderr
+            .contains("error: another shiplap run holds the lock on postgres://")
+            && waited.stderr.contains("gave up after 1 s (--lock-timeout)"),
+        "{}",
+        waited.stderr
+    );
+    let applied = db
+        .strings("SELECT CAST(COUNT(*) AS TEXT) FROM shiplap_migrations WHERE version > 0")
+        .await;
+    assert_eq!(applied, ["10"]);
+    sqlx::Executor::execute(&mut holder, "COMMIT")
+        .await
+        .unwrap();
+    let rest = migrate(&db.url, &["up", "--to", "30", "--lock", "transaction"]);
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    drop(holder);
+    db.drop().await;
+}

@@ -251,9 +251,14 @@ impl RunLock {
     /// In transaction mode, the statement to run first in a transaction that changes the
     /// history outside a migration (creating the table, `repair`, `baseline`): it waits for
     /// the lock, which the transaction keeps until it ends.
-    pub(crate) fn guard(&self) -> Option<String> {
+    /// Its wait is bounded by `timeout` (`--lock-timeout`), as the rest of that
+    /// transaction is.
+    pub(crate) fn guard(&self, timeout: Duration) -> Option<String> {
         match self.held {
-            Held::PerTransaction { key } => Some(format!("SELECT pg_advisory_xact_lock({key})")),
+            Held::PerTransaction { key } => Some(format!(
+                "SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({key})",
+                timeout.as_millis().max(1)
+            )),
             _ => None,
         }
     }
@@ -309,20 +314,38 @@ impl LockCheck {
 }
 
 /// In transaction mode, the statement that follows a migration's `BEGIN`: it waits for the
-/// lock of `table` (kept until `COMMIT`), then fails with SQLSTATE [`TAKEN`] if another
-/// runner applied (`up`) or reverted the migration meanwhile, so that it runs exactly once.
-pub(crate) fn claim(table: &str, quoted_table: &str, version: i64, up: bool) -> String {
+/// lock of `table` (kept until `COMMIT`) for at most `timeout` (`--lock-timeout`), fails
+/// with SQLSTATE [`TAKEN`] if another runner applied (`up`) or reverted the migration
+/// meanwhile, so that it runs exactly once, then sets the migration's own `lock_timeout`
+/// (`--statement-lock-timeout`, local to the transaction: on a pooled server connection a
+/// session setting would reach other clients).
+pub(crate) fn claim(
+    table: &str,
+    quoted_table: &str,
+    version: i64,
+    up: bool,
+    timeout: Duration,
+    statement_timeout: Option<Duration>,
+) -> String {
     let key = advisory_key(table);
     let (test, what) = if up {
         ("EXISTS", "applied")
     } else {
         ("NOT EXISTS", "reverted")
     };
+    let after = match statement_timeout {
+        Some(t) => format!("'{}ms'", t.as_millis().max(1)),
+        None => "previous".to_owned(),
+    };
     format!(
-        "DO $shiplap$ BEGIN PERFORM pg_advisory_xact_lock({key}); \
+        "DO $shiplap$ DECLARE previous text := current_setting('lock_timeout'); BEGIN \
+         PERFORM set_config('lock_timeout', '{}ms', true); \
+         PERFORM pg_advisory_xact_lock({key}); \
+         PERFORM set_config('lock_timeout', {after}, true); \
          IF {test} (SELECT 1 FROM {quoted_table} WHERE version = {version}) THEN \
          RAISE EXCEPTION 'migration {version} was {what} by another runner meanwhile' \
-         USING ERRCODE = '{TAKEN}'; END IF; END $shiplap$"
+         USING ERRCODE = '{TAKEN}'; END IF; END $shiplap$",
+        timeout.as_millis().max(1)
     )
 }
 

@@ -270,6 +270,8 @@ impl Migrator {
         let mut conn = connect_to(&self.url, self.options.connect, create).await?;
         if let Some(timeout) = self.options.statement_lock_timeout {
             let sql = match self.backend() {
+                // Set by each migration's claim instead, for its transaction only.
+                Backend::Postgres if self.options.lock == LockMode::Transaction => None,
                 Backend::Postgres => {
                     Some(format!("SET lock_timeout = '{}ms'", timeout.as_millis()))
                 }
@@ -361,6 +363,19 @@ impl Migrator {
         .await
     }
 
+    /// In transaction mode, the error for a wait for the lock that failed: past
+    /// `--lock-timeout`, the same as a session lock's.
+    fn lock_wait_error(&self, error: sqlx::Error) -> Error {
+        if lock_wait_timed_out(&error) {
+            return Error::LockTimeout {
+                url: self.url.to_string(),
+                table: self.options.table.clone(),
+                waited_secs: self.options.lock_timeout.as_secs(),
+            };
+        }
+        Error::Database { source: error }
+    }
+
     /// Runs `f`; in transaction mode, in a transaction that first takes the lock, committed
     /// when `f` succeeds and rolled back when it fails.
     async fn guarded<T>(
@@ -369,11 +384,14 @@ impl Migrator {
         lock: &RunLock,
         f: impl AsyncFnOnce(&mut Connection) -> Result<T>,
     ) -> Result<T> {
-        let Some(guard) = lock.guard() else {
+        let Some(guard) = lock.guard(self.options.lock_timeout) else {
             return f(conn).await;
         };
         conn.execute("BEGIN").await?;
-        conn.execute(&guard).await?;
+        if let Err(e) = conn.execute(&guard).await {
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(self.lock_wait_error(e));
+        }
         match f(conn).await {
             Ok(value) => {
                 conn.execute("COMMIT").await?;
@@ -1275,6 +1293,8 @@ impl Migrator {
                 &table.quoted(),
                 version,
                 p.rendered.direction == Direction::Up,
+                self.options.lock_timeout,
+                self.options.statement_lock_timeout,
             ),
             Op::Commit => "COMMIT".to_owned(),
             Op::Statement(i) => p.rendered.statements[i].sql.clone(),
@@ -1695,19 +1715,22 @@ impl Migrator {
                 .execute(&sql)
                 .await
                 .map(|_| None)
-                .map_err(|source| Error::Bookkeeping {
-                    migration: p.migration.reference(),
-                    direction: p.rendered.direction.name(),
-                    what: match op {
-                        Op::Begin => "BEGIN",
-                        Op::Claim => "its claim under the run lock (--lock transaction)",
-                        Op::Commit => "COMMIT",
-                        Op::ForgetBackfills => "forgetting its backfill positions",
-                        _ => "its history write",
+                .map_err(|source| match op {
+                    Op::Claim if lock_wait_timed_out(&source) => self.lock_wait_error(source),
+                    _ => Error::Bookkeeping {
+                        migration: p.migration.reference(),
+                        direction: p.rendered.direction.name(),
+                        what: match op {
+                            Op::Begin => "BEGIN",
+                            Op::Claim => "its claim under the run lock (--lock transaction)",
+                            Op::Commit => "COMMIT",
+                            Op::ForgetBackfills => "forgetting its backfill positions",
+                            _ => "its history write",
+                        },
+                        dirty,
+                        details: crate::error::details(&source, &sql),
+                        source: Box::new(source),
                     },
-                    dirty,
-                    details: crate::error::details(&source, &sql),
-                    source: Box::new(source),
                 });
         };
         let count = p.rendered.statements.len();
@@ -1834,6 +1857,14 @@ impl Script {
         let at = position.checked_sub(1)?;
         self.starts.iter().rposition(|start| *start <= at)
     }
+}
+
+/// Whether PostgreSQL gave up waiting for a lock (`lock_timeout`).
+fn lock_wait_timed_out(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "55P03")
 }
 
 /// Whether the error is a migration's claim failing in transaction mode: another runner
