@@ -252,7 +252,30 @@ async fn a_lost_connection_names_the_migration_in_flight(db: &TestDb) {
     assert_eq!(state, Some(serde_json::json!(expected)), "{doc}");
 }
 
+/// A full disk (SQLite capped at its size, for that connection): the error names the
+/// migration that wrote, it is rolled back, and the next run (room again) applies it.
+async fn a_full_disk_names_the_migration(db: &TestDb) {
+    if db.engine() != Engine::Sqlite {
+        return;
+    }
+    past_the_failing_ones(db, &["301", "302", "303"]);
+    let run = migrate(&db.url, &["up", "--to", "502"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("migration 502 fill_the_disk")
+            && run.stderr.contains("database or disk is full")
+            && run.stderr.contains("it was rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert!(!db.tables().await.contains(&"filler".to_owned()));
+    let again = migrate(&db.url, &["up", "--to", "502"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(db.tables().await.contains(&"filler".to_owned()));
+}
+
 on_every_backend!(
+    a_full_disk_names_the_migration,
     a_lost_connection_names_the_migration_in_flight,
     a_long_statement_is_reported_while_it_runs,
     very_verbose_logs_each_statement,

@@ -11,7 +11,9 @@
 //! - 301 to 303 fail, for the failure reports (`tests/failure_reports.rs`): a syntax error,
 //!   an unknown type on the third line of a statement, a deferred foreign key violated at
 //!   `COMMIT`;
-//! - 401: one statement that runs for about half a second, for the "still running" report.
+//! - 401: one statement that runs for about half a second, for the "still running" report;
+//! - 501 and 502 (SQLite): the first caps the database at its size for this connection, as
+//!   a full disk would, so that the second, which writes, fails.
 
 use std::process::ExitCode;
 
@@ -112,6 +114,32 @@ fn slow_statement(s: &mut Schema) {
             ),
     )
     .nothing_to_undo("it changes nothing");
+}
+
+/// Caps the SQLite file at its current size, for this connection only (a full disk).
+#[migration(version = 501)]
+fn full_disk(s: &mut Schema) {
+    s.raw(
+        Raw::per_backend()
+            .sqlite("PRAGMA max_page_count = 1")
+            .postgres("")
+            .mysql(""),
+    )
+    .nothing_to_undo("a setting of the connection");
+}
+
+#[migration(version = 502)]
+fn fill_the_disk(s: &mut Schema) {
+    s.raw(
+        Raw::per_backend()
+            .sqlite(
+                "CREATE TABLE filler AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+                 SELECT x + 1 FROM c WHERE x < 20000) SELECT x, printf('%100d', x) AS pad FROM c",
+            )
+            .postgres("")
+            .mysql(""),
+    )
+    .nothing_to_undo("the test drops the database");
 }
 
 shiplap::migrations!();
