@@ -8,8 +8,14 @@ use sea_query::{
 use serde::Serialize;
 
 use crate::Backend;
-use crate::clock::now_rfc3339;
 use crate::statement::{query_sql, schema_sql};
+
+mod backfill_positions;
+mod layout;
+mod script_clock;
+
+pub(crate) use layout::{LAYOUT, Layout, Shape};
+pub(crate) use script_clock::{SQLITE_CLOCK, began, elapsed_ms};
 
 /// The default name of the history table.
 pub const DEFAULT_TABLE: &str = "shiplap_migrations";
@@ -83,80 +89,6 @@ pub(crate) struct HistoryTable {
     layout: i64,
 }
 
-/// The layout of the history table this build writes. Each layout adds to the one before:
-/// 1, the first (eight columns); 2, `rows_affected` (and the `<table>_backfill` table of
-/// backfill positions, created with `IF NOT EXISTS` by every run); 3, `raw_checksum`.
-///
-/// The layout is recorded in a row of the table itself, version [`LAYOUT_ROW`] (a
-/// migration's version is positive), so that reading it costs nothing more; a build finding
-/// a newer layout refuses the table rather than misread it.
-pub(crate) const LAYOUT: i64 = 3;
-
-/// The version of the row recording the layout.
-pub(crate) const LAYOUT_ROW: i64 = 0;
-
-/// The state of the row recording the layout.
-const LAYOUT_STATE: &str = "layout";
-
-/// The recorded layout of a history table, and the shiplap version that wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Layout {
-    pub(crate) layout: i64,
-    pub(crate) written_by: String,
-}
-
-impl Layout {
-    /// Takes the layout row out of `rows` (all of a table's rows, by version).
-    pub(crate) fn take(rows: &mut Vec<HistoryRow>) -> Option<Layout> {
-        if rows.first()?.version != LAYOUT_ROW {
-            return None;
-        }
-        let row = rows.remove(0);
-        Some(Layout {
-            layout: row.duration_ms,
-            written_by: row.shiplap_version,
-        })
-    }
-}
-
-/// What a history table's columns say about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Shape {
-    /// There is no such table.
-    Missing,
-    /// The columns of this layout.
-    Layout(i64),
-    /// Columns of no layout shiplap knows: not read, ever.
-    Unknown(Vec<String>),
-}
-
-impl Shape {
-    /// The shape of a table with these columns (none: no table).
-    pub(crate) fn of(mut columns: Vec<String>) -> Shape {
-        if columns.is_empty() {
-            return Shape::Missing;
-        }
-        columns.sort();
-        for layout in (1..=LAYOUT).rev() {
-            let mut expected: Vec<&str> = columns_of(layout).to_vec();
-            expected.sort_unstable();
-            if columns == expected {
-                return Shape::Layout(layout);
-            }
-        }
-        Shape::Unknown(columns)
-    }
-}
-
-/// The columns of a layout.
-fn columns_of(layout: i64) -> &'static [&'static str] {
-    match layout {
-        1 => &COLUMNS[..8],
-        2 => &COLUMNS[..9],
-        _ => &COLUMNS,
-    }
-}
-
 const COLUMNS: [&str; 10] = [
     "version",
     "name",
@@ -177,95 +109,6 @@ impl HistoryTable {
             backend,
             layout: LAYOUT,
         }
-    }
-
-    /// The same table, as it is in an older `layout` (read as it is, never written).
-    pub(crate) fn in_layout(&self, layout: i64) -> Self {
-        HistoryTable {
-            layout,
-            ..self.clone()
-        }
-    }
-
-    /// A query of the table's column names, with its name bound as the one parameter:
-    /// no rows when it does not exist. It finds the table an unqualified name finds.
-    pub(crate) fn columns_query(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "SELECT name FROM pragma_table_info(?1)",
-            Backend::Postgres => {
-                "SELECT CAST(attname AS text) FROM pg_catalog.pg_attribute \
-                 WHERE attrelid = to_regclass(quote_ident($1)) AND attnum > 0 AND NOT attisdropped"
-            }
-            Backend::MySql => {
-                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
-                 WHERE table_schema = DATABASE() AND table_name = ?"
-            }
-        }
-    }
-
-    /// The statements that bring the table from `layout` to [`LAYOUT`], in order.
-    pub(crate) fn upgrade(&self, layout: i64) -> Vec<String> {
-        let mut steps = Vec::new();
-        if layout < 2 {
-            steps.push(
-                self.schema_sql(
-                    Table::alter()
-                        .table(self.name())
-                        .add_column(ColumnDef::new(Alias::new("rows_affected")).big_integer()),
-                ),
-            );
-        }
-        if layout < 3 {
-            steps.push(
-                self.schema_sql(
-                    Table::alter()
-                        .table(self.name())
-                        .add_column(ColumnDef::new(Alias::new("raw_checksum")).string_len(64)),
-                ),
-            );
-        }
-        steps.push(self.delete(LAYOUT_ROW));
-        steps.push(self.layout_insert());
-        steps
-    }
-
-    /// Records [`LAYOUT`] in the layout row (after `create`, or an upgrade's delete).
-    pub(crate) fn layout_insert(&self) -> String {
-        self.insert(&HistoryRow {
-            version: LAYOUT_ROW,
-            name: "(shiplap history table layout)".to_owned(),
-            source_checksum: String::new(),
-            sql_checksum: String::new(),
-            applied_at: now_rfc3339(),
-            duration_ms: LAYOUT,
-            state: RowState::Applied,
-            shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
-            rows_affected: None,
-            raw_checksum: None,
-        })
-        .replacen("'applied'", &format!("'{LAYOUT_STATE}'"), 1)
-    }
-
-    /// The select list of [`COLUMNS`] for this table's layout: what it lacks, as NULL.
-    fn select_list(&self, quote: impl Fn(&str) -> String) -> Vec<String> {
-        let present = columns_of(self.layout);
-        COLUMNS
-            .iter()
-            .map(|c| {
-                if present.contains(c) {
-                    quote(c)
-                } else {
-                    let text = *c == "raw_checksum";
-                    match (self.backend, text) {
-                        (Backend::MySql, false) => "CAST(NULL AS SIGNED)",
-                        (Backend::MySql, true) => "CAST(NULL AS CHAR(64))",
-                        (_, false) => "CAST(NULL AS BIGINT)",
-                        (_, true) => "CAST(NULL AS TEXT)",
-                    }
-                    .to_owned()
-                }
-            })
-            .collect()
     }
 
     /// The table's name quoted for this backend's SQL.
@@ -376,94 +219,6 @@ impl HistoryTable {
             )
     }
 
-    /// The table where batched backfills record how far they got: `<history>_backfill`.
-    fn backfill_name(&self) -> Alias {
-        Alias::new(format!("{}_backfill", self.table))
-    }
-
-    /// A backfill's recorded position: `last_key`, `rows_done`, `finished`.
-    pub(crate) fn backfill_select(&self, version: i64, label: &str) -> String {
-        self.query_sql(
-            Query::select()
-                .columns(["last_key", "rows_done", "finished"].map(Alias::new))
-                .from(self.backfill_name())
-                .and_where(Expr::col(Alias::new("version")).eq(version))
-                .and_where(Expr::col(Alias::new("label")).eq(label)),
-        )
-    }
-
-    /// Records a backfill that starts from the beginning.
-    pub(crate) fn backfill_insert(&self, version: i64, label: &str) -> String {
-        self.query_sql(
-            Query::insert()
-                .into_table(self.backfill_name())
-                .columns(
-                    [
-                        "version",
-                        "label",
-                        "last_key",
-                        "rows_done",
-                        "finished",
-                        "updated_at",
-                    ]
-                    .map(Alias::new),
-                )
-                .values_panic([
-                    version.into(),
-                    label.into(),
-                    Option::<i64>::None.into(),
-                    0i64.into(),
-                    0i64.into(),
-                    now_rfc3339().into(),
-                ]),
-        )
-    }
-
-    /// Records how far a backfill got (in the same transaction as the batch).
-    pub(crate) fn backfill_update(
-        &self,
-        version: i64,
-        label: &str,
-        last_key: Option<i64>,
-        rows_done: i64,
-        finished: bool,
-    ) -> String {
-        self.query_sql(
-            Query::update()
-                .table(self.backfill_name())
-                .value(Alias::new("last_key"), last_key)
-                .value(Alias::new("rows_done"), rows_done)
-                .value(Alias::new("finished"), i64::from(finished))
-                .value(Alias::new("updated_at"), now_rfc3339())
-                .and_where(Expr::col(Alias::new("version")).eq(version))
-                .and_where(Expr::col(Alias::new("label")).eq(label)),
-        )
-    }
-
-    /// Forgets a migration's backfill positions (it was reverted).
-    pub(crate) fn backfill_delete(&self, version: i64) -> String {
-        self.query_sql(
-            Query::delete()
-                .from_table(self.backfill_name())
-                .and_where(Expr::col(Alias::new("version")).eq(version)),
-        )
-    }
-
-    /// Versions with a recorded backfill position (as text).
-    pub(crate) fn backfill_versions(&self) -> String {
-        self.query_sql(
-            Query::select()
-                .distinct()
-                .expr(
-                    Expr::col(Alias::new("version")).cast_as(Alias::new(match self.backend {
-                        Backend::MySql => "CHAR",
-                        _ => "TEXT",
-                    })),
-                )
-                .from(self.backfill_name()),
-        )
-    }
-
     /// Every row, by version.
     pub(crate) fn select_all(&self) -> String {
         let quote = |c: &str| match self.backend {
@@ -515,24 +270,6 @@ impl HistoryTable {
     /// Inserts a row.
     pub(crate) fn insert(&self, row: &HistoryRow) -> String {
         self.insert_with_duration(row, row.duration_ms.into())
-    }
-
-    /// Inserts a row whose `applied_at` and `duration_ms` the database computes when the
-    /// insert runs, from when the migration's transaction began (see [`began`] and
-    /// [`elapsed_ms`]). For a migration sent to the server in a script with others, whose
-    /// times are not known when the script is written.
-    pub(crate) fn insert_timed(&self, row: &HistoryRow) -> String {
-        let applied_at = match self.backend {
-            Backend::Postgres => format!(
-                "to_char({PG_BEGAN} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-            ),
-            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {SQLITE_BEGAN})"),
-            Backend::MySql => return self.insert(row),
-        };
-        let Some(elapsed) = elapsed_ms(self.backend) else {
-            return self.insert(row);
-        };
-        self.insert_with_times(row, Expr::cust(applied_at), Expr::cust(elapsed))
     }
 
     fn insert_with_duration(&self, row: &HistoryRow, duration_ms: Expr) -> String {
@@ -620,49 +357,6 @@ impl HistoryTable {
                 .from_table(self.name())
                 .and_where(Expr::col(Alias::new("version")).eq(version)),
         )
-    }
-}
-
-/// On SQLite, where a migration sent in a script records when its transaction began (a
-/// temporary table, whose row outlives the `COMMIT` for the marker to read: SQLite has no
-/// session variables, and its `'now'` is that of each statement): created once per script.
-pub(crate) const SQLITE_CLOCK: &str =
-    "CREATE TEMP TABLE IF NOT EXISTS shiplap_run_clock (id INTEGER PRIMARY KEY, t REAL NOT NULL)";
-
-/// The julian day at which the migration's transaction began, on SQLite.
-const SQLITE_BEGAN: &str = "(SELECT t FROM temp.shiplap_run_clock WHERE id = 1)";
-
-/// When the migration's transaction began, on PostgreSQL: a setting of the session, read
-/// by its history write and by its marker after `COMMIT`. (Not `now()`: every statement of
-/// one script shares the time the server received the script, so `now()` is the script's
-/// start for all its migrations.)
-const PG_BEGAN: &str = "CAST(current_setting('shiplap.began') AS timestamptz)";
-
-/// The statement that notes when a migration's transaction began, right after its
-/// `BEGIN` (`None` on MySQL, which sends no scripts).
-pub(crate) fn began(backend: Backend) -> Option<&'static str> {
-    match backend {
-        Backend::Sqlite => Some(
-            "INSERT OR REPLACE INTO temp.shiplap_run_clock (id, t) VALUES (1, julianday('now'))",
-        ),
-        Backend::Postgres => {
-            Some("SELECT set_config('shiplap.began', CAST(clock_timestamp() AS text), false)")
-        }
-        Backend::MySql => None,
-    }
-}
-
-/// The milliseconds since the migration's transaction began, as an SQL expression of the
-/// database's own clock (`None` on MySQL, which sends no scripts).
-pub(crate) fn elapsed_ms(backend: Backend) -> Option<String> {
-    match backend {
-        Backend::Postgres => Some(format!(
-            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - {PG_BEGAN}) * 1000 AS bigint)"
-        )),
-        Backend::Sqlite => Some(format!(
-            "CAST((julianday('now') - {SQLITE_BEGAN}) * 86400000 AS integer)"
-        )),
-        Backend::MySql => None,
     }
 }
 
