@@ -1,0 +1,323 @@
+//! The command line's arguments: the commands, their options, and the connection options
+//! every command that reaches a database shares.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::Backend;
+
+/// shiplap: type-checked database migrations.
+#[derive(Debug, Parser)]
+#[command(
+    name = "migrate",
+    version,
+    after_help = "Exit codes:\n  0  success\n  1  a migration, lock, connection or database error\n  2  invalid arguments\n  3  `status --check`, `validate` or `lint` found something to fix"
+)]
+pub struct Cli {
+    /// Output for people (`human`) or for programs (`json`).
+    #[arg(long, value_enum, global = true, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    /// More log lines on stderr: -v each migration, -vv each statement.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Where the database is, and how long to wait for it.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// The database URL (sqlite://file.db, postgres://user@host/db, mysql://user@host/db).
+    /// Default: $DATABASE_URL, then DATABASE_URL in ./.env, then sqlite://shiplap.db.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// The history table.
+    #[arg(long, global = true, value_name = "NAME", default_value = crate::DEFAULT_TABLE)]
+    pub table: String,
+
+    /// How long to wait for another runner's lock (e.g. 60s, 500ms, 2m).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// How other runners are kept out: `session` (one lock for the run), `transaction`
+    /// (PostgreSQL behind a pooler in transaction mode, e.g. PgBouncer: each migration's
+    /// transaction locks and checks), `none` (no lock: run one at a time yourself).
+    #[arg(long, global = true, value_enum, env = "SHIPLAP_LOCK", default_value_t = crate::LockMode::Session)]
+    pub lock: crate::LockMode,
+
+    /// Retries, with backoff, while the server does not accept connections yet.
+    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    pub connect_retries: u32,
+
+    /// A lock_timeout for the migrations' statements (PostgreSQL, MySQL), e.g. 5s: a
+    /// migration that waits on a busy table fails instead of blocking traffic behind it.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub statement_lock_timeout: Option<Duration>,
+
+    /// While a statement runs longer than this, warn that it is still running, again
+    /// each time this much more has passed.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub progress_every: Duration,
+
+    /// A pause after each batch of every backfill (e.g. 50ms), instead of the one the
+    /// migration sets: throttles a backfill's load on a busy database.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    pub backfill_pause: Option<Duration>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+#[non_exhaustive]
+pub enum Command {
+    /// Print the SQL that migrations run, without a database.
+    ///
+    /// Examples: `migrate sql --backend postgres`, `migrate sql --version 20250224120000
+    /// --down`, `migrate sql --from 20250101000000 --to 20250301000000`.
+    Sql(SqlArgs),
+
+    /// Apply pending migrations, each in its own transaction.
+    ///
+    /// Examples: `migrate up`, `migrate up --to 20250301090000`, `migrate up --dry-run`.
+    Up(UpArgs),
+
+    /// Revert applied migrations, newest first (default: the newest one).
+    ///
+    /// Examples: `migrate down`, `migrate down --steps 3`, `migrate down --to 0` (all).
+    Down(DownArgs),
+
+    /// Revert the newest migrations and apply them again.
+    Redo(RedoArgs),
+
+    /// Show every migration's state: applied, pending, out-of-order, modified, missing,
+    /// dirty. Writes nothing.
+    Status(StatusArgs),
+
+    /// Show the history table's rows as recorded.
+    History,
+
+    /// Check the database against the code: checksums, order, dirty rows. Exits 3 on any
+    /// drift.
+    Validate,
+
+    /// Record that an existing database already has every migration up to a version.
+    Baseline(BaselineArgs),
+
+    /// After a person has fixed a failed migration: clear dirty rows, accept changed
+    /// checksums. Prints exactly what it changed.
+    Repair(RepairArgs),
+
+    /// Drop every table and apply all migrations again. Destroys all data.
+    Fresh(FreshArgs),
+
+    /// Check every migration's SQL for statements that lock, rewrite or break a live
+    /// database. Exits 3 when it finds an error nobody acknowledged.
+    ///
+    /// Acknowledge a finding next to its migration:
+    /// `#[migration(version = V, allow(drop_column = "unused since v2.3"))]`.
+    /// Examples: `migrate lint`, `migrate lint --backend postgres --since 20250301000000`.
+    Lint(LintArgs),
+
+    /// Start a migration: a new file in the migrations crate, versioned with the current
+    /// UTC time, with a skeleton that compiles, registered in the crate's lib.rs.
+    ///
+    /// Examples: `migrate new add_users_email`, `migrate new backfill_users_email --data
+    /// --no-transaction`.
+    New(NewArgs),
+}
+
+/// Arguments of `lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this backend (default: all three). May be repeated.
+    #[arg(long, value_enum)]
+    pub backend: Vec<Backend>,
+    /// Only report migrations with this version or a later one (older ones are still read
+    /// to know the schema). Default: `[lint] since = V` in ./shiplap.toml, if any.
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<i64>,
+    /// List acknowledged findings too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Arguments of `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The migration's name, in snake_case: its function's name.
+    pub name: String,
+    /// A data migration (Rust code with a database connection) instead of schema steps.
+    #[arg(long)]
+    pub data: bool,
+    /// Without a transaction (`transaction = false`): for CREATE INDEX CONCURRENTLY, or a
+    /// data migration made of resumable backfills.
+    #[arg(long)]
+    pub no_transaction: bool,
+    /// The migrations crate (default: the one crate of the workspace whose src/lib.rs
+    /// calls `shiplap::migrations!()`).
+    #[arg(long, value_name = "DIR", env = "SHIPLAP_MIGRATIONS_DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply only up to (and including) this version.
+    #[arg(long)]
+    pub to: Option<i64>,
+    /// Print the SQL that would run (history writes included); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply pending migrations older than the newest applied one.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    /// Go on although applied migrations are missing from the code.
+    #[arg(long)]
+    pub ignore_missing: bool,
+    /// All pending migrations in one transaction: all or nothing (PostgreSQL, SQLite).
+    #[arg(long)]
+    pub single_transaction: bool,
+    /// Apply migrations even if the lint finds errors nobody acknowledged in them.
+    #[arg(long)]
+    pub skip_lint: bool,
+    /// Refuse applied migrations whose SQL sea-query now renders differently (by default
+    /// a warning when their code and raw SQL are unchanged).
+    #[arg(long)]
+    pub strict_checksums: bool,
+}
+
+/// Arguments of `down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Revert every migration newer than this version (0: all).
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<i64>,
+    /// Revert this many migrations (default 1).
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Print the SQL that would run (history writes included); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `redo`.
+#[derive(Debug, Args)]
+pub struct RedoArgs {
+    /// How many of the newest migrations to redo.
+    #[arg(long, default_value_t = 1)]
+    pub steps: u32,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 3 when anything is pending, out of order, modified, missing or dirty (for CI).
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Arguments of `baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Every migration up to and including this version is recorded as applied.
+    #[arg(long)]
+    pub version: i64,
+}
+
+/// Arguments of `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Only this migration's row.
+    #[arg(long)]
+    pub version: Option<i64>,
+    /// Record this one version as applied or pending, whatever its row says; nothing runs.
+    #[arg(long, value_enum, requires = "version")]
+    pub mark: Option<crate::Mark>,
+}
+
+/// Arguments of `fresh`.
+#[derive(Debug, Args)]
+pub struct FreshArgs {
+    /// Required: says that you mean to destroy every table and its data.
+    #[arg(long, required = true)]
+    pub yes_destroy_all_data: bool,
+}
+
+/// Arguments of `sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The backend to render for.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+
+    /// Only this migration.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub version: Option<i64>,
+
+    /// Only migrations with this version or a later one.
+    #[arg(long)]
+    pub from: Option<i64>,
+
+    /// Only migrations with this version or an earlier one.
+    #[arg(long)]
+    pub to: Option<i64>,
+
+    /// Print the down SQL (what reverting runs), newest migration first.
+    #[arg(long)]
+    pub down: bool,
+}
+
+/// Parses `60s`, `500ms`, `2m` or a number of seconds.
+fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    /// Longer than any wait a run means: past it, timers overflow.
+    const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let not_a_duration = || format!("`{text}` is not a duration like 60s, 500ms, 2m or 1h");
+    let n: u64 = number.parse().map_err(|_| not_a_duration())?;
+    let seconds_per = match unit {
+        "ms" => return checked(Duration::from_millis(n), text, LONGEST),
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(not_a_duration()),
+    };
+    let seconds = n
+        .checked_mul(seconds_per)
+        .ok_or_else(|| format!("`{text}` is too long: at most 366 days"))?;
+    checked(Duration::from_secs(seconds), text, LONGEST)
+}
+
+fn checked(
+    duration: Duration,
+    text: &str,
+    longest: Duration,
+) -> std::result::Result<Duration, String> {
+    if duration > longest {
+        return Err(format!("`{text}` is too long: at most 366 days"));
+    }
+    Ok(duration)
+}
