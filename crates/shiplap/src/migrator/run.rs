@@ -1,0 +1,600 @@
+//! Running a plan: op by op, or consecutive transactional migrations as scripts sent at
+//! once, and what a failure says.
+
+use super::*;
+
+impl Migrator {
+    pub(super) fn row(
+        &self,
+        m: &Migration,
+        rendered: &Rendered,
+        state: RowState,
+        duration_ms: i64,
+    ) -> HistoryRow {
+        HistoryRow {
+            version: m.version(),
+            name: m.name().to_owned(),
+            source_checksum: m.source_checksum().to_owned(),
+            sql_checksum: rendered.checksum().unwrap_or_default().to_owned(),
+            applied_at: now_rfc3339(),
+            duration_ms,
+            state,
+            shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
+            rows_affected: None,
+            raw_checksum: rendered.raw_checksum().map(str::to_owned),
+        }
+    }
+
+    pub(super) fn begin(&self) -> &'static str {
+        match self.backend() {
+            // Take the write lock at once, not at the first write.
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            _ => "BEGIN",
+        }
+    }
+
+    /// The SQL of one op (`None` for a data migration's Rust code).
+    pub(super) fn op_sql(
+        &self,
+        op: Op,
+        p: &Planned,
+        duration_ms: i64,
+        rows: Option<u64>,
+    ) -> Option<String> {
+        let table = self.table();
+        let version = p.migration.version();
+        Some(match op {
+            Op::Begin => self.begin().to_owned(),
+            Op::Claim => crate::lock::claim(
+                &self.options.table,
+                &table.quoted(),
+                version,
+                p.rendered.direction == Direction::Up,
+                self.options.lock_timeout,
+                self.options.statement_lock_timeout,
+            ),
+            Op::Commit => "COMMIT".to_owned(),
+            Op::Statement(i) => p.rendered.statements[i].sql.clone(),
+            Op::Data => return None,
+            Op::Insert(state) => table.insert(&HistoryRow {
+                rows_affected: rows.map(rows_i64),
+                ..self.row(p.migration, &p.rendered, state, duration_ms)
+            }),
+            Op::MarkApplied => table.mark_applied(
+                version,
+                p.migration.source_checksum(),
+                p.rendered.checksum().unwrap_or_default(),
+                p.rendered.raw_checksum(),
+                duration_ms,
+                rows.map(rows_i64),
+            ),
+            Op::ForgetBackfills => table.backfill_delete(version),
+            Op::MarkReverting => table.mark_reverting(version),
+            Op::DeleteRow => table.delete(version),
+        })
+    }
+
+    /// Runs a plan: what was done, and the error that stopped it. In one transaction
+    /// (`single`), a failure rolls back everything, so nothing was done.
+    pub(super) async fn run(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        plan: Vec<Planned>,
+        single: bool,
+    ) -> Report {
+        let mut done: Vec<Done> = Vec::with_capacity(plan.len());
+        let result = self.run_plan(conn, lock, &plan, single, &mut done).await;
+        if result.is_err() && single {
+            done.clear();
+        }
+        Report {
+            done,
+            error: result.err(),
+        }
+    }
+
+    pub(super) async fn run_plan(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        plan: &[Planned],
+        single: bool,
+        done: &mut Vec<Done>,
+    ) -> Result<()> {
+        let mut in_transaction = false;
+        let mut dirty = false;
+        let mut started = Instant::now();
+        let mut current = usize::MAX;
+        let mut rows = None;
+        // A migration whose batch failed: it runs again op by op.
+        let mut alone = None;
+        let ops = Self::ops(plan, single);
+        let mut n = 0;
+        while n < ops.len() {
+            let (i, op) = ops[n];
+            let p = &plan[i];
+            if i != current {
+                lock.verify(conn, &format!("migration {}", p.migration.reference()))
+                    .await?;
+                current = i;
+                started = Instant::now();
+                dirty = p.resume;
+                rows = None;
+                let group = if single || alone == Some(i) {
+                    0
+                } else {
+                    plan[i..].iter().take_while(|p| batchable(p)).count()
+                };
+                if group > 0 {
+                    let applied = self
+                        .run_batches(conn, lock, &plan[i..i + group], done)
+                        .await?;
+                    n += plan[i..i + applied]
+                        .iter()
+                        .map(|p| p.ops.len())
+                        .sum::<usize>();
+                    if applied < group {
+                        alone = Some(i + applied);
+                    }
+                    current = usize::MAX;
+                    continue;
+                }
+            }
+            match self
+                .run_op(conn, lock, p, op, started, dirty, in_transaction, rows)
+                .await
+            {
+                Ok(Some(affected)) => rows = Some(affected),
+                Ok(None) => {}
+                Err(e) => {
+                    if in_transaction {
+                        // The failure is what matters; a failed rollback ends the connection
+                        // anyway. (A failed COMMIT has ended the transaction already.)
+                        self.end_failed_transaction(conn).await;
+                    }
+                    return Err(e);
+                }
+            }
+            match op {
+                Op::Begin => in_transaction = true,
+                Op::Commit => in_transaction = false,
+                Op::Insert(RowState::Dirty) | Op::MarkReverting => dirty = true,
+                _ => {}
+            }
+            // A migration is done when its last op has run (in one transaction, a failure
+            // later still rolls it back, and the error is returned instead of this list).
+            n += 1;
+            if ops.get(n).is_none_or(|(next, _)| *next != i) {
+                done.push(self.finished(p, millis(started.elapsed()), rows));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs consecutive transactional SQL migrations as scripts sent at once: each
+    /// migration its own batch (`BEGIN`, its statements, its history write, `COMMIT`: one
+    /// commit), then a marker row saying it is done. The database works through a script
+    /// without waiting for us between migrations, and each is reported done as its marker
+    /// arrives. Returns how many were applied. When that is fewer than `group`, the next
+    /// one failed and was rolled back: the caller runs it again one statement at a time,
+    /// which names the statement that fails (the script's error cannot say which it was).
+    pub(super) async fn run_batches(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        group: &[Planned],
+        done: &mut Vec<Done>,
+    ) -> Result<usize> {
+        let mut applied = 0;
+        while applied < group.len() {
+            let next = format!("migration {}", group[applied].migration.reference());
+            lock.verify(conn, &next).await?;
+            let script = self.script_of(&group[applied..]);
+            let (ran, culprit) = self
+                .run_script(conn, &group[applied..applied + script.count], &script, done)
+                .await?;
+            applied += ran;
+            if ran < script.count {
+                // The server refused the whole script (a syntax error) because of a
+                // later migration: the ones before it are fine, and run as usual.
+                if let Some(k) = culprit.filter(|k| *k > ran) {
+                    let before = &group[applied..applied + k - ran];
+                    applied += Box::pin(self.run_batches(conn, lock, before, done)).await?;
+                }
+                break;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// The script of the first migrations of `group` (at least one), up to about
+    /// [`SCRIPT_BYTES`]. SQLite copies the rest of the text each time it prepares a
+    /// statement, so one script of a thousand migrations would cost time quadratic in
+    /// its length.
+    ///
+    /// Each migration is `BEGIN`, a note of when it began, its statements, its history
+    /// write (whose time and duration the database fills in), `COMMIT`, then a marker row
+    /// ([`MARKER`]) with its duration by the database's clock ([`ELAPSED`]).
+    pub(super) fn script_of(&self, group: &[Planned]) -> Script {
+        let table = self.table();
+        let backend = self.backend();
+        let mut script = Script {
+            text: String::new(),
+            chars: 0,
+            count: 0,
+            starts: Vec::new(),
+        };
+        if backend == Backend::Sqlite {
+            script.push(&format!("{SQLITE_CLOCK};\n"));
+        }
+        let elapsed = crate::history::elapsed_ms(backend).unwrap_or_else(|| "0".into());
+        for (i, p) in group.iter().enumerate() {
+            if i > 0 && script.text.len() >= SCRIPT_BYTES {
+                break;
+            }
+            script.starts.push(script.chars);
+            for &op in &p.ops {
+                let sql = match op {
+                    Op::Insert(state) => {
+                        table.insert_timed(&self.row(p.migration, &p.rendered, state, 0))
+                    }
+                    _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
+                };
+                // On a line of its own, so that a statement ending in a `--` comment
+                // does not swallow its terminator.
+                script.push(sql.trim_end_matches(';'));
+                script.push("\n;\n");
+                if let (Op::Begin, Some(began)) = (op, crate::history::began(backend)) {
+                    script.push(&format!("{began};\n"));
+                }
+            }
+            script.push(&format!(
+                "SELECT CAST({i} AS BIGINT) AS {MARKER}, {elapsed} AS {ELAPSED};\n"
+            ));
+            script.count += 1;
+        }
+        script
+    }
+
+    /// Runs `script`, the script of `group`; returns how many of them were applied, and
+    /// rolls back the one that failed, if any. When the server refused the whole script
+    /// for a syntax error, also which migration holds it (an index into `group`).
+    pub(super) async fn run_script(
+        &self,
+        conn: &mut Connection,
+        group: &[Planned],
+        script: &Script,
+        done: &mut Vec<Done>,
+    ) -> Result<(usize, Option<usize>)> {
+        // -vv: each statement, as when they run one at a time (the whole script, history
+        // writes and markers included, at the trace level).
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for p in group {
+                let count = p.rendered.statements.len();
+                for (index, statement) in p.rendered.statements.iter().enumerate() {
+                    tracing::debug!(
+                        version = p.migration.version(),
+                        statement = index + 1,
+                        of = count,
+                        "running (sent with {} migration(s) as one script): {}",
+                        group.len(),
+                        statement.sql
+                    );
+                }
+            }
+        }
+        tracing::trace!(migrations = group.len(), "the script:\n{}", script.text);
+        let mut applied = 0;
+        let failure = {
+            let mut results = conn.markers(&script.text);
+            loop {
+                let running = &group[applied.min(group.len() - 1)];
+                let next = still_running(results.next(), self.options.progress_every, |time| {
+                    tracing::warn!(
+                        version = running.migration.version(),
+                        "{}: still running after {:.1}s ({} statements sent as one batch)",
+                        running.migration.name(),
+                        time.as_secs_f64(),
+                        running.rendered.statements.len()
+                    );
+                })
+                .await;
+                match next {
+                    None => break None,
+                    Some(Ok(Some(marker))) => {
+                        if let Some(i) = usize::try_from(marker.done)
+                            .ok()
+                            .filter(|i| *i < group.len())
+                        {
+                            let ms = marker.ms.unwrap_or_default();
+                            done.push(self.finished(&group[i], ms, None));
+                            applied = i + 1;
+                        }
+                    }
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => break Some(e),
+                }
+            }
+        };
+        let Some(e) = failure else {
+            return Ok((applied, None));
+        };
+        if crate::error::connection_lost(&e) {
+            let running = &group[applied.min(group.len() - 1)];
+            return Err(Error::ConnectionLost {
+                migration: running.migration.reference(),
+                direction: running.rendered.direction.name(),
+                source: Box::new(e),
+            });
+        }
+        let culprit = (applied == 0).then(|| script.refused_for(&e)).flatten();
+        tracing::debug!(
+            version = group
+                .get(culprit.unwrap_or(applied))
+                .map(|p| p.migration.version()),
+            "the script failed ({e}); running that migration again one statement at a time"
+        );
+        self.end_failed_transaction(conn).await;
+        Ok((applied, culprit))
+    }
+
+    /// After a failed script: rolls back the migration's transaction if it is still open.
+    /// None is when the server refused the script before running it, or when `COMMIT`
+    /// itself failed; a `ROLLBACK` then would only earn a warning from PostgreSQL.
+    pub(super) async fn end_failed_transaction(&self, conn: &mut Connection) {
+        if self.backend() == Backend::Postgres {
+            let aborted = match conn.execute("SELECT 1").await {
+                Ok(_) => false,
+                Err(e) => e
+                    .as_database_error()
+                    .and_then(|d| d.code())
+                    .is_some_and(|code| code == "25P02"),
+            };
+            if !aborted {
+                return;
+            }
+        }
+        // SQLite says nothing when there is no transaction to roll back.
+        let _ = conn.execute("ROLLBACK").await;
+    }
+
+    /// Runs one op of `p`; a data migration's function returns the rows it affected.
+    #[allow(clippy::too_many_arguments)] // the run's state, passed rather than stored
+    pub(super) async fn run_op(
+        &self,
+        conn: &mut Connection,
+        lock: &RunLock,
+        p: &Planned,
+        op: Op,
+        started: Instant,
+        dirty: bool,
+        in_transaction: bool,
+        rows: Option<u64>,
+    ) -> Result<Option<u64>> {
+        if let Op::Data = op {
+            let MigrationFn::Data(f) = p.migration.function() else {
+                return Ok(None);
+            };
+            let reporter = Arc::new(Reporter::new(self.options.progress, p.migration));
+            let mut ctx = conn.data_context().with_run(RunInfo {
+                migration: p.migration,
+                in_transaction,
+                history: self.table(),
+                reporter: Arc::clone(&reporter),
+                pause: self.options.backfill_pause,
+                lock: lock.check(),
+            });
+            // A panic in the migration's code is its failure, not the host's.
+            let result = match crate::panic::catch_async(f(&mut ctx)).await {
+                Ok(result) => result,
+                Err(message) => Err(Error::Data {
+                    message: format!("it panicked: {message}"),
+                }),
+            };
+            let affected = ctx.rows_affected();
+            return match result {
+                Ok(()) => {
+                    reporter.finish(affected, started.elapsed());
+                    Ok(Some(affected))
+                }
+                Err(source) => Err(Error::DataMigration {
+                    migration: p.migration.reference(),
+                    dirty,
+                    source: Box::new(source),
+                }),
+            };
+        }
+        let sql = self
+            .op_sql(op, p, millis(started.elapsed()), rows)
+            .unwrap_or_default();
+        let Op::Statement(index) = op else {
+            return conn
+                .execute(&sql)
+                .await
+                .map(|_| None)
+                .map_err(|source| match op {
+                    Op::Claim if lock_wait_timed_out(&source) => self.lock_wait_error(source),
+                    _ => Error::Bookkeeping {
+                        migration: p.migration.reference(),
+                        direction: p.rendered.direction.name(),
+                        what: match op {
+                            Op::Begin => "BEGIN",
+                            Op::Claim => "its claim under the run lock (--lock transaction)",
+                            Op::Commit => "COMMIT",
+                            Op::ForgetBackfills => "forgetting its backfill positions",
+                            _ => "its history write",
+                        },
+                        dirty,
+                        details: crate::error::details(&source, &sql),
+                        source: Box::new(source),
+                    },
+                });
+        };
+        let count = p.rendered.statements.len();
+        tracing::debug!(
+            version = p.migration.version(),
+            statement = index + 1,
+            of = count,
+            "running: {sql}"
+        );
+        let result = still_running(conn.execute(&sql), self.options.progress_every, |elapsed| {
+            tracing::warn!(
+                version = p.migration.version(),
+                statement = index + 1,
+                of = count,
+                "{}: statement {}/{count} still running after {:.1}s",
+                p.migration.name(),
+                index + 1,
+                elapsed.as_secs_f64()
+            );
+        })
+        .await;
+        result.map(|_| None).map_err(|source| Error::Statement {
+            migration: p.migration.reference(),
+            direction: p.rendered.direction.name(),
+            index: index + 1,
+            count,
+            details: crate::error::details(&source, &sql),
+            sql,
+            dirty,
+            source: Box::new(source),
+        })
+    }
+
+    /// Logs that `p` is done, and says so.
+    pub(super) fn finished(&self, p: &Planned, duration_ms: i64, rows: Option<u64>) -> Done {
+        let entry = Done {
+            version: p.migration.version(),
+            name: p.migration.name(),
+            direction: p.rendered.direction,
+            statements: p.rendered.statements.len(),
+            rows,
+            duration_ms,
+        };
+        tracing::info!(
+            version = entry.version,
+            name = entry.name,
+            duration_ms = entry.duration_ms,
+            statements = entry.statements,
+            "{} {}",
+            if entry.direction == Direction::Up {
+                "applied"
+            } else {
+                "reverted"
+            },
+            entry.name
+        );
+        entry
+    }
+}
+
+/// Migrations sent to the database as one script.
+pub(super) struct Script {
+    pub(super) text: String,
+    /// The length of `text` in characters.
+    pub(super) chars: usize,
+    /// How many migrations it holds.
+    pub(super) count: usize,
+    /// Where each migration's text starts, in characters from the start of the script.
+    pub(super) starts: Vec<usize>,
+}
+
+impl Script {
+    fn push(&mut self, piece: &str) {
+        self.chars += piece.chars().count();
+        self.text.push_str(piece);
+    }
+
+    /// Which migration holds the syntax error for which the server refused the script
+    /// (PostgreSQL parses a whole script before running any of it, and says where).
+    fn refused_for(&self, error: &sqlx::Error) -> Option<usize> {
+        let pg = error
+            .as_database_error()?
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+        if pg.code() != "42601" {
+            return None;
+        }
+        let sqlx::postgres::PgErrorPosition::Original(position) = pg.position()? else {
+            return None;
+        };
+        // Positions count characters from 1.
+        let at = position.checked_sub(1)?;
+        self.starts.iter().rposition(|start| *start <= at)
+    }
+}
+
+/// Whether the error is a migration's claim failing in transaction mode: another runner
+/// applied or reverted it meanwhile.
+pub(super) fn taken(error: &Error) -> bool {
+    let source = match error {
+        Error::Bookkeeping { source, .. } | Error::Statement { source, .. } => source,
+        _ => return false,
+    };
+    source
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == TAKEN)
+}
+
+/// About how long a script of migrations sent at once gets (see `Migrator::script_of`).
+pub(super) const SCRIPT_BYTES: usize = 8 * 1024;
+
+/// Awaits `work`, calling `report` with the time elapsed every `every` until it is done.
+pub(super) async fn still_running<T>(
+    work: impl Future<Output = T>,
+    every: Duration,
+    report: impl Fn(Duration),
+) -> T {
+    let every = every.max(Duration::from_millis(100));
+    let started = tokio::time::Instant::now();
+    let mut work = std::pin::pin!(work);
+    let mut ticks = tokio::time::interval_at(started + every, every);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = ticks.tick() => report(started.elapsed()),
+        }
+    }
+}
+
+pub(super) fn rows_i64(rows: u64) -> i64 {
+    i64::try_from(rows).unwrap_or(i64::MAX)
+}
+
+pub(super) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_a_long_statement_until_it_is_done() {
+        let reports = Mutex::new(Vec::new());
+        let work = async {
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            "done"
+        };
+        let out = still_running(work, Duration::from_secs(1), |elapsed| {
+            reports.lock().unwrap().push(elapsed.as_secs());
+        })
+        .await;
+        assert_eq!(out, "done");
+        assert_eq!(*reports.lock().unwrap(), [1, 2, 3]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn says_nothing_about_a_quick_statement() {
+        let reports = Mutex::new(0);
+        still_running(
+            tokio::time::sleep(Duration::from_millis(999)),
+            Duration::from_secs(1),
+            |_| *reports.lock().unwrap() += 1,
+        )
+        .await;
+        assert_eq!(*reports.lock().unwrap(), 0);
+    }
+}
