@@ -76,6 +76,11 @@ pub fn xtask() -> Command {
     command
 }
 
+/// The advisory lock key of the default history table, as SQL: what a runner derives from
+/// it (the first 8 bytes of a SHA-256), for a test to hold the run lock itself.
+pub const RUN_LOCK_KEY: &str =
+    "('x' || left(encode(sha256('shiplap:shiplap_migrations'), 'hex'), 16))::bit(64)::bigint";
+
 /// A database name no other test uses.
 fn unique_name() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

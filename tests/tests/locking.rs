@@ -91,11 +91,11 @@ async fn postgres_runner_says_whom_it_waits_for_then_gives_up() {
         sqlx::PgConnection::connect(&format!("{}?application_name=deployer-7", db.url))
             .await
             .unwrap();
-    // The default history table's key, as a runner derives it.
     holder
-        .execute(
-            "SELECT pg_advisory_lock(('x' || left(encode(sha256('shiplap:shiplap_migrations'), 'hex'), 16))::bit(64)::bigint)",
-        )
+        .execute(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_advisory_lock({})",
+            tests::RUN_LOCK_KEY
+        )))
         .await
         .unwrap();
     waits_for(
@@ -249,24 +249,23 @@ async fn wrong_password_is_clear_and_redacted() {
     );
 }
 
-/// A user who may not take advisory locks: the error names the lock and the database,
-/// with a hint, rather than a bare "database error".
-#[tokio::test]
-async fn postgres_lock_refused_is_named() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    let role = format!("shiplap_nolock_{}", std::process::id());
+/// Runs `f` with the URL of the test database for a new role `role` that may not execute
+/// `function(bigint)` there; drops the database and the role afterwards.
+async fn as_restricted_role<T>(
+    db: TestDb,
+    role: &str,
+    function: &str,
+    f: impl FnOnce(&str) -> T,
+) -> T {
     db.execute(&format!(
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
          GRANT ALL ON SCHEMA public TO {role}; \
-         REVOKE EXECUTE ON FUNCTION pg_try_advisory_lock(bigint) FROM PUBLIC"
+         REVOKE EXECUTE ON FUNCTION {function}(bigint) FROM PUBLIC"
     ))
     .await;
     let (scheme, rest) = db.url.split_once("://").unwrap();
     let host_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let url = format!("{scheme}://{role}:hunter2@{host_db}");
-    let run = migrate(&url, &["up"]);
+    let value = f(&format!("{scheme}://{role}@{host_db}"));
     db.execute(&format!(
         "REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}"
     ))
@@ -278,6 +277,21 @@ async fn postgres_lock_refused_is_named() {
             .await
             .unwrap();
     }
+    value
+}
+
+/// A user who may not take advisory locks: the error names the lock and the database,
+/// with a hint, rather than a bare "database error".
+#[tokio::test]
+async fn postgres_lock_refused_is_named() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let role = format!("shiplap_nolock_{}", std::process::id());
+    let run = as_restricted_role(db, &role, "pg_try_advisory_lock", |url| {
+        migrate(&url.replacen('@', ":hunter2@", 1), &["up"])
+    })
+    .await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
@@ -301,31 +315,15 @@ async fn postgres_failed_release_is_a_warning() {
         return;
     };
     let role = format!("shiplap_nounlock_{}", std::process::id());
-    db.execute(&format!(
-        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
-         GRANT ALL ON SCHEMA public TO {role}; \
-         REVOKE EXECUTE ON FUNCTION pg_advisory_unlock(bigint) FROM PUBLIC"
-    ))
+    let (first, second) = as_restricted_role(db, &role, "pg_advisory_unlock", |url| {
+        let first = migrate(url, &["up", "--to", "20250101090000"]);
+        let second = migrate(
+            url,
+            &["up", "--to", "20250101090100", "--lock-timeout", "5s"],
+        );
+        (first, second)
+    })
     .await;
-    let (scheme, rest) = db.url.split_once("://").unwrap();
-    let host_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let url = format!("{scheme}://{role}@{host_db}");
-    let first = migrate(&url, &["up", "--to", "20250101090000"]);
-    let second = migrate(
-        &url,
-        &["up", "--to", "20250101090100", "--lock-timeout", "5s"],
-    );
-    db.execute(&format!(
-        "REASSIGN OWNED BY {role} TO CURRENT_USER; DROP OWNED BY {role}"
-    ))
-    .await;
-    db.drop().await;
-    if let Some(server) = tests::server_url("TEST_POSTGRES_URL") {
-        let mut c = sqlx::PgConnection::connect(&server).await.unwrap();
-        c.execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
-            .await
-            .unwrap();
-    }
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first

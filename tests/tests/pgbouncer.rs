@@ -101,7 +101,10 @@ async fn transaction_mode_waits_at_most_the_lock_timeout() {
         .unwrap();
     sqlx::Executor::execute(
         &mut holder,
-        "BEGIN; SELECT pg_advisory_xact_lock(('x' || left(encode(sha256('shiplap:shiplap_migrations'), 'hex'), 16))::bit(64)::bigint)",
+        sqlx::AssertSqlSafe(format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({})",
+            tests::RUN_LOCK_KEY
+        )),
     )
     .await
     .unwrap();

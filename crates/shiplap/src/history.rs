@@ -225,13 +225,10 @@ impl HistoryTable {
             Backend::MySql => format!("`{c}`"),
             _ => format!("\"{c}\""),
         };
-        let table = match self.backend {
-            Backend::MySql => format!("`{}`", self.table.replace('`', "``")),
-            _ => sqlite_quoted(&self.table),
-        };
         format!(
-            "SELECT {} FROM {table} ORDER BY {}",
+            "SELECT {} FROM {} ORDER BY {}",
             self.select_list(quote).join(", "),
+            self.quoted(),
             quote("version")
         )
     }

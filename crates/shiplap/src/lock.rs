@@ -78,8 +78,8 @@ pub(crate) const TAKEN: &str = "SL001";
 #[derive(Debug)]
 pub(crate) struct RunLock {
     held: Held,
-    url: String,
-    table: String,
+    /// How to check it is still held, worked out once (it runs before every migration).
+    check: LockCheck,
 }
 
 #[derive(Debug)]
@@ -116,20 +116,11 @@ impl RunLock {
                     "running without a run lock (--lock none): another runner at the same time \
                      could apply a migration twice"
                 );
-                return Ok(RunLock {
-                    held: Held::Nothing,
-                    url: url.to_string(),
-                    table: table.to_owned(),
-                });
+                return Ok(RunLock::new(Held::Nothing, url, table));
             }
             (LockMode::Transaction, Backend::Postgres) => {
-                return Ok(RunLock {
-                    held: Held::PerTransaction {
-                        key: advisory_key(table),
-                    },
-                    url: url.to_string(),
-                    table: table.to_owned(),
-                });
+                let key = advisory_key(table);
+                return Ok(RunLock::new(Held::PerTransaction { key }, url, table));
             }
             (LockMode::Transaction, backend) => {
                 return Err(Error::InvalidArgument {
@@ -207,17 +198,11 @@ impl RunLock {
                 }
             },
         };
-        Ok(RunLock {
-            held,
-            url: url.to_string(),
-            table: table.to_owned(),
-        })
+        Ok(RunLock::new(held, url, table))
     }
 
-    /// How to check that the lock is still held: for the run, and for a data migration's
-    /// backfill batches.
-    pub(crate) fn check(&self) -> LockCheck {
-        let query = match &self.held {
+    fn new(held: Held, url: &DatabaseUrl, table: &str) -> Self {
+        let query = match &held {
             Held::Postgres { key } => {
                 let (high, low) = advisory_halves(*key);
                 Some(format!(
@@ -231,21 +216,27 @@ impl RunLock {
             // Cannot be lost while the process lives; or taken anew by each transaction.
             Held::SqliteFile { .. } | Held::PerTransaction { .. } | Held::Nothing => None,
         };
-        LockCheck {
+        let check = LockCheck {
             query,
-            url: self.url.clone(),
-            table: self.table.clone(),
-        }
+            url: url.to_string(),
+            table: table.to_owned(),
+        };
+        RunLock { held, check }
+    }
+
+    /// How to check that the lock is still held: for the run, and for a data migration's
+    /// backfill batches.
+    pub(crate) fn check(&self) -> &LockCheck {
+        &self.check
     }
 
     /// Makes sure the lock is still held before `next` runs (a migration or a batch).
     pub(crate) async fn verify(&self, conn: &mut Connection, next: &str) -> Result<()> {
-        let check = self.check();
-        let Some(query) = &check.query else {
+        let Some(query) = &self.check.query else {
             return Ok(());
         };
         let held = conn.has_rows(query).await;
-        check.verified(held, next)
+        self.check.verified(held, next)
     }
 
     /// In transaction mode, the statement to run first in a transaction that changes the
@@ -281,7 +272,7 @@ impl RunLock {
         conn.execute(&sql)
             .await
             .map(|_| ())
-            .map_err(|e| lock_error_text(&self.url, &self.table, "release", e))
+            .map_err(|e| lock_error_text(&self.check.url, &self.check.table, "release", e))
     }
 }
 

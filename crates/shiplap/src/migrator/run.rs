@@ -383,7 +383,7 @@ impl Migrator {
                 history: self.table(),
                 reporter: Arc::clone(&reporter),
                 pause: self.options.backfill_pause,
-                lock: lock.check(),
+                lock: lock.check().clone(),
             });
             // A panic in the migration's code is its failure, not the host's.
             let result = match crate::panic::catch_async(f(&mut ctx)).await {
