@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use shiplap::prelude::*;
-use shiplap::{DatabaseUrl, Migrator, Options, ProgressOutput, Registry, UrlSource};
+use shiplap::{DatabaseUrl, Migrator, ProgressOutput, Registry, UrlSource};
 use sqlx::{Connection, PgConnection};
 
 /// The version of the benchmark's data migration (after the generated ones).
@@ -109,17 +109,10 @@ pub(crate) async fn run(url: &str, rows: i64) -> Result<String, String> {
     let migrator = Migrator::new(
         registry,
         DatabaseUrl::parse(url, UrlSource::Flag).map_err(|e| e.to_string())?,
-        Options {
-            progress: ProgressOutput::Silent,
-            ..Options::default()
-        },
-    );
+    )
+    .progress(ProgressOutput::Silent);
     let batched = with_writer(url, rows, async {
-        migrator
-            .up(None, false)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        migrator.up().await.map(drop).map_err(|e| e.to_string())
     })
     .await?;
     let (wrong,): (i64,) = sqlx::query_as("SELECT count(*) FROM bench_rows WHERE v <> 2")

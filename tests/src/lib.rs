@@ -96,7 +96,13 @@ fn unique_name() -> String {
 
 /// Says that a test is skipped because `variable` is not set. Straight to stderr:
 /// libtest captures `println!`/`eprintln!` of passing tests.
+///
+/// With `SHIPLAP_REQUIRE_DATABASES` set (CI sets it), a skip is a failure instead: a
+/// mistyped variable must not turn the server tests green without running them.
 pub fn skip(variable: &str) {
+    if std::env::var_os("SHIPLAP_REQUIRE_DATABASES").is_some_and(|v| !v.is_empty()) {
+        panic!("{variable} is not set, and SHIPLAP_REQUIRE_DATABASES says every test must run");
+    }
     let _ = writeln!(std::io::stderr(), "skipped: {variable} is not set");
 }
 
@@ -203,15 +209,12 @@ impl TestDb {
 
     /// A migrator for the migrations of the test file (crate) `crate_name` on this
     /// database, with data migrations' progress silenced.
-    pub fn migrator(&self, crate_name: &str) -> shiplap::Migrator {
+    pub fn migrator(&self, crate_name: &str) -> shiplap::Migrator<'static> {
         shiplap::Migrator::new(
             shiplap::Registry::of_crate(crate_name).expect("no duplicate versions"),
             shiplap::DatabaseUrl::parse(&self.url, shiplap::UrlSource::Flag).expect("a test URL"),
-            shiplap::Options {
-                progress: shiplap::ProgressOutput::Silent,
-                ..shiplap::Options::default()
-            },
         )
+        .progress(shiplap::ProgressOutput::Silent)
     }
 
     /// The backend it is on.
@@ -338,8 +341,11 @@ pub struct Run {
     pub code: i32,
     /// What it printed on stdout.
     pub stdout: String,
-    /// What it printed on stderr.
+    /// What it printed on stderr, after the line that names the database.
     pub stderr: String,
+    /// The line naming the database a command that reaches one starts with on stderr
+    /// (`shiplap: database URL (where it came from)`), if it printed one.
+    pub database: Option<String>,
 }
 
 /// Runs `cargo xtask migrate <args> --database-url <url>`.
@@ -362,10 +368,18 @@ fn run_migrate(mut command: Command, url: &str, args: &[&str]) -> Run {
         .args(["--database-url", url])
         .output()
         .expect("the migration binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let (database, stderr) = match stderr.split_once('\n') {
+        Some((first, rest)) if first.starts_with("shiplap: database ") => {
+            (Some(first.to_owned()), rest.to_owned())
+        }
+        _ => (None, stderr),
+    };
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stderr,
+        database,
     }
 }
 

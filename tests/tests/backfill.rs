@@ -40,12 +40,12 @@ async fn count(db: &TestDb, filter: &str) -> i64 {
 
 async fn resumes_after_the_last_committed_batch(db: &TestDb) {
     let m = db.migrator("backfill");
-    m.up(Some(1), false).await.unwrap();
+    m.up_to(1).await.unwrap();
     db.insert_series("items", "id, n", "i, 0", ROWS).await;
     // Row 5500 makes the sixth batch fail.
     db.execute("UPDATE items SET n = 1 WHERE id = 5500").await;
 
-    let err = m.up(None, false).await.unwrap_err();
+    let err = m.up().await.unwrap_err();
     assert!(
         matches!(&err, Error::DataMigration { dirty: true, .. }),
         "{err}"
@@ -63,7 +63,7 @@ async fn resumes_after_the_last_committed_batch(db: &TestDb) {
 
     // Fixed: up runs the dirty data migration again, from row 5001.
     db.execute("UPDATE items SET n = 0 WHERE id = 5500").await;
-    let done = m.up(None, false).await.unwrap();
+    let done = m.up().await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].rows, Some(10_000), "rows of both runs");
     assert_eq!(count(db, "n = 1").await, ROWS, "every row exactly once");

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use shiplap::prelude::*;
-use shiplap::{DatabaseUrl, Migrator, Options, Registry, UrlSource};
+use shiplap::{DatabaseUrl, Migrator, Registry, UrlSource};
 use tests::{Engine, TestDb};
 
 const SLEEP_MS: i64 = 300;
@@ -40,14 +40,11 @@ async fn records_real_durations(db: &TestDb) {
     let migrator = Migrator::new(
         registry,
         DatabaseUrl::parse(&db.url, UrlSource::Flag).unwrap(),
-        Options {
-            // The "still running" report while the batch runs (asserted in failure_reports.rs).
-            progress_every: Duration::from_millis(100),
-            ..Options::default()
-        },
-    );
+    )
+    // The "still running" report while the batch runs (asserted in failure_reports.rs).
+    .progress_every(Duration::from_millis(100));
     let started = Instant::now();
-    let done = migrator.up(None, false).await.unwrap();
+    let done = migrator.up().await.unwrap();
     let wall = i64::try_from(started.elapsed().as_millis()).unwrap();
     assert_eq!(done.len(), 2);
 

@@ -1,29 +1,26 @@
 //! Connecting: retries while nothing listens, clear errors, and never the password.
 
-use std::time::Duration;
+use shiplap::{DatabaseUrl, Error, Migrator, Registry, UrlSource};
 
-use shiplap::{Backend, DatabaseUrl, Error, Retry, UrlSource, connect};
-
-fn url(text: &str) -> DatabaseUrl {
-    DatabaseUrl::parse(text, UrlSource::Flag).unwrap()
+/// A migrator of no migrations on `url`, retrying twice while the server is not up.
+fn migrator(text: &str) -> Migrator<'static> {
+    let url = DatabaseUrl::parse(text, UrlSource::Flag).unwrap();
+    Migrator::new(Registry::new(std::iter::empty()).unwrap(), url).connect_retries(2)
 }
 
-const QUICK: Retry = Retry {
-    retries: 2,
-    first_delay: Duration::from_millis(10),
-};
+/// The error of connecting to `url` (to read its history).
+async fn connect_error(url: &str) -> Error {
+    migrator(url).history().await.unwrap_err()
+}
 
 #[tokio::test]
 async fn sqlite_file_is_created() {
     let path = std::env::temp_dir().join(format!("shiplap-connect-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
-    let conn = connect(
-        &url(&format!("sqlite://{}", path.display())),
-        Retry::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(conn.backend(), Backend::Sqlite);
+    let m = migrator(&format!("sqlite://{}", path.display()));
+    assert!(m.history().await.is_err(), "reading creates no database");
+    assert!(!path.exists());
+    assert!(m.up().await.unwrap().is_empty());
     assert!(path.exists());
     std::fs::remove_file(&path).unwrap();
 }
@@ -31,9 +28,7 @@ async fn sqlite_file_is_created() {
 #[tokio::test]
 async fn refused_connection_is_retried_then_explained_without_the_password() {
     // Port 1 on loopback: nothing listens there.
-    let err = connect(&url("postgres://app:hunter2@127.0.0.1:1/shop"), QUICK)
-        .await
-        .unwrap_err();
+    let err = connect_error("postgres://app:hunter2@127.0.0.1:1/shop").await;
     let text = err.to_string();
     assert!(matches!(err, Error::Connect { attempts: 3, .. }), "{text}");
     assert!(
@@ -56,7 +51,7 @@ async fn unknown_postgres_database_fails_at_once() {
     };
     let mut options = server.rsplit_once('/').unwrap().0.to_owned();
     options.push_str("/shiplap_no_such_database");
-    let err = connect(&url(&options), QUICK).await.unwrap_err();
+    let err = connect_error(&options).await;
     assert!(matches!(err, Error::Connect { attempts: 1, .. }), "{err}");
     assert!(
         err.to_string()
@@ -73,7 +68,7 @@ async fn wrong_mysql_password_fails_at_once_without_the_password() {
     let (scheme, rest) = server.split_once("://").unwrap();
     let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let wrong = format!("{scheme}://shiplap_nobody:wrong-secret@{host_and_db}");
-    let err = connect(&url(&wrong), QUICK).await.unwrap_err();
+    let err = connect_error(&wrong).await;
     let text = err.to_string();
     assert!(matches!(err, Error::Connect { attempts: 1, .. }), "{text}");
     assert!(text.contains("shiplap_nobody:***@"), "{text}");

@@ -119,12 +119,12 @@ async fn panics_after_writing(ctx: &mut DataContext<'_>) -> shiplap::Result<()> 
 
 async fn a_panic_is_the_migrations_error(db: &TestDb) {
     let m = db.migrator("data");
-    m.up(Some(2), false).await.unwrap();
+    m.up_to(2).await.unwrap();
     // Migration 3 fails on purpose: record it applied, as a person would, to reach 4.
     m.repair(Some(3), Some(shiplap::Mark::Applied))
         .await
         .unwrap();
-    let err = m.up(None, false).await.unwrap_err();
+    let err = m.up().await.unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with("data migration 4 panics_after_writing (tests/tests/data.rs:")
@@ -138,14 +138,14 @@ async fn a_panic_is_the_migrations_error(db: &TestDb) {
 async fn binds_fetches_and_rolls_back(db: &TestDb) {
     let transactional = db.engine() != Engine::MySql;
     let m = db.migrator("data");
-    let done = m.up(Some(2), false).await.unwrap();
+    let done = m.up_to(2).await.unwrap();
     assert_eq!(done[1].rows, Some(3));
     assert_eq!(
         db.tables().await.iter().filter(|t| *t == "people").count(),
         1
     );
 
-    let err = m.up(None, false).await.unwrap_err();
+    let err = m.up().await.unwrap_err();
     assert!(
         err.to_string()
             .contains("a deliberate failure after writing"),

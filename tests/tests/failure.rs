@@ -32,7 +32,7 @@ async fn fails_half_way(db: &TestDb) {
     let ddl_is_transactional = db.engine() != Engine::MySql;
     let m = db.migrator("failure");
     assert_eq!(m.status().await.unwrap().len(), 3);
-    let err = m.up(None, false).await.unwrap_err();
+    let err = m.up().await.unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(err, Error::Statement { index: 2, count: 2, dirty, .. } if dirty != ddl_is_transactional),
@@ -78,7 +78,7 @@ async fn fails_half_way(db: &TestDb) {
             ]
         );
         assert_eq!(statuses, [(1, "applied"), (2, "dirty"), (3, "pending")]);
-        let refused = m.up(None, false).await.unwrap_err();
+        let refused = m.up().await.unwrap_err();
         assert!(
             matches!(refused, Error::Dirty { version: 2, .. }),
             "{refused}"
@@ -99,7 +99,7 @@ async fn fails_half_way(db: &TestDb) {
 
     // ...and fixes the cause; then up recovers.
     db.execute("CREATE TABLE needed_later (id INT)").await;
-    let done = m.up(None, false).await.unwrap();
+    let done = m.up().await.unwrap();
     assert_eq!(done.iter().map(|d| d.version).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(
         db.tables().await,

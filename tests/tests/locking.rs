@@ -192,6 +192,11 @@ async fn postgres_busy_table_lock_timeouts() {
 fn connection_errors_are_clear_and_redacted() {
     let refused = migrate("postgres://app:hunter2@127.0.0.1:1/shop", &["status"]);
     assert_eq!(refused.code, 1);
+    // Which database, said first, without its password.
+    assert_eq!(
+        refused.database.as_deref(),
+        Some("shiplap: database postgres://app:***@127.0.0.1:1/shop (from --database-url)")
+    );
     assert!(
         refused.stderr.starts_with(
             "error: cannot connect to postgres://app:***@127.0.0.1:1/shop (after 1 attempt(s)): "

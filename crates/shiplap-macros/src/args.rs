@@ -14,9 +14,12 @@ pub(crate) struct Args {
     pub(crate) nothing_to_undo: Option<LitStr>,
     /// `allow(rule = "why", ...)`: lint findings acknowledged, with the reason.
     pub(crate) allow: Vec<(String, LitStr)>,
+    /// `crate = path`: where the shiplap runtime is, for a crate that renames its
+    /// dependency or re-exports it (default `::shiplap`).
+    pub(crate) krate: Option<syn::Path>,
 }
 
-const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`";
+const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -27,6 +30,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut transaction = None;
     let mut nothing_to_undo = None;
     let mut allow: Option<Vec<(String, LitStr)>> = None;
+    let mut krate: Option<syn::Path> = None;
 
     for meta in &metas {
         if let Meta::List(list) = meta
@@ -65,6 +69,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
             "name" => name.is_some(),
             "transaction" => transaction.is_some(),
             "nothing_to_undo" => nothing_to_undo.is_some(),
+            "crate" => krate.is_some(),
             _ => {
                 errors.push(syn::Error::new_spanned(
                     key,
@@ -86,6 +91,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
             "nothing_to_undo" => {
                 parse_name(&nv.value, "nothing_to_undo").map(|n| nothing_to_undo = Some(n))
             }
+            "crate" => parse_path(&nv.value).map(|p| krate = Some(p)),
             _ => parse_bool(&nv.value, "transaction").map(|b| transaction = Some(b)),
         };
         if let Err(e) = parsed {
@@ -111,7 +117,46 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         transaction: transaction.unwrap_or(true),
         nothing_to_undo,
         allow: allow.unwrap_or_default(),
+        krate,
     })
+}
+
+/// `crate = path`: a path such as `my_app::shiplap` (or the same path as a string).
+fn parse_path(value: &Expr) -> syn::Result<syn::Path> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() => Ok(p.path.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => s.parse(),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            "`crate` takes the path of the shiplap crate, e.g. `crate = my_app::shiplap`",
+        )),
+    }
+}
+
+/// The rule whose id is nearest `given` (at most two edits away), for "did you mean".
+fn nearest_rule(given: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substituted = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substituted.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    }
+    crate::rules::RULES
+        .iter()
+        .map(|rule| (distance(given, rule), *rule))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, rule)| rule)
 }
 
 /// `allow(rule = "why", ...)`: each rule a lint rule's id, each with a reason.
@@ -144,7 +189,10 @@ fn parse_allow(list: &syn::MetaList) -> syn::Result<Vec<(String, LitStr)>> {
             errors.push(syn::Error::new_spanned(
                 &nv.path,
                 format!(
-                    "unknown lint rule `{rule}`: `cargo xtask migrate lint --help` and the README list them"
+                    "unknown lint rule `{rule}`{}; the rules are: {}",
+                    nearest_rule(&rule)
+                        .map_or_else(String::new, |r| format!(" (did you mean `{r}`?)")),
+                    crate::rules::RULES.join(", ")
                 ),
             ));
             continue;

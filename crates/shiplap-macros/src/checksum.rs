@@ -18,7 +18,7 @@ pub(crate) fn source_checksum(func: &ItemFn, transaction: bool) -> String {
     write_tokens(&mut canonical, func.sig.to_token_stream());
     write_tokens(&mut canonical, func.block.to_token_stream());
     let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Writes a string's value quoted, escaping ASCII as `{:?}` does and keeping every other

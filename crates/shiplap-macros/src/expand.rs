@@ -74,17 +74,22 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         .allow
         .iter()
         .map(|(rule, reason)| quote!((#rule, #reason)));
+    let krate = match &args.krate {
+        Some(path) => quote!(#path),
+        // Spanned like the rest, so errors point at the user's function.
+        None => quote_spanned!(ident.span()=> ::shiplap),
+    };
     // Spanned at the user's function name: a wrong type fails there, not in here.
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let run = match kind {
         Kind::Schema => quote_spanned! {ident.span()=>
-            ::shiplap::__private::MigrationFn::Schema(#ident)
+            #krate::__private::MigrationFn::Schema(#ident)
         },
         Kind::Data => quote_spanned! {ident.span()=>
-            ::shiplap::__private::MigrationFn::Data({
+            #krate::__private::MigrationFn::Data({
                 fn run<'a, 'c>(
-                    ctx: &'a mut ::shiplap::DataContext<'c>,
-                ) -> ::shiplap::__private::BoxFuture<'a> {
+                    ctx: &'a mut #krate::DataContext<'c>,
+                ) -> #krate::__private::BoxFuture<'a> {
                     ::std::boxed::Box::pin(#ident(ctx))
                 }
                 run
@@ -95,8 +100,8 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         #func
 
         const _: () = {
-            ::shiplap::__private::inventory::submit! {
-                ::shiplap::__private::Migration::__new(
+            #krate::__private::inventory::submit! {
+                #krate::__private::Migration::__new(
                     #version,
                     #name,
                     #run,
@@ -105,7 +110,7 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                     #doc,
                     #nothing_to_undo,
                     &[#(#allow),*],
-                    ::shiplap::__private::Location::__new(
+                    #krate::__private::Location::__new(
                         ::core::file!(),
                         #line,
                         ::core::module_path!(),

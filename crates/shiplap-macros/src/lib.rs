@@ -4,9 +4,9 @@
 //! code reaches the runtime only through `shiplap::__private`, so a crate of migrations
 //! depends on `shiplap` alone.
 //!
-//! The work is split by stage, each returning `syn::Result`: [`args`] parses the
-//! attribute's arguments, [`signature`] checks the function, [`checksum`] hashes its
-//! tokens and [`expand`] writes the registration. Errors are turned into
+//! The work is split by stage, each returning `syn::Result`: `args` parses the
+//! attribute's arguments, `signature` checks the function, `checksum` hashes its
+//! tokens and `expand` writes the registration. Errors are turned into
 //! `compile_error!` once, here, and the user's function is always emitted unchanged so
 //! that one mistake in the attribute does not bury it under follow-on errors.
 
@@ -37,8 +37,16 @@ mod signature;
 /// # fn main() {}
 /// ```
 ///
-/// Keys: `version` (required, a positive integer literal that fits in `i64`), `name`
-/// (default: the function's name) and `transaction` (default `true`).
+/// Keys:
+/// - `version` (required): a positive integer literal that fits in `i64`, by convention
+///   the UTC time `YYYYMMDDHHMMSS`;
+/// - `name`: default the function's name;
+/// - `transaction`: default `true`; `false` runs each statement on its own (for
+///   `CREATE INDEX CONCURRENTLY`, or a resumable `Backfill`);
+/// - `nothing_to_undo = "why"`: a data migration whose revert needs nothing;
+/// - `allow(rule = "why", ...)`: lint findings acknowledged, with the reason;
+/// - `crate = path`: where the `shiplap` crate is, when the dependency is renamed or
+///   re-exported (default `::shiplap`).
 #[proc_macro_attribute]
 pub fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::migration(attr.into(), item.into()).into()

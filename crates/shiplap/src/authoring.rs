@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::clock::{seconds_of_version, version_at};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What kind of migration to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,21 @@
-//! The database backends shiplap renders SQL for and runs it on.
+//! The database backends shiplap renders SQL for and runs it on: the [`Backend`] names,
+//! and in this folder what differs per backend at run time: the connection
+//! (`connection.rs`), and each backend's SQL, lock and quirks (`postgres.rs`, `mysql.rs`,
+//! `sqlite.rs`). Rendering needs no driver; running on a backend needs its cargo feature.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Error;
+use crate::error::Error;
+
+pub(crate) mod connection;
+pub(crate) mod mysql;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 
 /// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Backend {
     /// SQLite 3 (embedded; the default: it needs no server).
@@ -14,7 +23,7 @@ pub enum Backend {
     /// PostgreSQL.
     Postgres,
     /// MySQL and MariaDB.
-    #[value(name = "mysql", alias = "mariadb")]
+    #[cfg_attr(feature = "cli", value(name = "mysql", alias = "mariadb"))]
     MySql,
 }
 

@@ -1,12 +1,43 @@
 //! The `migrate` command line: parse arguments, run a command, print for people or JSON.
+//! With the `cli` feature (on by default).
 //!
-//! A binary (such as the workspace's `cargo xtask migrate`) hands it the registry of
-//! its migrations:
+//! As a binary of its own (the workspace's `cargo xtask migrate`), handing it the
+//! registry of its migrations:
 //!
 //! ```no_run
 //! # mod my_migrations { shiplap::migrations!(); }
 //! fn main() -> std::process::ExitCode {
 //!     shiplap::cli::run(std::env::args_os(), my_migrations::migrations())
+//! }
+//! ```
+//!
+//! As a subcommand of an application's own clap command line (`myapp migrate up`), in
+//! its async `main` or not: [`Cli`] is a `clap::Args`, and [`run_cli`] runs it.
+//!
+//! ```no_run
+//! # mod my_migrations { shiplap::migrations!(); }
+//! use shiplap::cli::clap::{self, Parser, Subcommand};
+//!
+//! #[derive(Parser)]
+//! struct App {
+//!     #[command(subcommand)]
+//!     command: AppCommand,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum AppCommand {
+//!     /// Serve requests.
+//!     Serve,
+//!     /// Database migrations.
+//!     Migrate(shiplap::cli::Cli),
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     match App::parse().command {
+//!         AppCommand::Serve => std::process::ExitCode::SUCCESS,
+//!         AppCommand::Migrate(cli) => shiplap::cli::run_cli(cli, my_migrations::migrations()).await,
+//!     }
 //! }
 //! ```
 
@@ -16,28 +47,44 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+/// The clap shiplap's command line is built with (4.x), for an application that nests
+/// [`Cli`] in its own.
+pub use clap;
+use clap::Parser as _;
 
-use crate::{
-    Backend, DatabaseUrl, Direction, DownTarget, Error, Migration, MigrationStatus, Migrator,
-    Options, ProgressOutput, Registry, Result, Retry, State, authoring, lint, render, script,
-};
+use crate::database_url::DatabaseUrl;
+use crate::error::{Error, Result};
+use crate::migration::Migration;
+use crate::migrator::{DownTarget, Migrator, Up};
+use crate::progress::ProgressOutput;
+use crate::registry::Registry;
+use crate::render::{Direction, render, script};
+use crate::status::{MigrationStatus, State};
 
 mod args;
+#[cfg(feature = "lint")]
+mod config;
+mod json;
+#[cfg(feature = "lint")]
+mod lint;
+mod new;
 mod output;
 
+#[cfg(feature = "lint")]
+pub use args::LintArgs;
 pub use args::{
-    BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs, LintArgs, NewArgs,
-    RedoArgs, RepairArgs, SqlArgs, StatusArgs, UpArgs,
+    BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs, HistoryArgs, NewArgs,
+    RedoArgs, RepairArgs, SqlArgs, StatusArgs, UpArgs, ValidateArgs,
 };
-use output::{done_output, dry_run_output, json_text, report_output, row, status_output};
+use output::{done_output, dry_run_output, history_output, report_output, status_output};
 
 /// What a command printed, and whether a check failed (exit code 3).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Outcome {
     /// What goes to stdout.
     pub output: String,
-    /// `status --check` or `validate` found something.
+    /// `status --check`, `validate` or `lint` found something.
     pub check_failed: bool,
     /// What stopped a run part-way (after `output` says what it did), for stderr and the
     /// exit code.
@@ -54,158 +101,47 @@ impl From<String> for Outcome {
     }
 }
 
-/// `[lint] since = V` from `./shiplap.toml`, when the file says so.
-fn configured_since(path: &Path) -> Result<Option<i64>> {
-    #[derive(serde::Deserialize)]
-    struct Config {
-        lint: Option<LintConfig>,
-    }
-    #[derive(serde::Deserialize)]
-    struct LintConfig {
-        since: Option<i64>,
-    }
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(Error::Io {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let config: Config = toml::from_str(&text).map_err(|e| Error::InvalidArgument {
-        message: format!("{}: {e}", path.display()),
-    })?;
-    Ok(config.lint.and_then(|lint| lint.since))
-}
-
-/// `migrate lint`.
-fn lint_command(cli: &Cli, args: &LintArgs, registry: &Registry, json: bool) -> Result<Outcome> {
-    let backends = if args.backend.is_empty() {
-        Backend::ALL.to_vec()
-    } else {
-        args.backend.clone()
-    };
-    let since = match args.since {
-        Some(since) => Some(since),
-        None => configured_since(Path::new("shiplap.toml"))?,
-    };
-    let options = lint::LintOptions {
-        since,
-        statement_lock_timeout: cli.connection.statement_lock_timeout.is_some(),
-    };
-    let findings = lint::lint(registry, &backends, options)?;
-    let errors = findings.iter().filter(|f| f.blocks()).count();
-    let acknowledged = findings.iter().filter(|f| f.allowed.is_some()).count();
-    let warnings = findings.len() - errors - acknowledged;
-    let output = if json {
-        json_text(&serde_json::json!({
-            "backends": backends,
-            "since": since,
-            "errors": errors,
-            "warnings": warnings,
-            "acknowledged": acknowledged,
-            "findings": findings,
-        }))
-    } else {
-        let mut out = String::new();
-        for f in findings.iter().filter(|f| args.all || f.allowed.is_none()) {
-            let label = match (f.allowed.is_some(), f.severity) {
-                (true, _) => "allowed",
-                (false, lint::Severity::Error) => "error",
-                (false, lint::Severity::Warning) => "warning",
-            };
-            let _ = writeln!(
-                out,
-                "{label}[{}] {} {} ({}) on {}",
-                f.rule, f.version, f.name, f.source, f.backend
-            );
-            if let Some(statement) = &f.statement {
-                let _ = writeln!(out, "  {statement}");
-            }
-            let _ = writeln!(out, "  {}", f.message);
-            match &f.allowed {
-                Some(reason) => {
-                    let _ = writeln!(out, "  acknowledged: {reason}");
-                }
-                None => {
-                    let _ = writeln!(out, "  why: {}\n  fix: {}", f.why, f.fix);
-                }
-            }
-            out.push('\n');
-        }
-        let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
-        let _ = writeln!(
-            out,
-            "{errors} error(s), {warnings} warning(s), {acknowledged} acknowledged; {} migration(s) on {}{}",
-            registry.len(),
-            names.join(", "),
-            since.map_or(String::new(), |v| format!(", reporting from {v}"))
-        );
-        out
-    };
-    Ok(Outcome {
-        output,
-        check_failed: errors > 0,
-        error: None,
-    })
-}
-
-/// `migrate new`.
-fn new(args: &NewArgs, json: bool) -> Result<String> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => authoring::find_migrations_crate(Path::new("."))?,
-    };
-    let template = authoring::Template {
-        data: args.data,
-        transaction: !args.no_transaction,
-    };
-    let created = authoring::create(&dir, &args.name, template, crate::clock::now_seconds())?;
-    Ok(if json {
-        json_text(&serde_json::json!({
-            "version": created.version,
-            "name": args.name,
-            "file": created.path,
-            "registered_in": created.lib,
-        }))
-    } else {
-        format!(
-            "created {} (version {})\nregistered in {}\nit is pending until applied: fill it in, then `migrate status`, `migrate up`\n",
-            created.path.display(),
-            created.version,
-            created.lib.display()
-        )
-    })
-}
-
 /// Parses `args` (the first is the program's name) and runs the command on `registry`.
 /// Errors are printed on stderr; the exit code says what happened (see `--help`).
+///
+/// Blocking. Called where a tokio runtime already runs (an async `main`), it runs the
+/// command on a thread of its own rather than nesting runtimes; [`run_async`] awaits it
+/// instead.
 pub fn run<I, T>(args: I, registry: Result<Registry>) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
+    match parse(args) {
+        Ok(cli) => block_on(run_cli(cli, registry)),
+        Err(code) => code,
+    }
+}
+
+/// [`run`], awaited on the caller's runtime.
+pub async fn run_async<I, T>(args: I, registry: Result<Registry>) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match parse(args) {
+        Ok(cli) => run_cli(cli, registry).await,
+        Err(code) => code,
+    }
+}
+
+/// Runs a command line the application parsed itself (with [`Cli`] nested in its own
+/// clap command): prints what the command prints, errors on stderr, and returns the exit
+/// code.
+pub async fn run_cli(cli: Cli, registry: Result<Registry>) -> ExitCode {
     init_logging(&cli);
     // The command line owns its process: a statement sea-query cannot render is reported
     // as an error, without the panic's message on stderr too.
     crate::panic::install_quiet_hook();
-    let result = registry.and_then(|registry| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| Error::Runtime { source })?;
-        runtime.block_on(execute(&cli, &registry))
-    });
+    let result = match registry {
+        Ok(registry) => execute(&cli, &registry).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(outcome) => {
             let mut stdout = std::io::stdout().lock();
@@ -226,6 +162,48 @@ where
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// [`run_cli`] without a runtime of the caller's (or inside one, on a thread of its own).
+pub fn run_cli_blocking(cli: Cli, registry: Result<Registry>) -> ExitCode {
+    block_on(run_cli(cli, registry))
+}
+
+/// Parses the command line; `Err` holds the exit code after clap printed its message
+/// (`--help` and `--version` exit 0).
+fn parse<I, T>(args: I) -> std::result::Result<Cli, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    Cli::try_parse_from(args).map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
+}
+
+/// Runs `future` to completion on a runtime of its own: on this thread, or, when this
+/// thread already runs a tokio runtime (which cannot block on another), on a new one.
+fn block_on(future: impl Future<Output = ExitCode> + Send) -> ExitCode {
+    let run = move || match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(source) => {
+            let _ = writeln!(std::io::stderr(), "error: {}", Error::Runtime { source });
+            ExitCode::from(1)
+        }
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return run();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(run)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 fn exit_code(error: &Error) -> u8 {
@@ -259,61 +237,70 @@ fn init_logging(cli: &Cli) {
         .try_init();
 }
 
-/// The migrator the command line describes.
-fn migrator(
-    cli: &Cli,
-    registry: &Registry,
-    allow_out_of_order: bool,
-    ignore_missing: bool,
-) -> Result<Migrator> {
-    let c = &cli.connection;
+/// The migrator a command's connection options describe; says on stderr which database
+/// the command works on (unless `-q`).
+fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrator<'static>> {
     let env = std::env::var("DATABASE_URL").ok();
     let url = DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
-    Ok(Migrator::new(
-        registry.clone(),
-        url,
-        Options {
-            table: c.table.clone(),
-            lock_timeout: c.lock_timeout,
-            connect: Retry {
-                retries: c.connect_retries,
-                ..Retry::default()
-            },
-            statement_lock_timeout: c.statement_lock_timeout,
-            allow_out_of_order,
-            ignore_missing,
-            progress_every: c.progress_every,
-            progress: match (cli.format, cli.quiet) {
-                (Format::Json, _) => ProgressOutput::Json,
-                (_, true) => ProgressOutput::Silent,
-                _ if std::io::stderr().is_terminal() => ProgressOutput::Bar,
-                _ => ProgressOutput::Lines,
-            },
-            backfill_pause: c.backfill_pause,
-            skip_lint: false,
-            strict_checksums: false,
-            lock: c.lock,
-        },
-    ))
+    if !cli.quiet {
+        let _ = writeln!(
+            std::io::stderr(),
+            "shiplap: database {url} ({})",
+            url.source()
+        );
+    }
+    let mut m = Migrator::new(registry.clone(), url)
+        .table(c.table.clone())
+        .lock_timeout(c.lock_timeout)
+        .lock(c.lock)
+        .connect_retries(c.connect_retries)
+        .progress_every(c.progress_every)
+        .progress(match (cli.format, cli.quiet) {
+            (Format::Json, _) => ProgressOutput::Json,
+            (_, true) => ProgressOutput::Silent,
+            _ if std::io::stderr().is_terminal() => ProgressOutput::Bar,
+            _ => ProgressOutput::Lines,
+        })
+        // The command line's `up` refuses what the lint flags (`--skip-lint` overrides).
+        .lint(true);
+    if let Some(timeout) = c.statement_lock_timeout {
+        m = m.statement_lock_timeout(timeout);
+    }
+    if let Some(pause) = c.backfill_pause {
+        m = m.backfill_pause(pause);
+    }
+    Ok(m)
 }
 
 /// Runs a parsed command and returns what it prints on stdout.
 pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
     let json = cli.format == Format::Json;
-    let plain = |cli: &Cli| migrator(cli, registry, false, false);
+    let migrator = match cli.command.connection() {
+        Some(connection) => Some(migrator(cli, connection, registry)?),
+        None => None,
+    };
+    // Called once, by the commands that have connection options.
+    let m = || migrator.expect("a command with connection options");
     match &cli.command {
         Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
-        Command::New(args) => new(args, json).map(Outcome::from),
-        Command::Lint(args) => lint_command(cli, args, registry, json),
+        Command::New(args) => new::new(args, json).map(Outcome::from),
+        #[cfg(feature = "lint")]
+        Command::Lint(args) => lint::lint(args, registry, json),
         Command::Up(args) => {
-            let mut m = migrator(cli, registry, args.allow_out_of_order, args.ignore_missing)?;
-            m.options_mut().skip_lint = args.skip_lint;
-            m.options_mut().strict_checksums = args.strict_checksums;
+            let m = m()
+                .allow_out_of_order(args.allow_out_of_order)
+                .ignore_missing(args.ignore_missing)
+                .lint(!args.skip_lint)
+                .strict_checksums(args.strict_checksums);
+            let up = Up {
+                to: args.to,
+                single_transaction: args.single_transaction,
+            };
             if args.dry_run {
-                let script = m.up_dry_run(args.to, args.single_transaction).await?;
-                return Ok(dry_run_output(&m, script, json).into());
+                let script = m.up_dry_run(up).await?;
+                return Ok(dry_run_output(&m, &script, json).into());
             }
-            let report = m.up_report(args.to, args.single_transaction).await;
+            let report = m.up_report(up).await;
             Ok(report_output(&m, "up", report, json))
         }
         Command::Down(args) => {
@@ -321,26 +308,26 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 (Some(to), _) => DownTarget::To(to),
                 (None, steps) => DownTarget::Steps(steps.unwrap_or(1)),
             };
-            let m = plain(cli)?;
+            let m = m();
             if args.dry_run {
                 let script = m.down_dry_run(target).await?;
-                return Ok(dry_run_output(&m, script, json).into());
+                return Ok(dry_run_output(&m, &script, json).into());
             }
             let report = m.down_report(target).await;
             Ok(report_output(&m, "down", report, json))
         }
         Command::Redo(args) => {
-            let m = plain(cli)?;
+            let m = m();
             let report = m.redo_report(args.steps).await;
             Ok(report_output(&m, "redo", report, json))
         }
         Command::Fresh(_) => {
-            let m = plain(cli)?;
+            let m = m();
             let done = m.fresh_destroying_all_data().await?;
             Ok(done_output(&m, "fresh", &done, json).into())
         }
         Command::Status(args) => {
-            let m = plain(cli)?;
+            let m = m();
             let statuses = m.status().await?;
             // Applied is applied, however sea-query spells it now (`validate` reports that).
             let check_failed = args.check
@@ -353,8 +340,8 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 error: None,
             })
         }
-        Command::Validate => {
-            let m = plain(cli)?;
+        Command::Validate(_) => {
+            let m = m();
             let problems: Vec<MigrationStatus> = m
                 .status()
                 .await?
@@ -362,9 +349,10 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 .filter(|s| !matches!(s.state, State::Applied | State::Pending))
                 .collect();
             let output = if json {
-                json_text(
-                    &serde_json::json!({ "database": m.url().to_string(), "problems": problems }),
-                )
+                json::text(&json::ValidateDoc {
+                    database: m.url().to_string(),
+                    problems: &problems,
+                })
             } else if problems.is_empty() {
                 format!("ok: {} matches the code\n", m.url())
             } else {
@@ -376,39 +364,19 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 error: None,
             })
         }
-        Command::History => {
-            let m = plain(cli)?;
+        Command::History(_) => {
+            let m = m();
             let rows = m.history().await?;
-            if json {
-                return Ok(json_text(
-                    &serde_json::json!({ "database": m.url().to_string(), "history": rows }),
-                )
-                .into());
-            }
-            const WIDTHS: [usize; 5] = [16, 40, 8, 25, 8];
-            let mut out = String::new();
-            row(
-                &mut out,
-                WIDTHS,
-                ["VERSION", "NAME", "STATE", "APPLIED AT", "MS"],
-            );
-            for r in &rows {
-                let (version, ms) = (r.version.to_string(), r.duration_ms.to_string());
-                let cells = [&*version, &r.name, r.state.as_str(), &r.applied_at, &ms];
-                row(&mut out, WIDTHS, cells);
-            }
-            if rows.is_empty() {
-                let _ = writeln!(out, "(no history in {})", m.url());
-            }
-            Ok(out.into())
+            Ok(history_output(&m, &rows, json).into())
         }
         Command::Baseline(args) => {
-            let m = plain(cli)?;
+            let m = m();
             let versions = m.baseline(args.version).await?;
             Ok(if json {
-                json_text(
-                    &serde_json::json!({ "database": m.url().to_string(), "baselined": versions }),
-                )
+                json::text(&json::BaselineDoc {
+                    database: m.url().to_string(),
+                    baselined: &versions,
+                })
             } else {
                 format!(
                     "recorded {} migration(s) as applied without running them, up to {}: {:?}\n",
@@ -420,12 +388,13 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             .into())
         }
         Command::Repair(args) => {
-            let m = plain(cli)?;
+            let m = m();
             let changes = m.repair(args.version, args.mark).await?;
             if json {
-                return Ok(json_text(
-                    &serde_json::json!({ "database": m.url().to_string(), "repaired": changes }),
-                )
+                return Ok(json::text(&json::RepairDoc {
+                    database: m.url().to_string(),
+                    repaired: &changes,
+                })
                 .into());
             }
             let mut out = String::new();
@@ -462,31 +431,30 @@ fn sql(args: &SqlArgs, format: Format, registry: &Registry) -> Result<String> {
         Format::Json => {
             let mut items = Vec::new();
             for m in migrations {
-                let mut item = serde_json::json!({
-                    "version": m.version(),
-                    "name": m.name(),
-                    "kind": m.kind(),
-                    "source": m.location().to_string(),
-                    "transaction": m.transaction(),
-                    "source_checksum": m.source_checksum(),
-                    "direction": direction,
-                    "backend": args.backend.name(),
-                });
+                let mut item = json::SqlItem {
+                    version: m.version(),
+                    name: m.name(),
+                    kind: m.kind(),
+                    source: m.location().to_string(),
+                    transaction: m.transaction(),
+                    source_checksum: m.source_checksum(),
+                    direction,
+                    backend: args.backend,
+                    sql_checksum: None,
+                    statements: None,
+                    irreversible: None,
+                };
                 match render(m, args.backend, direction) {
                     Ok(rendered) => {
-                        item["sql_checksum"] = serde_json::json!(rendered.checksum());
-                        item["statements"] = serde_json::json!(rendered.statements);
+                        item.sql_checksum = rendered.checksum().map(str::to_owned);
+                        item.statements = Some(rendered.statements);
                     }
-                    Err(Error::Irreversible { reason, .. }) => {
-                        item["irreversible"] = serde_json::json!(reason);
-                    }
+                    Err(Error::Irreversible { reason, .. }) => item.irreversible = Some(reason),
                     Err(e) => return Err(e),
                 }
                 items.push(item);
             }
-            let mut text = serde_json::to_string_pretty(&items).unwrap_or_default();
-            text.push('\n');
-            Ok(text)
+            Ok(json::text(&items))
         }
     }
 }
@@ -522,5 +490,13 @@ mod tests {
             .map(|c| c.render_long_help().to_string())
             .unwrap_or_default();
         insta::assert_snapshot!("migrate_sql_help", sql_help);
+        // A command that reaches a database lists its connection options under their
+        // own heading.
+        let up_help = Cli::command()
+            .term_width(100)
+            .find_subcommand_mut("up")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        insta::assert_snapshot!("migrate_up_help", up_help);
     }
 }

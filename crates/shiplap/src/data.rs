@@ -4,22 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_query::{
-    DeleteStatement, InsertStatement, SelectStatement, UpdateStatement, Value, Values,
-};
-use sea_query_sqlx::{SqlxBinder, SqlxValues};
-use sqlx::mysql::MySqlRow;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, MySqlConnection, PgConnection, SqliteConnection};
+use sea_query::{DeleteStatement, InsertStatement, SelectStatement, UpdateStatement, Value};
+use sqlx::AssertSqlSafe;
+#[cfg(feature = "mysql")]
+use sqlx::MySqlConnection;
+#[cfg(feature = "postgres")]
+use sqlx::PgConnection;
+#[cfg(feature = "_sqlite")]
+use sqlx::SqliteConnection;
 
+use crate::backend::Backend;
+use crate::error::{Error, Result};
 use crate::history::HistoryTable;
 use crate::lock::LockCheck;
+use crate::migration::Migration;
 use crate::progress::Reporter;
-use crate::{Backend, Error, Migration, Result};
 
 pub use backfill::{Backfill, BackfillReport};
 use placeholders::numbered_placeholders;
+use values::Bound;
 
 /// The connection a data migration runs on, inside the migration's transaction unless the
 /// migration says `transaction = false`.
@@ -72,9 +75,15 @@ pub(crate) struct RunInfo {
 
 #[derive(Debug)]
 enum Conn<'c> {
+    #[cfg(feature = "_sqlite")]
     Sqlite(&'c mut SqliteConnection),
+    #[cfg(feature = "postgres")]
     Postgres(&'c mut PgConnection),
+    #[cfg(feature = "mysql")]
     MySql(&'c mut MySqlConnection),
+    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+    #[allow(dead_code)]
+    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
 }
 
 /// A sea-query data statement that [`DataContext::execute`] runs with bound values.
@@ -109,24 +118,34 @@ dml_from!(
     Select(SelectStatement)
 );
 
-/// A type a row can be read into on every backend: tuples of plain types, or a struct
-/// with `#[derive(sqlx::FromRow)]` (add `sqlx` to your dependencies for the derive).
-pub trait FetchRow:
-    for<'r> sqlx::FromRow<'r, SqliteRow>
-    + for<'r> sqlx::FromRow<'r, PgRow>
-    + for<'r> sqlx::FromRow<'r, MySqlRow>
-    + Send
-    + Unpin
-{
-}
+/// A type a row can be read into on every backend this build has: tuples of plain types,
+/// or a struct with `#[derive(sqlx::FromRow)]` (`shiplap::sqlx` is the sqlx shiplap
+/// uses; the derive needs sqlx's `derive` feature in your own dependency on it).
+pub trait FetchRow: row::FromSqlite + row::FromPostgres + row::FromMySql + Send + Unpin {}
 
-impl<T> FetchRow for T where
-    T: for<'r> sqlx::FromRow<'r, SqliteRow>
-        + for<'r> sqlx::FromRow<'r, PgRow>
-        + for<'r> sqlx::FromRow<'r, MySqlRow>
-        + Send
-        + Unpin
-{
+impl<T> FetchRow for T where T: row::FromSqlite + row::FromPostgres + row::FromMySql + Send + Unpin {}
+
+/// One bound of [`FetchRow`] per backend: `sqlx::FromRow` of its rows when the backend
+/// is built in, nothing otherwise.
+#[doc(hidden)]
+pub mod row {
+    macro_rules! from_row {
+        ($feature:literal, $name:ident, $row:ty) => {
+            #[doc = concat!("`sqlx::FromRow` of `", stringify!($row), "` (with the `", $feature, "` feature).")]
+            #[cfg(feature = $feature)]
+            pub trait $name: for<'r> sqlx::FromRow<'r, $row> {}
+            #[cfg(feature = $feature)]
+            impl<T: for<'r> sqlx::FromRow<'r, $row>> $name for T {}
+            #[doc = concat!("Nothing: this build has no `", $feature, "` feature.")]
+            #[cfg(not(feature = $feature))]
+            pub trait $name {}
+            #[cfg(not(feature = $feature))]
+            impl<T> $name for T {}
+        };
+    }
+    from_row!("_sqlite", FromSqlite, sqlx::sqlite::SqliteRow);
+    from_row!("postgres", FromPostgres, sqlx::postgres::PgRow);
+    from_row!("mysql", FromMySql, sqlx::mysql::MySqlRow);
 }
 
 /// Runs `$body` with `$conn` bound to the backend's connection, `$builder` to its
@@ -134,29 +153,36 @@ impl<T> FetchRow for T where
 macro_rules! on_backend {
     ($self:expr, $conn:ident, $builder:ident => $body:expr) => {
         match &mut $self.conn {
+            #[cfg(feature = "_sqlite")]
             Conn::Sqlite($conn) => {
                 let $builder = ::sea_query::SqliteQueryBuilder;
                 $body
             }
+            #[cfg(feature = "postgres")]
             Conn::Postgres($conn) => {
                 let $builder = ::sea_query::PostgresQueryBuilder;
                 $body
             }
+            #[cfg(feature = "mysql")]
             Conn::MySql($conn) => {
                 let $builder = ::sea_query::MysqlQueryBuilder;
                 $body
             }
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Conn::None(never, _) => match *never {},
         }
     };
 }
 
-fn build(statement: &Dml, builder: impl sea_query::QueryBuilder) -> (String, SqlxValues) {
-    match statement {
-        Dml::Insert(s) => s.build_sqlx(builder),
-        Dml::Update(s) => s.build_sqlx(builder),
-        Dml::Delete(s) => s.build_sqlx(builder),
-        Dml::Select(s) => s.build_sqlx(builder),
-    }
+#[allow(dead_code)] // not used when no backend is built in
+fn build(statement: &Dml, builder: impl sea_query::QueryBuilder) -> Result<(String, Bound)> {
+    let (sql, values) = match statement {
+        Dml::Insert(s) => s.build(builder),
+        Dml::Update(s) => s.build(builder),
+        Dml::Delete(s) => s.build(builder),
+        Dml::Select(s) => s.build(builder),
+    };
+    Ok((sql, Bound::new(values)?))
 }
 
 impl<'c> DataContext<'c> {
@@ -169,16 +195,19 @@ impl<'c> DataContext<'c> {
     }
 
     /// A context on a SQLite connection (or transaction: `&mut *tx`).
+    #[cfg(feature = "_sqlite")]
     pub fn sqlite(conn: &'c mut SqliteConnection) -> Self {
         Self::new(Conn::Sqlite(conn))
     }
 
     /// A context on a PostgreSQL connection (or transaction).
+    #[cfg(feature = "postgres")]
     pub fn postgres(conn: &'c mut PgConnection) -> Self {
         Self::new(Conn::Postgres(conn))
     }
 
     /// A context on a MySQL or MariaDB connection (or transaction).
+    #[cfg(feature = "mysql")]
     pub fn mysql(conn: &'c mut MySqlConnection) -> Self {
         Self::new(Conn::MySql(conn))
     }
@@ -191,9 +220,14 @@ impl<'c> DataContext<'c> {
     /// The backend the migration runs on.
     pub fn backend(&self) -> Backend {
         match self.conn {
+            #[cfg(feature = "_sqlite")]
             Conn::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             Conn::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             Conn::MySql(_) => Backend::MySql,
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Conn::None(never, _) => match never {},
         }
     }
 
@@ -226,7 +260,7 @@ impl<'c> DataContext<'c> {
         let statement = statement.into();
         let persist = self.persistent();
         let rows = on_backend!(self, conn, builder => {
-            let (sql, values) = build(&statement, builder);
+            let (sql, values) = build(&statement, builder)?;
             sqlx::query_with(AssertSqlSafe(sql), values)
                 .persistent(persist)
                 .execute(&mut **conn)
@@ -284,7 +318,7 @@ impl<'c> DataContext<'c> {
         let select = select.into();
         let persist = self.persistent();
         Ok(on_backend!(self, conn, builder => {
-            let (sql, values) = build(&select, builder);
+            let (sql, values) = build(&select, builder)?;
             sqlx::query_as_with(AssertSqlSafe(sql), values)
                 .persistent(persist)
                 .fetch_all(&mut **conn)
@@ -300,7 +334,7 @@ impl<'c> DataContext<'c> {
         let select = select.into();
         let persist = self.persistent();
         Ok(on_backend!(self, conn, builder => {
-            let (sql, values) = build(&select, builder);
+            let (sql, values) = build(&select, builder)?;
             sqlx::query_as_with(AssertSqlSafe(sql), values)
                 .persistent(persist)
                 .fetch_optional(&mut **conn)
@@ -331,7 +365,7 @@ impl<'c> DataContext<'c> {
         &self,
         sql: &str,
         values: impl IntoIterator<Item = Value>,
-    ) -> Result<(String, SqlxValues)> {
+    ) -> Result<(String, Bound)> {
         let values: Vec<Value> = values.into_iter().collect();
         let sql = match self.backend() {
             Backend::Postgres => {
@@ -349,17 +383,18 @@ impl<'c> DataContext<'c> {
             }
             _ => sql.to_owned(),
         };
-        Ok((sql, SqlxValues(Values(values))))
+        Ok((sql, Bound::new(values)?))
     }
 
     /// Whether statements are prepared once and kept (not on PostgreSQL: behind a pooler in
     /// transaction mode, a kept statement of one client meets another's of the same name on
     /// a server connection they share).
     fn persistent(&self) -> bool {
-        !matches!(self.conn, Conn::Postgres(_))
+        self.backend() != Backend::Postgres
     }
 }
 
 // After `on_backend!`, which they use.
 mod backfill;
 mod placeholders;
+mod values;

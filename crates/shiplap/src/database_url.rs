@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::{Backend, Error, Result};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
 
 /// The database used when no URL is given: an SQLite file in the current folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://shiplap.db";
@@ -30,6 +31,8 @@ pub enum UrlSource {
     DotEnv,
     /// Nothing was given: [`DEFAULT_DATABASE_URL`].
     Default,
+    /// Not a URL: the application's pool or connection, described.
+    Application,
 }
 
 impl DatabaseUrl {
@@ -101,6 +104,16 @@ impl DatabaseUrl {
         DatabaseUrl::parse(DEFAULT_DATABASE_URL, UrlSource::Default)
     }
 
+    /// A description standing in for a URL (the application's pool or connection): shown
+    /// as it is, never connected to.
+    pub(crate) fn described(backend: Backend, text: String) -> Self {
+        DatabaseUrl {
+            url: text,
+            backend,
+            source: UrlSource::Application,
+        }
+    }
+
     /// The backend the URL names.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -114,6 +127,18 @@ impl DatabaseUrl {
     /// The URL with its password: for the driver only, never for printing.
     pub fn expose(&self) -> &str {
         &self.url
+    }
+}
+
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UrlSource::Flag => "from --database-url",
+            UrlSource::Environment => "from $DATABASE_URL",
+            UrlSource::DotEnv => "from DATABASE_URL in .env",
+            UrlSource::Default => "the default: no --database-url, $DATABASE_URL or .env",
+            UrlSource::Application => "the application's",
+        })
     }
 }
 
@@ -134,40 +159,23 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 /// `url` with the password of its user-info (`user:password@`) and of any `password=`
-/// query parameter replaced by `***`. Works on malformed URLs too (no `//`, an unescaped
-/// `@` in the password): whatever follows the user name up to the authority's last `@`.
+/// query parameter replaced by `***`. A URL the `url` crate parses has its password
+/// replaced there; a malformed one (no `//`, an unescaped `/`, `?` or `#` in the
+/// password) loses whatever follows the user name up to the authority's last `@`.
 pub fn redact(url: &str) -> String {
-    let mut out = url.to_owned();
-    // The user-info ends at the last `@`: a password may hold `@`, `/`, `?` or `#`
-    // unescaped. (An `@` further on only hides more than it needs to.)
-    if let Some(at) = url.rfind('@') {
-        // It starts after `scheme://`; in a URL without `://`, after the last `/` before
-        // the first `:` (`postgres//user:pw@host`), or after the scheme's `:`.
-        let start = match url[..at].find("://") {
-            Some(i) => i + 3,
-            None => {
-                let colon = url[..at].find(':').unwrap_or(0);
-                match url[..colon].rfind('/') {
-                    Some(slash) => slash + 1,
-                    None if url[..colon].chars().all(|c| c.is_ascii_alphanumeric()) => {
-                        let after = colon + 1;
-                        // `scheme:user:pw@host`: the user starts after the scheme.
-                        if url[after..at].contains(':') {
-                            after
-                        } else {
-                            0
-                        }
-                    }
-                    None => 0,
-                }
+    let mut out = match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.has_host() => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            } else {
+                url.to_owned()
             }
-        };
-        let user_info = &url[start..at];
-        if let Some((user, _)) = user_info.split_once(':') {
-            out = format!("{}{user}:***{}", &url[..start], &url[at..]);
         }
-    }
-    // Query parameters such as `?password=...` (accepted by some drivers), every one.
+        _ => redact_malformed(url),
+    };
+    // Query parameters such as `?password=...` (accepted by some drivers), every one: in
+    // the text, so that the rest of the query is shown as it was written.
     let mut from = 0;
     while let Some(found) = out[from..].to_ascii_lowercase().find("password=") {
         let value_start = from + found + "password=".len();
@@ -180,23 +188,50 @@ pub fn redact(url: &str) -> String {
     out
 }
 
+/// The user-info's password of a URL the `url` crate refuses: whatever follows the user
+/// name up to the authority's last `@`.
+fn redact_malformed(url: &str) -> String {
+    // The user-info ends at the last `@`: a password may hold `@`, `/`, `?` or `#`
+    // unescaped. (An `@` further on only hides more than it needs to.)
+    let Some(at) = url.rfind('@') else {
+        return url.to_owned();
+    };
+    // It starts after `scheme://`; in a URL without `://`, after the last `/` before
+    // the first `:` (`postgres//user:pw@host`), or after the scheme's `:`.
+    let start = match url[..at].find("://") {
+        Some(i) => i + 3,
+        None => {
+            let colon = url[..at].find(':').unwrap_or(0);
+            match url[..colon].rfind('/') {
+                Some(slash) => slash + 1,
+                None if url[..colon].chars().all(|c| c.is_ascii_alphanumeric()) => {
+                    let after = colon + 1;
+                    // `scheme:user:pw@host`: the user starts after the scheme.
+                    if url[after..at].contains(':') {
+                        after
+                    } else {
+                        0
+                    }
+                }
+                None => 0,
+            }
+        }
+    };
+    match url[start..at].split_once(':') {
+        Some((user, _)) => format!("{}{user}:***{}", &url[..start], &url[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// `DATABASE_URL` of a `.env` file, read as dotenv files are (quotes, `export`,
+/// comments, escapes); `None` when the file or the variable is missing or empty.
 fn read_dotenv(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|line| {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let value = line
-            .strip_prefix("DATABASE_URL")?
-            .trim_start()
-            .strip_prefix('=')?;
-        let value = value.trim();
-        let unquoted = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-            .unwrap_or(value);
-        (!unquoted.is_empty()).then(|| unquoted.to_owned())
-    })
+    dotenvy::from_path_iter(path)
+        .ok()?
+        .filter_map(std::result::Result::ok)
+        .find(|(key, _)| key == "DATABASE_URL")
+        .map(|(_, value)| value)
+        .filter(|value| !value.trim().is_empty())
 }
 
 #[cfg(test)]
@@ -300,7 +335,7 @@ mod tests {
         let dotenv = dir.join(".env");
         std::fs::write(
             &dotenv,
-            "# comment\nexport DATABASE_URL = \"postgres://from@dotenv/db\"\n",
+            "# comment\nexport DATABASE_URL=\"postgres://from@dotenv/db\" # where the app runs\n",
         )
         .unwrap();
 
@@ -320,6 +355,11 @@ mod tests {
             (from_file.source(), from_file.expose()),
             (UrlSource::DotEnv, "postgres://from@dotenv/db")
         );
+        // An inline comment after an unquoted value is not part of it.
+        let commented = dir.join("commented.env");
+        std::fs::write(&commented, "DATABASE_URL=sqlite://shop.db # local\n").unwrap();
+        let from_file = DatabaseUrl::resolve(None, None, &commented).unwrap();
+        assert_eq!(from_file.expose(), "sqlite://shop.db");
         let default = DatabaseUrl::resolve(None, None, &dir.join("missing.env")).unwrap();
         assert_eq!(
             (default.source(), default.expose()),

@@ -1,6 +1,7 @@
 //! The errors shiplap returns: one enum, with variants a caller can match on.
 
-use crate::{Backend, MigrationRef};
+use crate::backend::Backend;
+use crate::migration::MigrationRef;
 
 /// A shiplap result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -342,7 +343,7 @@ pub enum Error {
     #[error(
         "the lint found errors in pending migrations; nothing was applied:\n  {}\n\
          `migrate lint` explains each; make the migration safe, acknowledge the finding with \
-         `#[migration(..., allow(rule = \"why\"))]`, or pass --skip-lint",
+         `#[migration(..., allow(rule = \"why\"))]`, or pass --skip-lint (`Migrator::lint(false)` in code)",
         findings.join("\n  ")
     )]
     Lint {
@@ -389,17 +390,7 @@ pub enum Error {
 /// The driver's error as people read it: PostgreSQL's message with its SQLSTATE code, not
 /// the line of the server's C source that sqlx appends to it.
 pub(crate) fn message(error: &sqlx::Error) -> String {
-    match error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
-    {
-        Some(pg) => format!(
-            "error returned from database: {} (SQLSTATE {})",
-            pg.message(),
-            pg.code()
-        ),
-        None => error.to_string(),
-    }
+    crate::backend::postgres::message(error).unwrap_or_else(|| error.to_string())
 }
 
 /// Whether the error is the connection's loss (the server, or the network, went away):
@@ -439,30 +430,12 @@ fn after_failure(dirty: bool, version: i64, lost: bool) -> String {
 /// DETAIL and HINT, and the line of `sql` that its error position points at; each on a
 /// line of its own (empty when there is nothing more).
 pub(crate) fn details(error: &sqlx::Error, sql: &str) -> String {
-    use std::fmt::Write as _;
-    let Some(pg) = error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
-    else {
-        return String::new();
-    };
-    let mut out = String::new();
-    if let Some(detail) = pg.detail() {
-        let _ = write!(out, "\n  detail: {}", detail.replace('\n', "\n    "));
-    }
-    if let Some(hint) = pg.hint() {
-        let _ = write!(out, "\n  hint: {}", hint.replace('\n', "\n    "));
-    }
-    if let Some(sqlx::postgres::PgErrorPosition::Original(position)) = pg.position()
-        && let Some((line, text)) = line_at(sql, position)
-    {
-        let _ = write!(out, "\n  at line {line} of the statement: {}", text.trim());
-    }
-    out
+    crate::backend::postgres::details(error, sql)
 }
 
 /// The line number (from 1) and text of the line holding the `position`-th character
 /// (from 1) of `sql`.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // PostgreSQL reports positions
 pub(crate) fn line_at(sql: &str, position: usize) -> Option<(usize, &str)> {
     let offset = sql.char_indices().nth(position.checked_sub(1)?)?.0;
     let line = sql[..offset].matches('\n').count() + 1;

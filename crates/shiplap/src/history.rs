@@ -7,11 +7,12 @@ use sea_query::{
 };
 use serde::Serialize;
 
-use crate::Backend;
+use crate::backend::Backend;
 use crate::statement::{query_sql, schema_sql};
 
 mod backfill_positions;
 mod layout;
+mod read;
 mod script_clock;
 
 pub(crate) use layout::{LAYOUT, Layout, Shape};
@@ -22,6 +23,7 @@ pub const DEFAULT_TABLE: &str = "shiplap_migrations";
 
 /// One row of the history table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HistoryRow {
     /// The migration's version (the primary key).
     pub version: i64,
@@ -49,6 +51,7 @@ pub struct HistoryRow {
 /// The state recorded in a history row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RowState {
     /// Applied completely.
     Applied,
@@ -220,6 +223,7 @@ impl HistoryTable {
     }
 
     /// Every row, by version.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) fn select_all(&self) -> String {
         let quote = |c: &str| match self.backend {
             Backend::MySql => format!("`{c}`"),
@@ -235,6 +239,7 @@ impl HistoryTable {
 
     /// Every row as one JSON array of arrays (SQLite): what
     /// [`select_all_by_column`](Self::select_all_by_column) falls back to.
+    #[cfg_attr(not(feature = "_sqlite"), allow(dead_code))] // SQLite's reader
     pub(crate) fn select_all_as_json(&self) -> String {
         let columns = self.select_list(sqlite_quoted);
         format!(
@@ -250,6 +255,7 @@ impl HistoryTable {
     /// A thousand rows handed over one by one from SQLite's worker thread, or built into
     /// JSON, are most of the time a no-op `up` or `status` takes with many migrations;
     /// nine texts are not.
+    #[cfg_attr(not(feature = "_sqlite"), allow(dead_code))] // SQLite's reader
     pub(crate) fn select_all_by_column(&self) -> String {
         let separator = u32::from(SEPARATOR);
         let columns: Vec<String> = self
@@ -364,11 +370,13 @@ fn sqlite_quoted(name: &str) -> String {
 
 /// What [`HistoryTable::select_all_by_column`] joins a column's values with: the ASCII
 /// unit separator, which no value shiplap writes holds.
+#[cfg_attr(not(feature = "_sqlite"), allow(dead_code))]
 const SEPARATOR: char = '\x1f';
 
 /// The rows of [`HistoryTable::select_all_by_column`]'s answer, by version. `None` when
 /// the columns do not split into `count` values each, or a number does not parse (a
 /// value holding the separator, say): the caller then reads the rows another way.
+#[cfg_attr(not(feature = "_sqlite"), allow(dead_code))]
 pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Option<Vec<HistoryRow>> {
     let count = usize::try_from(count).ok()?;
     if count == 0 {

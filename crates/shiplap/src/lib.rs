@@ -37,21 +37,29 @@
 //! # }
 //! ```
 
+// Without any backend (rendering only), the code that runs migrations is compiled but
+// can never be reached: not worth a warning each.
+#![cfg_attr(
+    not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused, unreachable_code)
+)]
+
+#[cfg(feature = "cli")]
 pub mod authoring;
 mod backend;
+#[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
-mod connection;
 mod data;
 mod database_url;
 mod error;
 mod history;
+#[cfg(feature = "lint")]
 pub mod lint;
 mod lock;
 mod migration;
 mod migrator;
 mod panic;
-mod plan;
 mod progress;
 mod registry;
 mod render;
@@ -60,23 +68,29 @@ mod statement;
 mod status;
 
 pub use backend::Backend;
-pub use connection::{Connection, Retry, connect};
+pub use backend::connection::Retry;
+#[doc(hidden)]
+pub use data::row;
 pub use data::{Backfill, BackfillReport, DataContext, Dml, FetchRow};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
 pub use lock::LockMode;
 pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
-pub use migrator::{Done, DownTarget, Mark, Migrator, Options, Repaired, Report};
-pub use plan::{Plan, plan};
+pub use migrator::{
+    Database, Done, DownTarget, Lent, Mark, Migrator, Options, Repaired, Report, Up,
+};
 pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
-pub use schema::{Down, NeedsDown, Owned, Schema, Step, WithDown};
+pub use schema::{Down, NeedsDown, Owned, Plan, Schema, Step, WithDown, plan};
 pub use sea_query;
 pub use shiplap_macros::migration;
+/// The sqlx shiplap is built on (0.9): use it for `#[derive(sqlx::FromRow)]` and pools
+/// of the same version (`shiplap::sqlx::PgPool`), so the types match.
+pub use sqlx;
 pub use statement::{Raw, Statement};
-pub use status::{MigrationStatus, State, diff};
+pub use status::{MigrationStatus, State};
 
 /// What a file of migrations needs: `use shiplap::prelude::*;`.
 pub mod prelude {

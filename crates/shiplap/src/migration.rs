@@ -4,7 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{DataContext, Schema};
+use crate::data::DataContext;
+use crate::schema::Schema;
 
 /// A migration, as registered by `#[migration]`.
 ///
@@ -23,7 +24,7 @@ pub struct Migration {
 }
 
 /// The future a data migration returns.
-pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>;
+pub type BoxFuture<'a> = Pin<Box<dyn Future<Output = crate::error::Result<()>> + Send + 'a>>;
 
 /// The function behind a migration.
 #[derive(Clone, Copy)]
@@ -46,6 +47,7 @@ impl fmt::Debug for MigrationFn {
 /// Whether a migration is built from statements or runs Rust code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Kind {
     /// Schema statements (and raw SQL), rendered per backend.
     Schema,

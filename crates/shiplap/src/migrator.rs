@@ -14,35 +14,35 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use serde::Serialize;
 
-use crate::clock::now_rfc3339;
-use crate::connection::{Connection, ELAPSED, MARKER, Retry, connect_to};
-use crate::data::RunInfo;
-use crate::history::{HistoryTable, LAYOUT, Layout, SQLITE_CLOCK, Shape};
-use crate::lint;
-use crate::lock::{LockMode, RunLock, TAKEN};
-use crate::progress::{ProgressOutput, Reporter};
-use crate::{
-    Backend, DatabaseUrl, Direction, Error, HistoryRow, Kind, Migration, MigrationFn,
-    MigrationStatus, Registry, Rendered, Result, RowState, State, diff, render,
-};
+use crate::backend::Backend;
+use crate::backend::connection::{Connection, Handle, Retry, connect, missing_sqlite_file};
+use crate::backend::{mysql, postgres};
+use crate::database_url::DatabaseUrl;
+use crate::error::{Error, Result};
+use crate::history::{DEFAULT_TABLE, HistoryRow, HistoryTable};
+use crate::lock::{LockMode, RunLock};
+use crate::progress::ProgressOutput;
+use crate::registry::Registry;
+use crate::render::Direction;
+use crate::status::MigrationStatus;
 
+mod execute;
 mod history_table;
 mod plan;
 mod repair;
-mod run;
 
-use history_table::{check_table_name, lock_wait_timed_out};
-use plan::{Op, Planned, batchable};
+use execute::taken;
+use history_table::check_table_name;
 pub use repair::{Mark, Repaired};
-use run::taken;
 
-/// How the migrator connects, locks and decides.
+/// How the migrator locks, decides and reports. Set through [`Migrator`]'s builder
+/// methods; the fields say what each does.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// The history table's name.
     pub table: String,
@@ -60,12 +60,13 @@ pub struct Options {
     /// While one statement runs longer than this, a warning says so, again every
     /// `progress_every`, so a long migration is never silent.
     pub progress_every: Duration,
-    /// How data migrations show progress and messages.
+    /// How data migrations show progress and messages (`tracing` events by default).
     pub progress: ProgressOutput,
     /// A pause after each backfill batch, instead of the one the migration sets.
     pub backfill_pause: Option<Duration>,
-    /// Let `up` apply migrations with lint errors nobody acknowledged.
-    pub skip_lint: bool,
+    /// Let `up` refuse migrations with lint errors nobody acknowledged (the command line's
+    /// `up` does; a library call does not: see [`Migrator::lint`]).
+    pub lint: bool,
     /// Refuse applied migrations whose SQL sea-query now renders differently, although
     /// their code and raw SQL are unchanged (by default a warning).
     pub strict_checksums: bool,
@@ -76,7 +77,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            table: crate::DEFAULT_TABLE.to_owned(),
+            table: DEFAULT_TABLE.to_owned(),
             lock_timeout: Duration::from_secs(60),
             connect: Retry::default(),
             statement_lock_timeout: None,
@@ -85,15 +86,211 @@ impl Default for Options {
             progress_every: Duration::from_secs(10),
             progress: ProgressOutput::default(),
             backfill_pause: None,
-            skip_lint: false,
+            lint: false,
             strict_checksums: false,
             lock: LockMode::Session,
         }
     }
 }
 
+/// The database a [`Migrator`] runs on: a URL (shiplap opens one connection per command),
+/// or the application's pool (shiplap takes one connection from it per command and gives
+/// it back as it found it). A pool of the sqlx that shiplap re-exports: `shiplap::sqlx`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Database {
+    /// A URL.
+    Url(DatabaseUrl),
+    /// An SQLite pool (an in-memory database needs a pool that keeps its connection:
+    /// `max_connections(1)` and no idle timeout, or a shared cache).
+    #[cfg(feature = "_sqlite")]
+    SqlitePool(sqlx::SqlitePool),
+    /// A PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    PgPool(sqlx::PgPool),
+    /// A MySQL or MariaDB pool.
+    #[cfg(feature = "mysql")]
+    MySqlPool(sqlx::MySqlPool),
+}
+
+impl From<DatabaseUrl> for Database {
+    fn from(url: DatabaseUrl) -> Self {
+        Database::Url(url)
+    }
+}
+
+macro_rules! database_from_pool {
+    ($feature:literal, $variant:ident, $pool:ty) => {
+        #[cfg(feature = $feature)]
+        impl From<$pool> for Database {
+            fn from(pool: $pool) -> Self {
+                Database::$variant(pool)
+            }
+        }
+        #[cfg(feature = $feature)]
+        impl From<&$pool> for Database {
+            fn from(pool: &$pool) -> Self {
+                Database::$variant(pool.clone())
+            }
+        }
+    };
+}
+
+database_from_pool!("_sqlite", SqlitePool, sqlx::SqlitePool);
+database_from_pool!("postgres", PgPool, sqlx::PgPool);
+database_from_pool!("mysql", MySqlPool, sqlx::MySqlPool);
+
+impl Database {
+    /// How the database is named in messages: the URL without its password, or for a pool
+    /// its host, port, user and database.
+    fn label(&self) -> DatabaseUrl {
+        match self {
+            Database::Url(url) => url.clone(),
+            #[cfg(feature = "_sqlite")]
+            Database::SqlitePool(pool) => DatabaseUrl::described(
+                Backend::Sqlite,
+                format!(
+                    "sqlite://{} (the application's pool)",
+                    pool.connect_options().get_filename().display()
+                ),
+            ),
+            #[cfg(feature = "postgres")]
+            Database::PgPool(pool) => {
+                let o = pool.connect_options();
+                DatabaseUrl::described(
+                    Backend::Postgres,
+                    format!(
+                        "postgres://{}@{}:{}/{} (the application's pool)",
+                        o.get_username(),
+                        o.get_host(),
+                        o.get_port(),
+                        o.get_database().unwrap_or_default()
+                    ),
+                )
+            }
+            #[cfg(feature = "mysql")]
+            Database::MySqlPool(pool) => {
+                let o = pool.connect_options();
+                DatabaseUrl::described(
+                    Backend::MySql,
+                    format!(
+                        "mysql://{}@{}:{}/{} (the application's pool)",
+                        o.get_username(),
+                        o.get_host(),
+                        o.get_port(),
+                        o.get_database().unwrap_or_default()
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// A connection the application lends a [`Migrator`] ([`Migrator::on_connection`]): the
+/// migrator runs on it and leaves it open, with its session settings as they were.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Lent<'c> {
+    /// An SQLite connection (an in-memory database, say).
+    #[cfg(feature = "_sqlite")]
+    Sqlite(&'c mut sqlx::SqliteConnection),
+    /// A PostgreSQL connection.
+    #[cfg(feature = "postgres")]
+    Postgres(&'c mut sqlx::PgConnection),
+    /// A MySQL or MariaDB connection.
+    #[cfg(feature = "mysql")]
+    MySql(&'c mut sqlx::MySqlConnection),
+    #[doc(hidden)]
+    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
+}
+
+macro_rules! lent_from {
+    ($feature:literal, $variant:ident, $conn:ty) => {
+        #[cfg(feature = $feature)]
+        impl<'c> From<&'c mut $conn> for Lent<'c> {
+            fn from(conn: &'c mut $conn) -> Self {
+                Lent::$variant(conn)
+            }
+        }
+    };
+}
+
+lent_from!("_sqlite", Sqlite, sqlx::SqliteConnection);
+lent_from!("postgres", Postgres, sqlx::PgConnection);
+lent_from!("mysql", MySql, sqlx::MySqlConnection);
+
+impl<'c> Lent<'c> {
+    fn target(self) -> (Backend, Target<'c>) {
+        fn shared<C>(conn: &mut C) -> Arc<tokio::sync::Mutex<&mut C>> {
+            Arc::new(tokio::sync::Mutex::new(conn))
+        }
+        match self {
+            #[cfg(feature = "_sqlite")]
+            Lent::Sqlite(c) => (Backend::Sqlite, Target::LentSqlite(shared(c))),
+            #[cfg(feature = "postgres")]
+            Lent::Postgres(c) => (Backend::Postgres, Target::LentPostgres(shared(c))),
+            #[cfg(feature = "mysql")]
+            Lent::MySql(c) => (Backend::MySql, Target::LentMySql(shared(c))),
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Lent::None(never, _) => match never {},
+        }
+    }
+}
+
+/// A lent connection, used by one command at a time.
+type Shared<'c, C> = Arc<tokio::sync::Mutex<&'c mut C>>;
+
+/// Where a migrator's connections come from.
+#[derive(Debug, Clone)]
+enum Target<'c> {
+    Database(Database),
+    #[cfg(feature = "_sqlite")]
+    LentSqlite(Shared<'c, sqlx::SqliteConnection>),
+    #[cfg(feature = "postgres")]
+    LentPostgres(Shared<'c, sqlx::PgConnection>),
+    #[cfg(feature = "mysql")]
+    LentMySql(Shared<'c, sqlx::MySqlConnection>),
+    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+    #[allow(dead_code)]
+    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
+}
+
+/// What `up` applies: everything pending (the default), or up to a version; each
+/// migration in its own transaction, or all in one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Up {
+    /// The last version to apply (`None`: all).
+    pub to: Option<i64>,
+    /// All migrations in one transaction (PostgreSQL and SQLite): all or nothing.
+    pub single_transaction: bool,
+}
+
+impl Up {
+    /// Every pending migration, each in its own transaction.
+    pub fn all() -> Self {
+        Up::default()
+    }
+
+    /// Pending migrations up to and including `version`.
+    pub fn to(version: i64) -> Self {
+        Up {
+            to: Some(version),
+            ..Up::default()
+        }
+    }
+
+    /// All in one transaction (PostgreSQL and SQLite).
+    pub fn single_transaction(mut self) -> Self {
+        self.single_transaction = true;
+        self
+    }
+}
+
 /// Which migrations `down` reverts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DownTarget {
     /// Every applied migration newer than this version (0: all of them).
     To(i64),
@@ -103,6 +300,7 @@ pub enum DownTarget {
 
 /// One migration applied or reverted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Done {
     /// Its version.
     pub version: i64,
@@ -172,21 +370,143 @@ impl Outcome for Report {
 }
 
 /// Applies, reverts and inspects the migrations of a [`Registry`] on one database.
+///
+/// At an application's start-up, on its own pool:
+///
+/// ```no_run
+/// # mod my_migrations { shiplap::migrations!(); }
+/// # async fn start(pool: shiplap::sqlx::PgPool) -> shiplap::Result<()> {
+/// use std::time::Duration;
+///
+/// let applied = shiplap::Migrator::new(my_migrations::migrations()?, &pool)
+///     .lock_timeout(Duration::from_secs(30))
+///     .up()
+///     .await?;
+/// tracing::info!("{} migration(s) applied", applied.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
-pub struct Migrator {
+pub struct Migrator<'c> {
     registry: Registry,
-    url: DatabaseUrl,
+    target: Target<'c>,
+    /// How the database is named in messages (never with its password).
+    label: DatabaseUrl,
     options: Options,
 }
 
-impl Migrator {
-    /// A migrator for `registry` on the database at `url`.
-    pub fn new(registry: Registry, url: DatabaseUrl, options: Options) -> Self {
+impl Migrator<'static> {
+    /// A migrator for `registry` on `database`: a [`DatabaseUrl`] or a pool of the
+    /// application's (`&PgPool`, `&MySqlPool`, `&SqlitePool`).
+    pub fn new(registry: Registry, database: impl Into<Database>) -> Self {
+        let database = database.into();
         Migrator {
             registry,
-            url,
-            options,
+            label: database.label(),
+            target: Target::Database(database),
+            options: Options::default(),
         }
+    }
+}
+
+impl<'c> Migrator<'c> {
+    /// A migrator for `registry` on a connection the application lends it (`&mut
+    /// PgConnection`, `&mut SqliteConnection`, `&mut MySqlConnection`), used by one command
+    /// at a time and left open.
+    pub fn on_connection(registry: Registry, conn: impl Into<Lent<'c>>) -> Self {
+        let (backend, target) = conn.into().target();
+        Migrator {
+            registry,
+            label: DatabaseUrl::described(
+                backend,
+                format!("{backend} (the application's connection)"),
+            ),
+            target,
+            options: Options::default(),
+        }
+    }
+
+    /// The history table's name (default `shiplap_migrations`).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.options.table = table.into();
+        self
+    }
+
+    /// How long to wait for another runner's lock (default 60 s).
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.options.lock_timeout = timeout;
+        self
+    }
+
+    /// How other runners are kept out (default [`LockMode::Session`]).
+    pub fn lock(mut self, mode: LockMode) -> Self {
+        self.options.lock = mode;
+        self
+    }
+
+    /// Retries, with backoff, while the server does not accept connections yet (a URL
+    /// only; default none).
+    pub fn connect_retries(mut self, retries: u32) -> Self {
+        self.options.connect.retries = retries;
+        self
+    }
+
+    /// A lock timeout for the migrations' statements (PostgreSQL `lock_timeout`, MySQL
+    /// `lock_wait_timeout`): one that waits on a busy table fails instead of queueing
+    /// traffic behind it.
+    pub fn statement_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.options.statement_lock_timeout = Some(timeout);
+        self
+    }
+
+    /// Apply pending migrations older than the newest applied one.
+    pub fn allow_out_of_order(mut self, allow: bool) -> Self {
+        self.options.allow_out_of_order = allow;
+        self
+    }
+
+    /// Go on when applied migrations are missing from the code.
+    pub fn ignore_missing(mut self, ignore: bool) -> Self {
+        self.options.ignore_missing = ignore;
+        self
+    }
+
+    /// How data migrations report progress and messages (default: `tracing` events).
+    pub fn progress(mut self, output: ProgressOutput) -> Self {
+        self.options.progress = output;
+        self
+    }
+
+    /// How long a statement may run before a warning says it still runs (default 10 s).
+    pub fn progress_every(mut self, every: Duration) -> Self {
+        self.options.progress_every = every;
+        self
+    }
+
+    /// A pause after each backfill batch, instead of the one each migration sets.
+    pub fn backfill_pause(mut self, pause: Duration) -> Self {
+        self.options.backfill_pause = Some(pause);
+        self
+    }
+
+    /// Let `up` refuse migrations with lint errors nobody acknowledged (with the `lint`
+    /// feature). Off by default: the lint gates in CI (`migrate lint`) and in the command
+    /// line's `up`; an application starting up runs what its release was built with.
+    pub fn lint(mut self, lint: bool) -> Self {
+        self.options.lint = lint;
+        self
+    }
+
+    /// Refuse applied migrations whose SQL sea-query now renders differently (by default
+    /// a warning).
+    pub fn strict_checksums(mut self, strict: bool) -> Self {
+        self.options.strict_checksums = strict;
+        self
+    }
+
+    /// All options at once.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// The options, to change before a run.
@@ -194,46 +514,124 @@ impl Migrator {
         &mut self.options
     }
 
-    /// The database URL (its `Display` hides the password).
+    /// The registry it applies.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The database, as messages name it: its URL (`Display` hides the password), or a
+    /// description of the application's pool or connection.
     pub fn url(&self) -> &DatabaseUrl {
-        &self.url
+        &self.label
     }
 
     fn backend(&self) -> Backend {
-        self.url.backend()
+        self.label.backend()
     }
 
-    fn table(&self) -> HistoryTable {
+    fn table_sql(&self) -> HistoryTable {
         HistoryTable::new(&self.options.table, self.backend())
     }
 
+    /// The URL, when the migrator opens its own connections.
+    fn own_url(&self) -> Option<&DatabaseUrl> {
+        match &self.target {
+            Target::Database(Database::Url(url)) => Some(url),
+            _ => None,
+        }
+    }
+
     /// Connects for reading: an SQLite file must exist.
-    async fn connect(&self) -> Result<Connection> {
+    async fn connect(&self) -> Result<Connection<'_>> {
         self.connect_creating(false).await
     }
 
-    /// Connects; an SQLite file is created when missing if `create`.
-    async fn connect_creating(&self, create: bool) -> Result<Connection> {
+    /// A connection: opened (an SQLite file is created when missing if `create`), taken
+    /// from the pool, or the lent one; with the session settings the options ask for.
+    async fn connect_creating(&self, create: bool) -> Result<Connection<'_>> {
         check_table_name(&self.options.table)?;
-        let mut conn = connect_to(&self.url, self.options.connect, create).await?;
+        let mut conn = self.open(create).await?;
         if let Some(timeout) = self.options.statement_lock_timeout {
             let sql = match self.backend() {
                 // Set by each migration's claim instead, for its transaction only.
                 Backend::Postgres if self.options.lock == LockMode::Transaction => None,
-                Backend::Postgres => {
-                    Some(format!("SET lock_timeout = '{}ms'", timeout.as_millis()))
-                }
-                Backend::MySql => Some(format!(
-                    "SET SESSION lock_wait_timeout = {}",
-                    timeout.as_secs().max(1)
-                )),
+                Backend::Postgres => Some(postgres::lock_timeout(timeout)),
+                Backend::MySql => Some(mysql::lock_timeout(timeout)),
                 Backend::Sqlite => None,
             };
-            if let Some(sql) = sql {
-                conn.execute(&sql).await?;
+            if let Some(sql) = sql
+                && let Err(e) = conn.execute(&sql).await
+            {
+                self.finish(conn, true).await;
+                return Err(e.into());
             }
         }
         Ok(conn)
+    }
+
+    async fn open(&self, create: bool) -> Result<Connection<'_>> {
+        let pool_error = |source: sqlx::Error| Error::Connect {
+            url: self.label.to_string(),
+            attempts: 1,
+            hint: "the application's pool gave no connection".into(),
+            source,
+        };
+        let _ = &pool_error;
+        match &self.target {
+            Target::Database(Database::Url(url)) => {
+                connect(url, self.options.connect, create).await
+            }
+            #[cfg(feature = "_sqlite")]
+            Target::Database(Database::SqlitePool(pool)) => Ok(Connection::Sqlite(Handle::Pooled(
+                pool.acquire().await.map_err(pool_error)?,
+            ))),
+            #[cfg(feature = "postgres")]
+            Target::Database(Database::PgPool(pool)) => Ok(Connection::Postgres(Handle::Pooled(
+                pool.acquire().await.map_err(pool_error)?,
+            ))),
+            #[cfg(feature = "mysql")]
+            Target::Database(Database::MySqlPool(pool)) => Ok(Connection::MySql(Handle::Pooled(
+                pool.acquire().await.map_err(pool_error)?,
+            ))),
+            #[cfg(feature = "_sqlite")]
+            Target::LentSqlite(c) => Ok(Connection::Sqlite(Handle::Lent(
+                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
+            ))),
+            #[cfg(feature = "postgres")]
+            Target::LentPostgres(c) => Ok(Connection::Postgres(Handle::Lent(
+                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
+            ))),
+            #[cfg(feature = "mysql")]
+            Target::LentMySql(c) => Ok(Connection::MySql(Handle::Lent(
+                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
+            ))),
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Target::None(never, _) => match *never {},
+        }
+    }
+
+    /// Ends the use of a connection: one shiplap opened is closed; the application's
+    /// (pooled or lent) gets back the session settings shiplap changed, and a pooled one
+    /// that failed, or could not be reset, is closed rather than returned.
+    async fn finish(&self, conn: Connection<'_>, failed: bool) {
+        let mut discard = failed;
+        if !conn.owned() {
+            let mut conn = conn;
+            let reset = match self.backend() {
+                Backend::Postgres => Some(postgres::RESET_SESSION),
+                Backend::MySql => Some(mysql::RESET_SESSION),
+                Backend::Sqlite => None,
+            };
+            if let Some(sql) = reset
+                && let Err(e) = conn.execute(sql).await
+            {
+                tracing::debug!("resetting the session's settings failed: {e}");
+                discard = true;
+            }
+            conn.finish(discard).await;
+            return;
+        }
+        conn.finish(discard).await;
     }
 
     /// Runs `f` on a connection while holding the run lock, taken on that same connection;
@@ -243,7 +641,7 @@ impl Migrator {
     async fn locked<T: Outcome>(
         &self,
         create: bool,
-        f: impl AsyncFnOnce(&mut Connection, &RunLock) -> T,
+        f: impl AsyncFnOnce(&mut Connection<'_>, &RunLock) -> T,
     ) -> T {
         let mut conn = match self.connect_creating(create).await {
             Ok(conn) => conn,
@@ -252,7 +650,7 @@ impl Migrator {
         let sqlite_file = conn.sqlite_file().await;
         let lock = match RunLock::acquire(
             &mut conn,
-            &self.url,
+            &self.label,
             sqlite_file.as_deref(),
             &self.options.table,
             self.options.lock_timeout,
@@ -262,20 +660,24 @@ impl Migrator {
         {
             Ok(lock) => lock,
             Err(e) => {
-                conn.close().await;
+                self.finish(conn, true).await;
                 return T::failure(e);
             }
         };
         let outcome = f(&mut conn, &lock).await;
+        let mut failed = outcome.failed();
         match lock.release(&mut conn).await {
             Ok(()) => {}
             // After a failure the connection may be gone: the error says what matters.
-            Err(e) if outcome.failed() => tracing::debug!("{e}"),
-            Err(e) => tracing::warn!(
-                "{e}; the server releases it when the connection closes, which happens now"
-            ),
+            Err(e) if failed => tracing::debug!("{e}"),
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; the server releases it when the connection closes, which happens now"
+                );
+                failed = true;
+            }
         }
-        conn.close().await;
+        self.finish(conn, failed).await;
         outcome
     }
 
@@ -285,7 +687,8 @@ impl Migrator {
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
         // Closing is the SQLite worker thread's job: it can go on while we compare.
-        let (_, statuses) = tokio::join!(conn.close(), async {
+        let failed = rows.is_err();
+        let (_, statuses) = tokio::join!(self.finish(conn, failed), async {
             Ok(self.statuses(&rendered.await?, &rows?))
         });
         statuses
@@ -295,18 +698,29 @@ impl Migrator {
     pub async fn history(&self) -> Result<Vec<HistoryRow>> {
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
-        conn.close().await;
+        self.finish(conn, rows.is_err()).await;
         rows
     }
 
-    /// Applies pending migrations (up to and including `to`), each in its own
-    /// transaction, or all in one with `single_transaction` (PostgreSQL and SQLite).
-    pub async fn up(&self, to: Option<i64>, single_transaction: bool) -> Result<Vec<Done>> {
-        self.up_report(to, single_transaction).await.into_result()
+    /// Applies every pending migration, each in its own transaction; returns what it
+    /// applied.
+    pub async fn up(&self) -> Result<Vec<Done>> {
+        self.up_report(Up::all()).await.into_result()
     }
 
-    /// [`up`](Self::up), reporting what was applied before a failure too.
-    pub async fn up_report(&self, to: Option<i64>, single_transaction: bool) -> Report {
+    /// Applies pending migrations up to and including `version`.
+    pub async fn up_to(&self, version: i64) -> Result<Vec<Done>> {
+        self.up_report(Up::to(version)).await.into_result()
+    }
+
+    /// Applies pending migrations as `up` says ([`Up::to`] a version, in a
+    /// [single transaction](Up::single_transaction)); the report says what was applied
+    /// before a failure too.
+    pub async fn up_report(&self, up: Up) -> Report {
+        let Up {
+            to,
+            single_transaction,
+        } = up;
         if let Some(to) = to
             && let Err(e) = self.registry.get(to)
         {
@@ -354,12 +768,19 @@ impl Migrator {
     }
 
     /// The SQL `up` would run, history writes included. Reads only.
-    pub async fn up_dry_run(&self, to: Option<i64>, single_transaction: bool) -> Result<String> {
+    pub async fn up_dry_run(&self, up: Up) -> Result<String> {
+        let Up {
+            to,
+            single_transaction,
+        } = up;
         if let Some(to) = to {
             self.registry.get(to)?;
         }
         // A new SQLite database: nothing to read, and nothing is created.
-        let missing = crate::connection::missing_sqlite_file(&self.url)?;
+        let missing = match self.own_url() {
+            Some(url) => missing_sqlite_file(url)?,
+            None => None,
+        };
         let (rows, resumable) = if missing.is_some() {
             check_table_name(&self.options.table)?;
             (None, HashSet::new())
@@ -370,7 +791,7 @@ impl Migrator {
                 Ok(Some(rows)) => self.resumable(&mut conn, rows).await,
                 _ => Ok(HashSet::new()),
             };
-            conn.close().await;
+            self.finish(conn, rows.is_err() || resumable.is_err()).await;
             (rows?, resumable?)
         };
         let plan = self.plan_up(
@@ -388,7 +809,7 @@ impl Migrator {
             ));
         }
         if rows.is_none() {
-            let table = self.table();
+            let table = self.table_sql();
             script.push_str(&table.create());
             script.push_str(";\n");
             script.push_str(&table.layout_insert());
@@ -419,7 +840,7 @@ impl Migrator {
     pub async fn down_dry_run(&self, target: DownTarget) -> Result<String> {
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
-        conn.close().await;
+        self.finish(conn, rows.is_err()).await;
         let plan = self.plan_down(&rows?, target)?;
         Ok(self.script(&plan, false))
     }

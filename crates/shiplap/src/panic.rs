@@ -23,6 +23,7 @@ thread_local! {
 /// Installs (once) a panic hook that stays quiet for the panics [`catch`] catches, on the
 /// thread catching them, and notes where they happened; other panics go to the hook that
 /// was there before.
+#[cfg_attr(not(feature = "cli"), allow(dead_code))] // a library leaves the hook alone
 pub(crate) fn install_quiet_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {

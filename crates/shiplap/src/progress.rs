@@ -1,23 +1,30 @@
-//! Progress of data migrations: a bar on a terminal, plain lines when stderr is not one,
-//! JSON lines for programs, or nothing. Everything goes to stderr, so `--format json`
-//! keeps one JSON document on stdout.
+//! Progress of data migrations: `tracing` events (the library's default), or for the
+//! command line a bar on a terminal, plain lines when stderr is not one, JSON lines for
+//! programs, or nothing. The command line's go to stderr, so `--format json` keeps one
+//! JSON document on stdout.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "cli")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::Migration;
+use crate::migration::Migration;
 
-/// How a data migration's progress and messages are shown (on stderr).
+/// How a data migration's progress and messages are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ProgressOutput {
-    /// A progress bar with rows done, rows per second and the time left (a terminal).
-    Bar,
-    /// A line at most every few seconds (logs, CI).
+    /// `tracing` events (target `shiplap`): messages and finishes at `INFO`, progress at
+    /// `DEBUG` at most every few seconds. The default of a library: the application's
+    /// subscriber decides what is shown.
     #[default]
+    Tracing,
+    /// A progress bar with rows done, rows per second and the time left (a terminal; with
+    /// the `cli` feature, otherwise lines).
+    Bar,
+    /// A line on stderr at most every few seconds (logs, CI).
     Lines,
     /// One JSON object per line (`--format json`).
     Json,
@@ -35,6 +42,19 @@ pub(crate) struct Reporter {
     version: i64,
     name: &'static str,
     state: Mutex<State>,
+}
+
+#[cfg(not(feature = "cli"))]
+#[derive(Debug)]
+struct ProgressBar;
+
+#[cfg(not(feature = "cli"))]
+impl ProgressBar {
+    fn println(&self, line: String) {
+        eprintln!("{line}");
+    }
+    fn set_position(&self, _: u64) {}
+    fn finish_and_clear(&self) {}
 }
 
 #[derive(Debug)]
@@ -73,6 +93,10 @@ enum Event<'a> {
 
 impl Reporter {
     pub(crate) fn new(output: ProgressOutput, migration: &Migration) -> Self {
+        let output = match output {
+            ProgressOutput::Bar if !cfg!(feature = "cli") => ProgressOutput::Lines,
+            output => output,
+        };
         Reporter {
             output,
             version: migration.version(),
@@ -102,6 +126,9 @@ impl Reporter {
     pub(crate) fn message(&self, message: &str) {
         match self.output {
             ProgressOutput::Silent => {}
+            ProgressOutput::Tracing => {
+                tracing::info!(version = self.version, name = self.name, "{message}");
+            }
             ProgressOutput::Json => Self::json(&Event::Message {
                 version: self.version,
                 name: self.name,
@@ -118,6 +145,7 @@ impl Reporter {
     }
 
     /// Starts counting towards `total` rows (when known), `done` of them done already.
+    #[cfg_attr(not(feature = "cli"), allow(unused_variables))] // `total` sizes the bar
     pub(crate) fn start(&self, total: Option<u64>, done: u64) {
         let mut state = self.state();
         state.started = Instant::now();
@@ -126,6 +154,7 @@ impl Reporter {
         if let Some(bar) = state.bar.take() {
             bar.finish_and_clear();
         }
+        #[cfg(feature = "cli")]
         if self.output == ProgressOutput::Bar {
             let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
             let template = if total.is_some() {
@@ -157,13 +186,23 @@ impl Reporter {
                     bar.set_position(rows);
                 }
             }
-            ProgressOutput::Lines | ProgressOutput::Json => {
+            ProgressOutput::Lines | ProgressOutput::Json | ProgressOutput::Tracing => {
                 let finished = total.is_some_and(|t| rows >= t);
                 if !finished && state.last_line.is_some_and(|at| at.elapsed() < LINE_EVERY) {
                     return;
                 }
                 state.last_line = Some(Instant::now());
-                if self.output == ProgressOutput::Json {
+                if self.output == ProgressOutput::Tracing {
+                    tracing::debug!(
+                        version = self.version,
+                        name = self.name,
+                        rows,
+                        total,
+                        rows_per_second = per_second,
+                        eta_seconds = eta,
+                        "progress"
+                    );
+                } else if self.output == ProgressOutput::Json {
                     Self::json(&Event::Progress {
                         version: self.version,
                         name: self.name,
@@ -194,6 +233,13 @@ impl Reporter {
         }
         match self.output {
             ProgressOutput::Silent => {}
+            ProgressOutput::Tracing => tracing::info!(
+                version = self.version,
+                name = self.name,
+                rows,
+                duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+                "finished"
+            ),
             ProgressOutput::Json => Self::json(&Event::Finished {
                 version: self.version,
                 name: self.name,

@@ -1,6 +1,7 @@
 //! The registry: the migrations of a crate, sorted by version, with no version twice.
 
-use crate::{Error, Migration, Result};
+use crate::error::{Error, Result};
+use crate::migration::Migration;
 
 /// A set of migrations sorted by version, each version once.
 ///
@@ -97,6 +98,58 @@ macro_rules! migrations {
             $crate::Registry::of_crate(module.split("::").next().unwrap_or(module))
         }
     };
+}
+
+/// The snapshot test of a migrations crate, in one call: the up and down SQL of every
+/// migration of a registry, for every backend (or those listed), each compared with its
+/// [insta](https://insta.rs) snapshot `<version>_<name>@<backend>.snap` in the test's
+/// `snapshots/` folder. Every migration is checked before the test fails, and the failure
+/// names each that differs, so one run writes every `.snap.new` to review
+/// (`cargo insta review`). Needs `insta` among the crate's dev-dependencies.
+///
+/// ```no_run
+/// # mod my_migrations { shiplap::migrations!(); }
+/// #[test]
+/// fn sql_snapshots() {
+///     shiplap::assert_sql_snapshots!(my_migrations::migrations().unwrap());
+///     // or for some backends only:
+///     // shiplap::assert_sql_snapshots!(registry, [shiplap::Backend::Postgres]);
+/// }
+/// ```
+#[macro_export]
+macro_rules! assert_sql_snapshots {
+    ($registry:expr) => {
+        $crate::assert_sql_snapshots!($registry, $crate::Backend::ALL)
+    };
+    ($registry:expr, $backends:expr) => {{
+        let registry: $crate::Registry = $registry;
+        let mut differ: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
+        for migration in registry.iter() {
+            for backend in $backends {
+                let backend: $crate::Backend = backend;
+                let sql = $crate::snapshot(migration, backend)
+                    .unwrap_or_else(|e| ::core::panic!("{e}"));
+                let name = ::std::format!("{}_{}", migration.version(), migration.name());
+                let checked = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+                    insta::with_settings!({
+                        snapshot_suffix => backend.name(),
+                        prepend_module_to_snapshot => false,
+                    }, {
+                        insta::assert_snapshot!(name.as_str(), sql);
+                    });
+                }));
+                if checked.is_err() {
+                    differ.push(::std::format!("{name}@{backend}"));
+                }
+            }
+        }
+        ::core::assert!(
+            differ.is_empty(),
+            "{} SQL snapshot(s) differ: {}; review them with `cargo insta review`",
+            differ.len(),
+            differ.join(", ")
+        );
+    }};
 }
 
 #[cfg(test)]

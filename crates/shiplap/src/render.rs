@@ -4,13 +4,16 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::plan::{Plan, plan};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::migration::{Kind, Migration};
 use crate::schema::Down;
-use crate::{Backend, Error, Kind, Migration, Result};
+use crate::schema::{Plan, plan};
 
 /// Up (apply) or down (revert).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Direction {
     /// Apply.
     Up,
@@ -30,6 +33,7 @@ impl Direction {
 
 /// One migration's SQL for one backend and direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rendered {
     /// The backend rendered for.
     pub backend: Backend,
@@ -47,6 +51,7 @@ pub struct Rendered {
 
 /// One statement of a rendered migration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RenderedStatement {
     /// The step it comes from, counted from 1 in the migration's function.
     pub step: usize,
@@ -87,21 +92,10 @@ impl Rendered {
                 raw.update([0]);
             }
         }
-        self.sql_checksum = Some(hex(&all.finalize()));
-        self.raw_checksum = Some(hex(&raw.finalize()));
+        self.sql_checksum = Some(hex::encode(all.finalize()));
+        self.raw_checksum = Some(hex::encode(raw.finalize()));
         self
     }
-}
-
-/// Lower-case hexadecimal, two digits per byte.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 /// Renders `migration` for `backend`. Going down, the steps' downs run in reverse order;
@@ -139,7 +133,7 @@ pub fn render(
         .enumerate()
         .map(|(i, s)| (i + 1, s))
         .collect();
-    let render_one = |step: usize, statement: &crate::Statement| {
+    let render_one = |step: usize, statement: &crate::statement::Statement| {
         statement.render(backend).map_err(|message| Error::Render {
             migration: migration.reference(),
             step,
@@ -347,9 +341,9 @@ mod tests {
     #[test]
     fn sql_checksums_stay_what_they_were() {
         let rendered = super::Rendered {
-            backend: crate::Backend::Postgres,
+            backend: crate::backend::Backend::Postgres,
             direction: super::Direction::Up,
-            kind: crate::Kind::Schema,
+            kind: crate::migration::Kind::Schema,
             statements: [
                 "CREATE TABLE \"t\" (\r\n  \"a\"  text DEFAULT 'x  y'\n)",
                 "SELECT 1",
@@ -370,10 +364,5 @@ mod tests {
             rendered.checksum(),
             Some("df1e95733506e5ed5e25f2e0736adc08a444433b054c738eb6f249b8a4a6443a")
         );
-    }
-
-    #[test]
-    fn hex_is_two_lower_case_digits_per_byte() {
-        assert_eq!(super::hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }

@@ -6,7 +6,12 @@ use sea_query::{
     IntoTableRef, Table, TableCreateStatement,
 };
 
-use crate::{Backend, Statement};
+use crate::backend::Backend;
+use crate::statement::Statement;
+
+mod collect;
+
+pub use collect::{Plan, plan};
 
 /// The steps of one schema migration, in order.
 ///
@@ -323,8 +328,8 @@ impl Schema {
         self.needs_down(statement.into())
     }
 
-    /// Raw SQL, the same for every backend or one text per backend (see [`crate::Raw`]).
-    pub fn raw(&mut self, sql: impl Into<crate::Raw>) -> NeedsDown<'_> {
+    /// Raw SQL, the same for every backend or one text per backend (see [`crate::statement::Raw`]).
+    pub fn raw(&mut self, sql: impl Into<crate::statement::Raw>) -> NeedsDown<'_> {
         self.needs_down(Statement::Raw(sql.into()))
     }
 }
@@ -372,8 +377,9 @@ mod tests {
     use sea_query::{Expr, Iden, Query};
 
     use super::*;
+    use crate::error::Error;
     use crate::migration::testing::schema_migration;
-    use crate::{Direction, Error, render};
+    use crate::render::{Direction, render};
 
     #[derive(Iden)]
     enum Users {

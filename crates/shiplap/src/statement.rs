@@ -9,13 +9,13 @@ use sea_query::{
     UpdateStatement,
 };
 
-use crate::Backend;
+use crate::backend::Backend;
 use crate::panic::catch;
 
 /// A statement a migration step runs: any sea-query schema or data statement, or raw SQL.
 ///
 /// Every sea-query statement type converts into it with `From`, so the methods of
-/// [`Schema`](crate::Schema) and [`NeedsDown::down`](crate::NeedsDown::down) take
+/// [`Schema`](crate::schema::Schema) and [`NeedsDown::down`](crate::schema::NeedsDown::down) take
 /// `impl Into<Statement>`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -2,10 +2,12 @@
 
 use serde::Serialize;
 
-use crate::{HistoryRow, Migration, RowState};
+use crate::history::{HistoryRow, RowState};
+use crate::migration::Migration;
 
 /// Where one migration stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationStatus {
     /// The version.
     pub version: i64,
@@ -30,6 +32,7 @@ pub struct MigrationStatus {
 /// The state of one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum State {
     /// Applied, with the checksums the code has now.
     Applied,
@@ -70,7 +73,7 @@ impl State {
 /// Compares `expected` (each registered migration with the SQL checksum it renders now,
 /// empty for a data migration, and the checksum of its raw SQL steps alone, `None` for a
 /// data migration) with the history `rows`. Sorted by version.
-pub fn diff<S: AsRef<str>>(
+pub(crate) fn diff<S: AsRef<str>>(
     expected: &[(&'static Migration, S, Option<S>)],
     rows: &[HistoryRow],
 ) -> Vec<MigrationStatus> {

@@ -5,23 +5,20 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::Backend;
+use crate::backend::Backend;
 
 /// shiplap: type-checked database migrations.
 #[derive(Debug, Parser)]
 #[command(
     name = "migrate",
-    version,
+    // Whose version: the tool's. The application's own version is its own business.
+    version = concat!("(shiplap ", env!("CARGO_PKG_VERSION"), ")"),
     after_help = "Exit codes:\n  0  success\n  1  a migration, lock, connection or database error\n  2  invalid arguments\n  3  `status --check`, `validate` or `lint` found something to fix"
 )]
 pub struct Cli {
     /// Output for people (`human`) or for programs (`json`).
     #[arg(long, value_enum, global = true, default_value_t = Format::Human)]
     pub format: Format,
-
-    /// The database and how to reach it.
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
 
     /// More log lines on stderr: -v each migration, -vv each statement.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -38,6 +35,7 @@ pub struct Cli {
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
 pub enum Format {
     /// Text for people.
     Human,
@@ -45,45 +43,47 @@ pub enum Format {
     Json,
 }
 
-/// Where the database is, and how long to wait for it.
+/// Where the database is, and how the run locks and paces itself: the options of every
+/// command that reaches a database, listed under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// The database URL (sqlite://file.db, postgres://user@host/db, mysql://user@host/db).
     /// Default: $DATABASE_URL, then DATABASE_URL in ./.env, then sqlite://shiplap.db.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 
     /// The history table.
-    #[arg(long, global = true, value_name = "NAME", default_value = crate::DEFAULT_TABLE)]
+    #[arg(long, value_name = "NAME", default_value = crate::history::DEFAULT_TABLE)]
     pub table: String,
 
     /// How long to wait for another runner's lock (e.g. 60s, 500ms, 2m).
-    #[arg(long, global = true, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 
     /// How other runners are kept out: `session` (one lock for the run), `transaction`
     /// (PostgreSQL behind a pooler in transaction mode, e.g. PgBouncer: each migration's
     /// transaction locks and checks), `none` (no lock: run one at a time yourself).
-    #[arg(long, global = true, value_enum, env = "SHIPLAP_LOCK", default_value_t = crate::LockMode::Session)]
-    pub lock: crate::LockMode,
+    #[arg(long, value_enum, env = "SHIPLAP_LOCK", default_value_t = crate::lock::LockMode::Session)]
+    pub lock: crate::lock::LockMode,
 
     /// Retries, with backoff, while the server does not accept connections yet.
-    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub connect_retries: u32,
 
     /// A lock_timeout for the migrations' statements (PostgreSQL, MySQL), e.g. 5s: a
     /// migration that waits on a busy table fails instead of blocking traffic behind it.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub statement_lock_timeout: Option<Duration>,
 
     /// While a statement runs longer than this, warn that it is still running, again
     /// each time this much more has passed.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub progress_every: Duration,
 
     /// A pause after each batch of every backfill (e.g. 50ms), instead of the one the
     /// migration sets: throttles a backfill's load on a busy database.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub backfill_pause: Option<Duration>,
 }
 
@@ -115,11 +115,11 @@ pub enum Command {
     Status(StatusArgs),
 
     /// Show the history table's rows as recorded.
-    History,
+    History(HistoryArgs),
 
     /// Check the database against the code: checksums, order, dirty rows. Exits 3 on any
     /// drift.
-    Validate,
+    Validate(ValidateArgs),
 
     /// Record that an existing database already has every migration up to a version.
     Baseline(BaselineArgs),
@@ -137,6 +137,7 @@ pub enum Command {
     /// Acknowledge a finding next to its migration:
     /// `#[migration(version = V, allow(drop_column = "unused since v2.3"))]`.
     /// Examples: `migrate lint`, `migrate lint --backend postgres --since 20250301000000`.
+    #[cfg(feature = "lint")]
     Lint(LintArgs),
 
     /// Start a migration: a new file in the migrations crate, versioned with the current
@@ -148,6 +149,7 @@ pub enum Command {
 }
 
 /// Arguments of `lint`.
+#[cfg(feature = "lint")]
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Only this backend (default: all three). May be repeated.
@@ -160,6 +162,10 @@ pub struct LintArgs {
     /// List acknowledged findings too.
     #[arg(long)]
     pub all: bool,
+    /// The `--statement-lock-timeout` you deploy with (e.g. 5s): a migration's statements
+    /// then do not queue traffic behind them (see `pg_missing_lock_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub statement_lock_timeout: Option<Duration>,
 }
 
 /// Arguments of `new`.
@@ -205,6 +211,9 @@ pub struct UpArgs {
     /// a warning when their code and raw SQL are unchanged).
     #[arg(long)]
     pub strict_checksums: bool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `down`.
@@ -219,6 +228,9 @@ pub struct DownArgs {
     /// Print the SQL that would run (history writes included); change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `redo`.
@@ -227,6 +239,9 @@ pub struct RedoArgs {
     /// How many of the newest migrations to redo.
     #[arg(long, default_value_t = 1)]
     pub steps: u32,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `status`.
@@ -235,6 +250,25 @@ pub struct StatusArgs {
     /// Exit 3 when anything is pending, out of order, modified, missing or dirty (for CI).
     #[arg(long)]
     pub check: bool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `baseline`.
@@ -243,6 +277,9 @@ pub struct BaselineArgs {
     /// Every migration up to and including this version is recorded as applied.
     #[arg(long)]
     pub version: i64,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `repair`.
@@ -253,7 +290,10 @@ pub struct RepairArgs {
     pub version: Option<i64>,
     /// Record this one version as applied or pending, whatever its row says; nothing runs.
     #[arg(long, value_enum, requires = "version")]
-    pub mark: Option<crate::Mark>,
+    pub mark: Option<crate::migrator::Mark>,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `fresh`.
@@ -262,6 +302,9 @@ pub struct FreshArgs {
     /// Required: says that you mean to destroy every table and its data.
     #[arg(long, required = true)]
     pub yes_destroy_all_data: bool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `sql`.
@@ -288,36 +331,39 @@ pub struct SqlArgs {
     pub down: bool,
 }
 
-/// Parses `60s`, `500ms`, `2m` or a number of seconds.
+/// Parses a duration: `60s`, `500ms`, `2m`, `1h 30m` (humantime), or a number of
+/// seconds; at most 366 days, longer than any wait a run means.
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    /// Longer than any wait a run means: past it, timers overflow.
     const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
     let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, ""), |i| text.split_at(i));
-    let not_a_duration = || format!("`{text}` is not a duration like 60s, 500ms, 2m or 1h");
-    let n: u64 = number.parse().map_err(|_| not_a_duration())?;
-    let seconds_per = match unit {
-        "ms" => return checked(Duration::from_millis(n), text, LONGEST),
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(not_a_duration()),
+    let duration = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => humantime::parse_duration(text)
+            .map_err(|e| format!("`{text}` is not a duration like 60s, 500ms, 2m or 1h: {e}"))?,
     };
-    let seconds = n
-        .checked_mul(seconds_per)
-        .ok_or_else(|| format!("`{text}` is too long: at most 366 days"))?;
-    checked(Duration::from_secs(seconds), text, LONGEST)
-}
-
-fn checked(
-    duration: Duration,
-    text: &str,
-    longest: Duration,
-) -> std::result::Result<Duration, String> {
-    if duration > longest {
+    if duration > LONGEST {
         return Err(format!("`{text}` is too long: at most 366 days"));
     }
     Ok(duration)
+}
+
+impl Command {
+    /// The connection options of a command that reaches a database (`None` for `sql`,
+    /// `lint` and `new`, which need none).
+    pub fn connection(&self) -> Option<&ConnectionArgs> {
+        match self {
+            Command::Up(a) => Some(&a.connection),
+            Command::Down(a) => Some(&a.connection),
+            Command::Redo(a) => Some(&a.connection),
+            Command::Status(a) => Some(&a.connection),
+            Command::History(a) => Some(&a.connection),
+            Command::Validate(a) => Some(&a.connection),
+            Command::Baseline(a) => Some(&a.connection),
+            Command::Repair(a) => Some(&a.connection),
+            Command::Fresh(a) => Some(&a.connection),
+            Command::Sql(_) | Command::New(_) => None,
+            #[cfg(feature = "lint")]
+            Command::Lint(_) => None,
+        }
+    }
 }

@@ -4,19 +4,19 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::Outcome;
-use crate::{Direction, Done, MigrationStatus, Migrator, Report};
+use super::json::{DryRunDoc, HistoryDoc, RunDoc, StatusDoc, text};
+use crate::history::HistoryRow;
+use crate::migrator::{Done, Migrator, Report};
+use crate::render::Direction;
+use crate::status::MigrationStatus;
 
-pub(super) fn json_text(value: &serde_json::Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-pub(super) fn dry_run_output(m: &Migrator, script: String, json: bool) -> String {
+pub(super) fn dry_run_output(m: &Migrator<'_>, script: &str, json: bool) -> String {
     if json {
-        json_text(
-            &serde_json::json!({ "database": m.url().to_string(), "dry_run": true, "sql": script }),
-        )
+        text(&DryRunDoc {
+            database: m.url().to_string(),
+            dry_run: true,
+            sql: script,
+        })
     } else {
         format!("-- dry run on {}: nothing was changed\n{script}", m.url())
     }
@@ -24,17 +24,22 @@ pub(super) fn dry_run_output(m: &Migrator, script: String, json: bool) -> String
 
 /// What a run did; when it failed part-way, what it did before (the error goes to stderr
 /// after it, and into the JSON document as `error`).
-pub(super) fn report_output(m: &Migrator, command: &str, report: Report, json: bool) -> Outcome {
+pub(super) fn report_output(
+    m: &Migrator<'_>,
+    command: &str,
+    report: Report,
+    json: bool,
+) -> Outcome {
     let Some(error) = report.error else {
         return done_output(m, command, &report.done, json).into();
     };
     let output = if json {
-        json_text(&serde_json::json!({
-            "database": m.url().to_string(),
-            "command": command,
-            "migrations": report.done,
-            "error": error.to_string(),
-        }))
+        text(&RunDoc {
+            database: m.url().to_string(),
+            command,
+            migrations: &report.done,
+            error: Some(error.to_string()),
+        })
     } else if report.done.is_empty() {
         String::new()
     } else {
@@ -58,13 +63,14 @@ pub(super) fn report_output(m: &Migrator, command: &str, report: Report, json: b
     }
 }
 
-pub(super) fn done_output(m: &Migrator, command: &str, done: &[Done], json: bool) -> String {
+pub(super) fn done_output(m: &Migrator<'_>, command: &str, done: &[Done], json: bool) -> String {
     if json {
-        return json_text(&serde_json::json!({
-            "database": m.url().to_string(),
-            "command": command,
-            "migrations": done,
-        }));
+        return text(&RunDoc {
+            database: m.url().to_string(),
+            command,
+            migrations: done,
+            error: None,
+        });
     }
     let mut out = String::new();
     for d in done {
@@ -89,44 +95,101 @@ pub(super) fn done_output(m: &Migrator, command: &str, done: &[Done], json: bool
     out
 }
 
-pub(super) fn status_output(m: &Migrator, statuses: &[MigrationStatus], json: bool) -> String {
+pub(super) fn status_output(m: &Migrator<'_>, statuses: &[MigrationStatus], json: bool) -> String {
     if json {
-        return json_text(
-            &serde_json::json!({ "database": m.url().to_string(), "migrations": statuses }),
-        );
+        return text(&StatusDoc {
+            database: m.url().to_string(),
+            migrations: statuses,
+        });
     }
-    const WIDTHS: [usize; 5] = [16, 40, 22, 25, 8];
-    let mut out = String::with_capacity(120 * (statuses.len() + 1));
-    row(
-        &mut out,
-        WIDTHS,
-        ["VERSION", "NAME", "STATE", "APPLIED AT", "MS"],
-    );
+    let mut table = Table::new(["VERSION", "NAME", "STATE", "APPLIED AT", "MS"]);
     for s in statuses {
         let state = if s.modified.is_empty() {
             Cow::Borrowed(s.state.name())
         } else {
             Cow::Owned(format!("{} ({})", s.state.name(), s.modified.join("+")))
         };
-        let version = s.version.to_string();
         let ms = s
             .duration_ms
             .map_or_else(|| "-".to_owned(), |d| d.to_string());
-        let applied_at = s.applied_at.as_deref().unwrap_or("-");
-        row(
-            &mut out,
-            WIDTHS,
-            [&version, &s.name, &state, applied_at, &ms],
-        );
+        table.push([
+            s.version.to_string(),
+            s.name.clone(),
+            state.into_owned(),
+            s.applied_at.clone().unwrap_or_else(|| "-".to_owned()),
+            ms,
+        ]);
+    }
+    table.render()
+}
+
+pub(super) fn history_output(m: &Migrator<'_>, rows: &[HistoryRow], json: bool) -> String {
+    if json {
+        return text(&HistoryDoc {
+            database: m.url().to_string(),
+            history: rows,
+        });
+    }
+    let mut table = Table::new(["VERSION", "NAME", "STATE", "APPLIED AT", "MS"]);
+    for r in rows {
+        table.push([
+            r.version.to_string(),
+            r.name.clone(),
+            r.state.as_str().to_owned(),
+            r.applied_at.clone(),
+            r.duration_ms.to_string(),
+        ]);
+    }
+    let mut out = table.render();
+    if rows.is_empty() {
+        let _ = writeln!(out, "(no history in {})", m.url());
     }
     out
 }
 
-/// One line of a table: each cell left-aligned in its width, the last one right-aligned
-/// (wider values push the rest along), as `{:<w}` and `{:>w}` would. With a thousand
-/// migrations this runs a thousand times, so it pads by hand rather than through
-/// `format!`'s machinery.
-pub(super) fn row(out: &mut String, widths: [usize; 5], cells: [&str; 5]) {
+/// A table of five columns, each as wide as its widest cell: left-aligned, the last
+/// (a number) right-aligned.
+struct Table {
+    header: [&'static str; 5],
+    rows: Vec<[String; 5]>,
+}
+
+impl Table {
+    fn new(header: [&'static str; 5]) -> Self {
+        Table {
+            header,
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: [String; 5]) {
+        self.rows.push(row);
+    }
+
+    fn render(&self) -> String {
+        let mut widths = self.header.map(|h| h.chars().count());
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut out =
+            String::with_capacity((widths.iter().sum::<usize>() + 6) * (self.rows.len() + 1));
+        line(&mut out, widths, self.header);
+        for row in &self.rows {
+            line(
+                &mut out,
+                widths,
+                [&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str),
+            );
+        }
+        out
+    }
+}
+
+/// One line of a table: `{:<w}` for each cell, `{:>w}` for the last, padded by hand (a
+/// thousand migrations make a thousand lines).
+fn line(out: &mut String, widths: [usize; 5], cells: [&str; 5]) {
     for (i, (cell, width)) in cells.into_iter().zip(widths).enumerate() {
         let padding = std::iter::repeat_n(' ', width.saturating_sub(cell.chars().count()));
         if i > 0 {
@@ -137,6 +200,7 @@ pub(super) fn row(out: &mut String, widths: [usize; 5], cells: [&str; 5]) {
             out.push_str(cell);
         } else {
             out.push_str(cell);
+            // No trailing blanks after the last left-aligned cell of a line.
             out.extend(padding);
         }
     }
@@ -145,26 +209,49 @@ pub(super) fn row(out: &mut String, widths: [usize; 5], cells: [&str; 5]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Table;
 
     #[test]
-    fn table_rows_pad_like_format() {
-        let widths = [16, 40, 22, 25, 8];
-        for cells in [
+    fn columns_are_as_wide_as_their_widest_cell() {
+        let mut table = Table::new(["VERSION", "NAME", "STATE", "APPLIED AT", "MS"]);
+        let long = "long_name_".repeat(6);
+        table.push(
             [
                 "20250101090000",
-                "create_users",
+                "é_ünïcode",
+                "modified (source+sql)",
+                "-",
+                "7",
+            ]
+            .map(String::from),
+        );
+        table.push(
+            [
+                "1",
+                long.as_str(),
                 "applied",
                 "2025-01-01T00:00:00.000Z",
-                "12",
-            ],
-            ["1", "é_ünïcode", "modified (source+sql)", "-", "-"],
-            ["1", &"long_name_".repeat(6), "", "x", "123456789"],
-        ] {
-            let mut out = String::new();
-            row(&mut out, widths, cells);
-            let [a, b, c, d, e] = cells;
-            assert_eq!(out, format!("{a:<16} {b:<40} {c:<22} {d:<25} {e:>8}\n"));
-        }
+                "123456789",
+            ]
+            .map(String::from),
+        );
+        let out = table.render();
+        let lines: Vec<&str> = out.lines().collect();
+        let name_at = lines[0].find("NAME").unwrap();
+        let state_at = lines[0].find("STATE").unwrap();
+        // Every line's third column starts where the header's does, past the long name.
+        assert!(state_at > name_at + long.len(), "{out}");
+        assert_eq!(lines[2].find("applied").unwrap(), state_at, "{out}");
+        assert_eq!(
+            lines[1].chars().position(|c| c == 'm'),
+            Some(state_at),
+            "{out}"
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() == lines[0].chars().count()),
+            "{out}"
+        );
     }
 }

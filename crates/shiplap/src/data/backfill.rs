@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use sea_query::{
     Alias, Condition, ConditionalStatement, DynIden, Expr, ExprTrait, IntoCondition, IntoIden,
-    Order, PostgresQueryBuilder, Query, SelectStatement, UpdateStatement,
+    Order, Query, SelectStatement, UpdateStatement,
 };
 use sqlx::AssertSqlSafe;
 
 use super::{Conn, DataContext, Dml};
-use crate::{Backend, Error, Result};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
 
 impl DataContext<'_> {
     /// Fails when the run no longer holds its lock, before the batch after `last` runs.
@@ -39,8 +40,10 @@ impl DataContext<'_> {
     /// by the simple protocol, its values written in by sea-query (see
     /// [`persistent`](Self::persistent)).
     async fn fetch_key(&mut self, select: &SelectStatement) -> Result<Option<i64>> {
+        #[cfg(feature = "postgres")]
+        #[allow(irrefutable_let_patterns)] // a build with PostgreSQL alone
         if let Conn::Postgres(conn) = &mut self.conn {
-            let sql = AssertSqlSafe(select.to_string(PostgresQueryBuilder));
+            let sql = AssertSqlSafe(select.to_string(sea_query::PostgresQueryBuilder));
             let row = sqlx::raw_sql(sql).fetch_optional(&mut **conn).await?;
             return Ok(match row {
                 Some(row) => sqlx::Row::try_get::<Option<i64>, _>(&row, 0)?,
@@ -85,6 +88,7 @@ impl DataContext<'_> {
                 let select = history.backfill_select(*version, &label);
                 let recorded: Option<(Option<i64>, i64, i64)> = match &mut self.conn {
                     // Outside a transaction: by the simple protocol (see `fetch_key`).
+                    #[cfg(feature = "postgres")]
                     Conn::Postgres(conn) => {
                         match sqlx::raw_sql(AssertSqlSafe(select))
                             .fetch_optional(&mut **conn)
@@ -94,6 +98,7 @@ impl DataContext<'_> {
                             None => None,
                         }
                     }
+                    #[allow(unreachable_patterns)] // a build with PostgreSQL alone
                     _ => self.fetch_all_sql(&select, []).await?.into_iter().next(),
                 };
                 match recorded {

@@ -4,7 +4,7 @@
 use sea_query::{Alias, Expr, ExprTrait, Query};
 
 use super::HistoryTable;
-use crate::Backend;
+use crate::backend::Backend;
 use crate::clock::now_rfc3339;
 
 impl HistoryTable {

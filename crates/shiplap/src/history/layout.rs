@@ -4,7 +4,7 @@
 use sea_query::{Alias, ColumnDef, Table};
 
 use super::{COLUMNS, HistoryRow, HistoryTable, RowState};
-use crate::Backend;
+use crate::backend::Backend;
 use crate::clock::now_rfc3339;
 
 /// The layout of the history table this build writes. Each layout adds to the one before:

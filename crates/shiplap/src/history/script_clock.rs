@@ -5,7 +5,7 @@
 use sea_query::Expr;
 
 use super::{HistoryRow, HistoryTable};
-use crate::Backend;
+use crate::backend::Backend;
 
 /// On SQLite, where a migration sent in a script records when its transaction began (a
 /// temporary table, whose row outlives the `COMMIT` for the marker to read: SQLite has no

@@ -14,7 +14,8 @@ use super::{LintOptions, Subject};
 mod alter;
 mod types;
 
-use crate::{Backend, Kind};
+use crate::backend::Backend;
+use crate::migration::Kind;
 use types::int_bits;
 
 /// A finding before it is dressed: (rule, statement, message).

@@ -17,10 +17,15 @@ use serde::Serialize;
 
 pub use rules::{RULES, Rule, Severity, rule};
 
-use crate::{Backend, Direction, Kind, Migration, Registry, Rendered, Result, render};
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::migration::{Kind, Migration};
+use crate::registry::Registry;
+use crate::render::{Direction, Rendered, render};
 
 /// One problem found in one migration on one backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// The rule's id.
     pub rule: &'static str,

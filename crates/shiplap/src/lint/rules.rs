@@ -4,11 +4,12 @@
 
 use serde::Serialize;
 
-use crate::Backend;
+use crate::backend::Backend;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// Worth a look; the lint still passes.
     Warning,

@@ -2,17 +2,22 @@
 //! brought up to this build's layout first; and the writes to it outside a migration,
 //! taken under the lock in transaction mode.
 
-use super::*;
+use crate::backend::connection::Connection;
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, HistoryTable, LAYOUT, Layout, Shape};
+use crate::lock::RunLock;
 
-impl Migrator {
+use super::Migrator;
+
+impl Migrator<'_> {
     /// The history rows; `None` when the table does not exist (nothing is created). A
     /// table of an older layout is read as it is, one of a newer layout or of columns no
     /// layout has is refused.
     pub(super) async fn history_if_exists(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
     ) -> Result<Option<Vec<HistoryRow>>> {
-        let table = self.table();
+        let table = self.table_sql();
         let layout = match self.shape(conn).await? {
             Shape::Missing => return Ok(None),
             Shape::Layout(layout) => layout,
@@ -21,7 +26,7 @@ impl Migrator {
         self.rows(conn, &table.in_layout(layout)).await.map(Some)
     }
 
-    pub(super) async fn read_history(&self, conn: &mut Connection) -> Result<Vec<HistoryRow>> {
+    pub(super) async fn read_history(&self, conn: &mut Connection<'_>) -> Result<Vec<HistoryRow>> {
         Ok(self.history_if_exists(conn).await?.unwrap_or_default())
     }
 
@@ -30,7 +35,7 @@ impl Migrator {
     /// `create` is false.
     pub(super) async fn prepared_history(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         create: bool,
     ) -> Result<Option<Vec<HistoryRow>>> {
@@ -45,7 +50,7 @@ impl Migrator {
     pub(super) fn lock_wait_error(&self, error: sqlx::Error) -> Error {
         if lock_wait_timed_out(&error) {
             return Error::LockTimeout {
-                url: self.url.to_string(),
+                url: self.label.to_string(),
                 table: self.options.table.clone(),
                 waited_secs: self.options.lock_timeout.as_secs(),
             };
@@ -57,9 +62,9 @@ impl Migrator {
     /// when `f` succeeds and rolled back when it fails.
     pub(super) async fn guarded<T>(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
-        f: impl AsyncFnOnce(&mut Connection) -> Result<T>,
+        f: impl AsyncFnOnce(&mut Connection<'_>) -> Result<T>,
     ) -> Result<T> {
         let Some(guard) = lock.guard(self.options.lock_timeout) else {
             return f(conn).await;
@@ -83,10 +88,10 @@ impl Migrator {
 
     pub(super) async fn prepare_history(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         create: bool,
     ) -> Result<Option<Vec<HistoryRow>>> {
-        let table = self.table();
+        let table = self.table_sql();
         let columns_layout = match self.shape(conn).await? {
             Shape::Missing if create => {
                 conn.execute(&table.create()).await?;
@@ -122,8 +127,8 @@ impl Migrator {
     }
 
     /// The shape of the history table; refuses one no layout has.
-    pub(super) async fn shape(&self, conn: &mut Connection) -> Result<Shape> {
-        let table = self.table();
+    pub(super) async fn shape(&self, conn: &mut Connection<'_>) -> Result<Shape> {
+        let table = self.table_sql();
         let columns = conn
             .strings_bound(table.columns_query(), &self.options.table)
             .await?;
@@ -144,7 +149,7 @@ impl Migrator {
     /// The rows of `table`, without its layout row.
     pub(super) async fn rows(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         table: &HistoryTable,
     ) -> Result<Vec<HistoryRow>> {
         Ok(self.rows_and_layout(conn, table).await?.0)
@@ -154,10 +159,10 @@ impl Migrator {
     /// build's.
     pub(super) async fn rows_and_layout(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         table: &HistoryTable,
     ) -> Result<(Vec<HistoryRow>, Option<Layout>)> {
-        let mut rows = conn.history(table).await?;
+        let mut rows = table.read(conn).await?;
         let recorded = Layout::take(&mut rows);
         if let Some(newer) = recorded.as_ref().filter(|r| r.layout > LAYOUT) {
             return Err(Error::HistoryTable {

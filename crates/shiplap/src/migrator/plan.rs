@@ -1,15 +1,24 @@
 //! Planning a run: which migrations, in which order, refused for what, and the ops that
 //! run each (the same list `--dry-run` prints).
 
-use super::*;
+use std::collections::HashSet;
 
-impl Migrator {
+use crate::backend::Backend;
+use crate::backend::connection::Connection;
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, RowState};
+use crate::lock::{LockMode, RunLock};
+use crate::migration::{Kind, Migration};
+use crate::registry::Registry;
+use crate::render::{Direction, Rendered, render};
+use crate::status::{MigrationStatus, State, diff};
+
+use super::{DownTarget, Migrator};
+
+impl Migrator<'_> {
     /// Every registered migration rendered up for this backend.
     pub(super) fn rendered_up(&self) -> Result<Vec<(&'static Migration, Rendered)>> {
-        self.registry
-            .iter()
-            .map(|m| Ok((m, render(m, self.backend(), Direction::Up)?)))
-            .collect()
+        rendered_up(&self.registry, self.backend())
     }
 
     /// [`rendered_up`](Self::rendered_up) on a blocking thread, to await once the
@@ -18,8 +27,8 @@ impl Migrator {
     pub(super) fn render_up_meanwhile(
         &self,
     ) -> impl Future<Output = Result<Vec<(&'static Migration, Rendered)>>> + use<> {
-        let this = self.clone();
-        let task = tokio::task::spawn_blocking(move || this.rendered_up());
+        let (registry, backend) = (self.registry.clone(), self.backend());
+        let task = tokio::task::spawn_blocking(move || rendered_up(&registry, backend));
         async move {
             match task.await {
                 Ok(rendered) => rendered,
@@ -43,12 +52,15 @@ impl Migrator {
     /// Refuses to apply migrations with lint errors nobody acknowledged (unless
     /// `skip_lint`). Every migration is read (from `rendered`, all of them rendered up),
     /// so the lint knows which tables exist.
+    #[cfg(feature = "lint")]
     pub(super) fn check_lint(
         &self,
         rendered: &[(&'static Migration, Rendered)],
         plan: &[Planned],
     ) -> Result<()> {
-        if self.options.skip_lint || plan.is_empty() {
+        use crate::lint;
+
+        if !self.options.lint || plan.is_empty() {
             return Ok(());
         }
         let pending: HashSet<i64> = plan.iter().map(|p| p.migration.version()).collect();
@@ -77,11 +89,21 @@ impl Migrator {
         }
     }
 
+    /// Without the `lint` feature there is no lint to refuse with: see [`Options::lint`].
+    #[cfg(not(feature = "lint"))]
+    pub(super) fn check_lint(
+        &self,
+        _rendered: &[(&'static Migration, Rendered)],
+        _plan: &[Planned],
+    ) -> Result<()> {
+        Ok(())
+    }
+
     /// Dirty data migrations that `up` runs again rather than refusing: those whose
     /// backfills recorded how far they got, so that running them again continues there.
     pub(super) async fn resumable(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         rows: &[HistoryRow],
     ) -> Result<HashSet<i64>> {
         let dirty_data = |version: i64| {
@@ -96,7 +118,7 @@ impl Migrator {
             return Ok(HashSet::new());
         }
         let with_position: HashSet<i64> = conn
-            .strings(&self.table().backfill_versions())
+            .strings(&self.table_sql().backfill_versions())
             .await?
             .iter()
             .filter_map(|v| v.parse().ok())
@@ -330,7 +352,7 @@ impl Migrator {
     /// Under the lock: the history, then the plan of `down` to `target`.
     pub(super) async fn planned_down(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         target: DownTarget,
     ) -> Result<Vec<Planned>> {
@@ -496,4 +518,15 @@ pub(super) struct Planned {
 /// transaction and run no Rust code).
 pub(super) fn batchable(p: &Planned) -> bool {
     matches!(p.ops.first(), Some(Op::Begin)) && !p.ops.iter().any(|op| matches!(op, Op::Data))
+}
+
+/// Every migration of `registry` rendered up for `backend`.
+fn rendered_up(
+    registry: &Registry,
+    backend: Backend,
+) -> Result<Vec<(&'static Migration, Rendered)>> {
+    registry
+        .iter()
+        .map(|m| Ok((m, render(m, backend, Direction::Up)?)))
+        .collect()
 }

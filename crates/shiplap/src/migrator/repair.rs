@@ -1,9 +1,20 @@
 //! Setting the history straight without running migrations: `baseline`, `repair` and
 //! `fresh` (which drops everything first).
 
-use super::*;
+use std::collections::HashSet;
 
-impl Migrator {
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::backend::connection::Connection;
+use crate::error::{Error, Result};
+use crate::history::RowState;
+use crate::lock::LockMode;
+use crate::status::{MigrationStatus, State};
+
+use super::{Done, Migrator};
+
+impl Migrator<'_> {
     /// Records every registered migration up to `version` as applied, without running
     /// it: for a database that already has that schema. Refuses on a database with history.
     pub async fn baseline(&self, version: i64) -> Result<Vec<i64>> {
@@ -14,7 +25,7 @@ impl Migrator {
         }
         self.locked(true, async |conn, lock| {
             self.guarded(conn, lock, async |conn| {
-                let table = self.table();
+                let table = self.table_sql();
                 if !self
                     .prepare_history(conn, true)
                     .await?
@@ -58,7 +69,7 @@ impl Migrator {
         }
         self.locked(false, async |conn, lock| {
             self.guarded(conn, lock, async |conn| {
-                let table = self.table();
+                let table = self.table_sql();
                 let rows = self
                     .prepare_history(conn, false)
                     .await?
@@ -198,7 +209,8 @@ impl Migrator {
 }
 
 /// What `repair --mark` records a migration as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Mark {
     /// Applied, with the current checksums, although nothing runs: its objects are there.
@@ -218,6 +230,7 @@ pub(super) fn no_row(version: i64) -> Error {
 
 /// What `repair` changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Repaired {
     /// The version of the row.
     pub version: i64,
@@ -228,7 +241,7 @@ pub struct Repaired {
 }
 
 /// Drops every table, view, sequence and enum type of the current schema.
-pub(super) async fn drop_everything(conn: &mut Connection) -> Result<()> {
+pub(super) async fn drop_everything(conn: &mut Connection<'_>) -> Result<()> {
     match conn.backend() {
         Backend::Sqlite => {
             let objects = conn

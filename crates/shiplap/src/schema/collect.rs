@@ -1,8 +1,9 @@
 //! Planning: calling a schema migration's function to get its steps.
 
-use crate::migration::MigrationFn;
+use crate::error::{Error, Result};
+use crate::migration::{Migration, MigrationFn};
 use crate::panic::{catch, last_location};
-use crate::{Error, Migration, Result, Schema};
+use crate::schema::Schema;
 
 /// What a migration will do, before any SQL is rendered.
 #[derive(Debug)]

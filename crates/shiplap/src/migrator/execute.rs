@@ -1,9 +1,29 @@
 //! Running a plan: op by op, or consecutive transactional migrations as scripts sent at
 //! once, and what a failure says.
 
-use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-impl Migrator {
+use futures_util::StreamExt as _;
+
+use crate::backend::Backend;
+use crate::backend::connection::{Connection, ELAPSED, MARKER};
+use crate::backend::postgres;
+use crate::backend::postgres::TAKEN;
+use crate::clock::now_rfc3339;
+use crate::data::RunInfo;
+use crate::error::{Error, Result};
+use crate::history::{HistoryRow, RowState, SQLITE_CLOCK};
+use crate::lock::RunLock;
+use crate::migration::{Migration, MigrationFn};
+use crate::progress::Reporter;
+use crate::render::{Direction, Rendered};
+
+use super::history_table::lock_wait_timed_out;
+use super::plan::{Op, Planned, batchable};
+use super::{Done, Migrator, Report};
+
+impl Migrator<'_> {
     pub(super) fn row(
         &self,
         m: &Migration,
@@ -41,11 +61,11 @@ impl Migrator {
         duration_ms: i64,
         rows: Option<u64>,
     ) -> Option<String> {
-        let table = self.table();
+        let table = self.table_sql();
         let version = p.migration.version();
         Some(match op {
             Op::Begin => self.begin().to_owned(),
-            Op::Claim => crate::lock::claim(
+            Op::Claim => postgres::claim(
                 &self.options.table,
                 &table.quoted(),
                 version,
@@ -78,7 +98,7 @@ impl Migrator {
     /// (`single`), a failure rolls back everything, so nothing was done.
     pub(super) async fn run(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         plan: Vec<Planned>,
         single: bool,
@@ -96,7 +116,7 @@ impl Migrator {
 
     pub(super) async fn run_plan(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         plan: &[Planned],
         single: bool,
@@ -181,7 +201,7 @@ impl Migrator {
     /// which names the statement that fails (the script's error cannot say which it was).
     pub(super) async fn run_batches(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         group: &[Planned],
         done: &mut Vec<Done>,
@@ -217,7 +237,7 @@ impl Migrator {
     /// write (whose time and duration the database fills in), `COMMIT`, then a marker row
     /// ([`MARKER`]) with its duration by the database's clock ([`ELAPSED`]).
     pub(super) fn script_of(&self, group: &[Planned]) -> Script {
-        let table = self.table();
+        let table = self.table_sql();
         let backend = self.backend();
         let mut script = Script {
             text: String::new(),
@@ -262,7 +282,7 @@ impl Migrator {
     /// for a syntax error, also which migration holds it (an index into `group`).
     pub(super) async fn run_script(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         group: &[Planned],
         script: &Script,
         done: &mut Vec<Done>,
@@ -342,7 +362,7 @@ impl Migrator {
     /// After a failed script: rolls back the migration's transaction if it is still open.
     /// None is when the server refused the script before running it, or when `COMMIT`
     /// itself failed; a `ROLLBACK` then would only earn a warning from PostgreSQL.
-    pub(super) async fn end_failed_transaction(&self, conn: &mut Connection) {
+    pub(super) async fn end_failed_transaction(&self, conn: &mut Connection<'_>) {
         if self.backend() == Backend::Postgres {
             let aborted = match conn.execute("SELECT 1").await {
                 Ok(_) => false,
@@ -363,7 +383,7 @@ impl Migrator {
     #[allow(clippy::too_many_arguments)] // the run's state, passed rather than stored
     pub(super) async fn run_op(
         &self,
-        conn: &mut Connection,
+        conn: &mut Connection<'_>,
         lock: &RunLock,
         p: &Planned,
         op: Op,
@@ -380,7 +400,7 @@ impl Migrator {
             let mut ctx = conn.data_context().with_run(RunInfo {
                 migration: p.migration,
                 in_transaction,
-                history: self.table(),
+                history: self.table_sql(),
                 reporter: Arc::clone(&reporter),
                 pause: self.options.backfill_pause,
                 lock: lock.check().clone(),
@@ -509,15 +529,7 @@ impl Script {
     /// Which migration holds the syntax error for which the server refused the script
     /// (PostgreSQL parses a whole script before running any of it, and says where).
     fn refused_for(&self, error: &sqlx::Error) -> Option<usize> {
-        let pg = error
-            .as_database_error()?
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
-        if pg.code() != "42601" {
-            return None;
-        }
-        let sqlx::postgres::PgErrorPosition::Original(position) = pg.position()? else {
-            return None;
-        };
+        let position = postgres::syntax_error_position(error)?;
         // Positions count characters from 1.
         let at = position.checked_sub(1)?;
         self.starts.iter().rposition(|start| *start <= at)

@@ -1,43 +1,117 @@
 //! Connecting: one connection to the database a URL names, retried with backoff while
 //! the server is not up yet, and errors that say what went wrong without the password.
 
-use std::str::FromStr;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, MySqlConnection, PgConnection, Row as _, SqliteConnection};
+#[cfg(feature = "mysql")]
+use sqlx::MySql;
+#[cfg(feature = "postgres")]
+use sqlx::Postgres;
+use sqlx::Row as _;
+#[cfg(feature = "_sqlite")]
+use sqlx::Sqlite;
 
-use crate::{Backend, DatabaseUrl, Error, Result};
+use crate::backend::Backend;
+use crate::database_url::DatabaseUrl;
+use crate::error::{Error, Result};
+
+/// A connection shiplap opened, took from the application's pool, or was lent.
+#[derive(Debug)]
+pub(crate) enum Handle<'c, DB: sqlx::Database> {
+    /// Opened from a URL: closed at the end.
+    Owned(DB::Connection),
+    /// From the application's pool: returned to it at the end (closed after a failure).
+    Pooled(sqlx::pool::PoolConnection<DB>),
+    /// The application's own connection, lent for the call: left open.
+    Lent(tokio::sync::MappedMutexGuard<'c, DB::Connection>),
+}
+
+impl<DB: sqlx::Database> Deref for Handle<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Handle::Owned(c) => c,
+            Handle::Pooled(c) => c,
+            Handle::Lent(c) => c,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> DerefMut for Handle<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Handle::Owned(c) => c,
+            Handle::Pooled(c) => c,
+            Handle::Lent(c) => c,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Handle<'_, DB> {
+    /// Whether shiplap opened the connection (and so may leave settings on it).
+    pub(crate) fn owned(&self) -> bool {
+        matches!(self, Handle::Owned(_))
+    }
+
+    /// Ends shiplap's use of the connection: an owned one is closed, a pooled one returned
+    /// (or closed, when `discard`: after a failure it may be mid-transaction or hold the
+    /// lock), a lent one left as it is.
+    async fn finish(self, discard: bool) {
+        use sqlx::Connection as _;
+        match self {
+            Handle::Owned(c) => {
+                let _ = c.close().await;
+            }
+            Handle::Pooled(c) if discard => {
+                let _ = c.close().await;
+            }
+            Handle::Pooled(c) => drop(c),
+            Handle::Lent(_) => {}
+        }
+    }
+}
 
 /// A connection to one of the backends.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum Connection {
+pub(crate) enum Connection<'c> {
     /// SQLite.
-    Sqlite(SqliteConnection),
+    #[cfg(feature = "_sqlite")]
+    Sqlite(Handle<'c, Sqlite>),
     /// PostgreSQL.
-    Postgres(PgConnection),
+    #[cfg(feature = "postgres")]
+    Postgres(Handle<'c, Postgres>),
     /// MySQL or MariaDB.
-    MySql(MySqlConnection),
+    #[cfg(feature = "mysql")]
+    MySql(Handle<'c, MySql>),
+    /// Never made: keeps the lifetime used when no backend is compiled in.
+    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+    #[allow(dead_code)]
+    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
 }
 
-impl Connection {
+impl Connection<'_> {
     /// The backend connected to.
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "_sqlite")]
             Connection::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
             Connection::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             Connection::MySql(_) => Backend::MySql,
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Connection::None(never, _) => crate::backend::connection::absurd(never),
         }
     }
 }
 
 /// How often to try, and how long to wait in between.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Retry {
     /// Retries after the first attempt (0: try once).
     pub retries: u32,
@@ -56,18 +130,13 @@ impl Default for Retry {
 
 /// Connects to `url`. Errors that may pass (the server refuses connections or is still
 /// starting) are retried per `retry`; a wrong password or an unknown database fails at
-/// once. An SQLite file is created when missing.
-pub async fn connect(url: &DatabaseUrl, retry: Retry) -> Result<Connection> {
-    connect_to(url, retry, true).await
-}
-
-/// [`connect`]; an SQLite file is created only when `create`, and its absence otherwise is
-/// an error saying so (a mistyped path must not read as an empty database).
-pub(crate) async fn connect_to(
+/// once. An SQLite file is created only when `create`, and its absence otherwise is an error
+/// saying so (a mistyped path must not read as an empty database).
+pub(crate) async fn connect(
     url: &DatabaseUrl,
     retry: Retry,
     create: bool,
-) -> Result<Connection> {
+) -> Result<Connection<'static>> {
     if !create && let Some(file) = missing_sqlite_file(url)? {
         return Err(Error::InvalidArgument {
             message: format!(
@@ -76,6 +145,9 @@ pub(crate) async fn connect_to(
                 file.display()
             ),
         });
+    }
+    if !built_in(url.backend()) {
+        return Err(not_built_in(url));
     }
     let mut delay = retry.first_delay;
     let mut attempt = 1;
@@ -107,11 +179,40 @@ pub(crate) fn missing_sqlite_file(url: &DatabaseUrl) -> Result<Option<std::path:
     if url.backend() != Backend::Sqlite {
         return Ok(None);
     }
-    let options = SqliteConnectOptions::from_str(url.expose()).map_err(|e| invalid(url, &e))?;
-    let file = options.get_filename();
-    let text = file.to_string_lossy();
-    let in_memory = text.is_empty() || text == ":memory:" || text.starts_with("file::memory:");
-    Ok((!in_memory && !file.exists()).then(|| file.to_path_buf()))
+    #[cfg(feature = "_sqlite")]
+    {
+        use std::str::FromStr as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url.expose())
+            .map_err(|e| invalid(url, &e))?;
+        let file = options.get_filename();
+        let in_memory = crate::backend::sqlite::in_memory(&file.to_string_lossy());
+        Ok((!in_memory && !file.exists()).then(|| file.to_path_buf()))
+    }
+    #[cfg(not(feature = "_sqlite"))]
+    Err(not_built_in(url))
+}
+
+/// Whether this build has the backend's driver (its cargo feature).
+pub(crate) fn built_in(backend: Backend) -> bool {
+    match backend {
+        Backend::Sqlite => cfg!(feature = "_sqlite"),
+        Backend::Postgres => cfg!(feature = "postgres"),
+        Backend::MySql => cfg!(feature = "mysql"),
+    }
+}
+
+/// The error for a URL of a backend this build leaves out.
+fn not_built_in(url: &DatabaseUrl) -> Error {
+    let backend = url.backend();
+    Error::InvalidDatabaseUrl {
+        url: url.to_string(),
+        reason: format!(
+            "this build of shiplap has no {backend} driver: enable its cargo feature \
+             `{}` (shiplap = {{ features = [\"{}\"] }})",
+            backend.name(),
+            backend.name()
+        ),
+    }
 }
 
 /// The error for a URL the driver refuses.
@@ -125,32 +226,28 @@ fn invalid(url: &DatabaseUrl, error: &sqlx::Error) -> Error {
     }
 }
 
-async fn connect_once(url: &DatabaseUrl, create: bool) -> Result<Connection, sqlx::Error> {
-    Ok(match url.backend() {
-        Backend::Sqlite => Connection::Sqlite(
-            SqliteConnectOptions::from_str(url.expose())?
-                .create_if_missing(create)
-                .busy_timeout(Duration::from_secs(5))
-                .disable_statement_logging()
-                .connect()
-                .await?,
-        ),
-        Backend::Postgres => {
-            let options = PgConnectOptions::from_str(url.expose())?;
-            // So that `pg_stat_activity`, and a runner waiting for the lock, can tell us.
-            let options = match options.get_application_name() {
-                Some(_) => options,
-                None => options.application_name("shiplap"),
-            };
-            Connection::Postgres(options.disable_statement_logging().connect().await?)
+async fn connect_once(url: &DatabaseUrl, create: bool) -> Result<Connection<'static>, sqlx::Error> {
+    match url.backend() {
+        #[cfg(feature = "_sqlite")]
+        Backend::Sqlite => crate::backend::sqlite::connect(url.expose(), create)
+            .await
+            .map(|c| Connection::Sqlite(Handle::Owned(c))),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => crate::backend::postgres::connect(url.expose())
+            .await
+            .map(|c| Connection::Postgres(Handle::Owned(c))),
+        #[cfg(feature = "mysql")]
+        Backend::MySql => crate::backend::mysql::connect(url.expose())
+            .await
+            .map(|c| Connection::MySql(Handle::Owned(c))),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = create;
+            Err(sqlx::Error::Configuration(
+                not_built_in(url).to_string().into(),
+            ))
         }
-        Backend::MySql => Connection::MySql(
-            MySqlConnectOptions::from_str(url.expose())?
-                .disable_statement_logging()
-                .connect()
-                .await?,
-        ),
-    })
+    }
 }
 
 /// Whether trying again later may succeed: the server is not reachable (yet), or says
@@ -203,34 +300,33 @@ pub(crate) struct Marker {
     pub(crate) ms: Option<i64>,
 }
 
-type HistoryTuple = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-);
+/// The value of a match arm that cannot be reached (a build without any backend).
+#[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+pub(crate) fn absurd<T>(never: impl std::borrow::Borrow<std::convert::Infallible>) -> T {
+    match *never.borrow() {}
+}
 
+/// Runs `$body` with `$conn` bound to the backend's `&mut Handle`.
 macro_rules! on_conn {
     ($self:expr, $conn:ident => $body:expr) => {
         match $self {
+            #[cfg(feature = "_sqlite")]
             Connection::Sqlite($conn) => $body,
+            #[cfg(feature = "postgres")]
             Connection::Postgres($conn) => $body,
+            #[cfg(feature = "mysql")]
             Connection::MySql($conn) => $body,
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Connection::None(never, _) => crate::backend::connection::absurd(never),
         }
     };
 }
 
-impl Connection {
+impl Connection<'_> {
     /// Runs SQL text (one statement or several, no parameters); returns rows affected.
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        on_conn!(self, c => Ok(sqlx::raw_sql(sql).execute(&mut *c).await?.rows_affected()))
+        on_conn!(self, c => Ok(sqlx::raw_sql(sql).execute(&mut **c).await?.rows_affected()))
     }
 
     /// Runs SQL text of several statements (no parameters), as a stream with one item per
@@ -243,7 +339,7 @@ impl Connection {
     ) -> BoxStream<'_, Result<Option<Marker>, sqlx::Error>> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         on_conn!(self, c => sqlx::raw_sql(sql)
-            .fetch_many(&mut *c)
+            .fetch_many(&mut **c)
             .map(|item| {
                 Ok(item?.right().and_then(|row| {
                     let done = row.try_get(MARKER).ok()?;
@@ -262,10 +358,14 @@ impl Connection {
     pub(crate) async fn has_rows(&mut self, sql: &str) -> Result<bool, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => {
-                Ok(sqlx::raw_sql(sql).fetch_optional(&mut *c).await?.is_some())
+                Ok(sqlx::raw_sql(sql).fetch_optional(&mut **c).await?.is_some())
             }
-            _ => on_conn!(self, c => Ok(sqlx::query(sql).fetch_optional(&mut *c).await?.is_some())),
+            #[allow(unreachable_patterns)] // a build with PostgreSQL alone
+            _ => {
+                on_conn!(self, c => Ok(sqlx::query(sql).fetch_optional(&mut **c).await?.is_some()))
+            }
         }
     }
 
@@ -273,13 +373,15 @@ impl Connection {
     pub(crate) async fn strings(&mut self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => sqlx::raw_sql(sql)
-                .fetch_all(&mut *c)
+                .fetch_all(&mut **c)
                 .await?
                 .iter()
                 .map(|row| row.try_get(0))
                 .collect(),
-            _ => on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await),
+            #[allow(unreachable_patterns)] // a build with PostgreSQL alone
+            _ => on_conn!(self, c => sqlx::query_scalar(sql).fetch_all(&mut **c).await),
         }
     }
 
@@ -290,81 +392,30 @@ impl Connection {
         sql: &str,
         value: &str,
     ) -> Result<Vec<String>, sqlx::Error> {
-        if let Connection::Postgres(_) = self {
+        if self.backend() == Backend::Postgres {
             let literal = format!(
                 "convert_from(decode('{}', 'hex'), 'UTF8')",
-                crate::render::hex(value.as_bytes())
+                hex::encode(value.as_bytes())
             );
             return self.strings(&sql.replace("$1", &literal)).await;
         }
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        on_conn!(self, c => sqlx::query_scalar(sql).bind(value).fetch_all(&mut *c).await)
-    }
-
-    /// The rows of the history table, by version (the layout row too).
-    pub(crate) async fn history(
-        &mut self,
-        table: &crate::history::HistoryTable,
-    ) -> Result<Vec<crate::HistoryRow>, sqlx::Error> {
-        let rows: Vec<HistoryTuple> = match self {
-            Connection::Sqlite(c) => {
-                let sql = sqlx::AssertSqlSafe(table.select_all_by_column());
-                let row = sqlx::query(sql).fetch_one(&mut *c).await?;
-                let count: i64 = row.try_get(0)?;
-                let columns = (1..row.len())
-                    .map(|i| row.try_get(i))
-                    .collect::<Result<Vec<Option<String>>, _>>()?;
-                if let Some(rows) = crate::history::rows_from_columns(count, &columns) {
-                    return Ok(rows);
-                }
-                let sql = sqlx::AssertSqlSafe(table.select_all_as_json());
-                let json: String = sqlx::query_scalar(sql).fetch_one(&mut *c).await?;
-                serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
-            }
-            Connection::Postgres(c) => {
-                let sql = sqlx::AssertSqlSafe(table.select_all());
-                sqlx::raw_sql(sql)
-                    .fetch_all(&mut *c)
-                    .await?
-                    .iter()
-                    .map(<HistoryTuple as sqlx::FromRow<'_, sqlx::postgres::PgRow>>::from_row)
-                    .collect::<Result<_, _>>()?
-            }
-            Connection::MySql(c) => {
-                let sql = sqlx::AssertSqlSafe(table.select_all());
-                sqlx::query_as(sql).fetch_all(&mut *c).await?
-            }
-        };
-        Ok(rows
-            .into_iter()
-            .map(|r| crate::HistoryRow {
-                version: r.0,
-                name: r.1,
-                source_checksum: r.2,
-                sql_checksum: r.3,
-                applied_at: r.4,
-                duration_ms: r.5,
-                state: crate::RowState::parse(&r.6),
-                shiplap_version: r.7,
-                rows_affected: r.8,
-                raw_checksum: r.9,
-            })
-            .collect())
+        on_conn!(self, c => sqlx::query_scalar(sql).bind(value).fetch_all(&mut **c).await)
     }
 
     /// The file of an SQLite database, resolved by SQLite itself and then through
     /// symbolic links, so that every spelling of one file names it the same way (`None`
     /// for an in-memory or temporary database, and on the other backends).
     pub(crate) async fn sqlite_file(&mut self) -> Option<std::path::PathBuf> {
-        let Connection::Sqlite(c) = self else {
+        if self.backend() != Backend::Sqlite {
             return None;
-        };
-        let file: String =
-            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-                .fetch_optional(&mut *c)
-                .await
-                .ok()
-                .flatten()?;
+        }
+        let file = self
+            .strings(crate::backend::sqlite::MAIN_FILE)
+            .await
+            .ok()?
+            .into_iter()
+            .next()?;
         if file.is_empty() {
             return None;
         }
@@ -373,17 +424,28 @@ impl Connection {
     }
 
     /// A data migration's view of this connection.
-    pub(crate) fn data_context(&mut self) -> crate::DataContext<'_> {
+    pub(crate) fn data_context(&mut self) -> crate::data::DataContext<'_> {
         match self {
-            Connection::Sqlite(c) => crate::DataContext::sqlite(c),
-            Connection::Postgres(c) => crate::DataContext::postgres(c),
-            Connection::MySql(c) => crate::DataContext::mysql(c),
+            #[cfg(feature = "_sqlite")]
+            Connection::Sqlite(c) => crate::data::DataContext::sqlite(c),
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => crate::data::DataContext::postgres(c),
+            #[cfg(feature = "mysql")]
+            Connection::MySql(c) => crate::data::DataContext::mysql(c),
+            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
+            Connection::None(never, _) => crate::backend::connection::absurd(never),
         }
     }
 
-    /// Closes the connection cleanly.
-    pub(crate) async fn close(self) {
-        use sqlx::Connection as _;
-        let _ = on_conn!(self, c => c.close().await);
+    /// Ends shiplap's use of the connection: closes one it opened, returns one from a pool
+    /// (closes it instead after a failure, `discard`), leaves one it was lent.
+    pub(crate) async fn finish(self, discard: bool) {
+        on_conn!(self, c => c.finish(discard).await)
+    }
+
+    /// Whether shiplap opened the connection itself (not the application's pool or
+    /// connection, which must get it back as it was).
+    pub(crate) fn owned(&self) -> bool {
+        on_conn!(self, c => c.owned())
     }
 }

@@ -1,0 +1,214 @@
+//! The README's "Use shiplap in your own repository", followed as a new team would: a
+//! scratch workspace outside this checkout, made of exactly the files the README shows
+//! (each code block that starts with a `file:` comment), with its path dependency
+//! pointed at this checkout; then `migrate new`, `up`, `status --check`, the snapshot
+//! test and `down` in it. If the README's recipe rots, this fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The files of the README's recipe: (path, content) of each fenced block whose first
+/// line is `# file: PATH` or `// file: PATH`.
+fn recipe_files(readme: &str) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("```") {
+            continue;
+        }
+        let block: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
+        let Some(first) = block.first() else { continue };
+        let path = first
+            .strip_prefix("# file: ")
+            .or_else(|| first.strip_prefix("// file: "));
+        if let Some(path) = path {
+            files.push((path.trim().to_owned(), block.join("\n") + "\n"));
+        }
+    }
+    files
+}
+
+struct Scratch {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl Scratch {
+    /// Runs `cargo <args>` in the scratch workspace, offline (every crate it needs is in
+    /// this checkout's lock file and the local cache).
+    fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .current_dir(&self.dir)
+            .args(args)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env_remove("DATABASE_URL")
+            .env_remove("SHIPLAP_MIGRATIONS_DIR")
+            .envs(env.iter().copied())
+            .output()
+            .expect("cargo runs");
+        eprintln!(
+            "$ cargo {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.cargo(args, &[]);
+        assert!(output.status.success(), "cargo {} failed", args.join(" "));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+#[test]
+fn the_readme_recipe_works_in_a_workspace_of_its_own() {
+    let root = tests::workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let files = recipe_files(&readme);
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    for needed in [
+        "Cargo.toml",
+        ".cargo/config.toml",
+        "migrations/Cargo.toml",
+        "migrations/src/lib.rs",
+        "migrations/tests/snapshots.rs",
+        "xtask/Cargo.toml",
+        "xtask/src/main.rs",
+    ] {
+        assert!(
+            names.contains(&needed),
+            "the README's recipe has no {needed}: {names:?}"
+        );
+    }
+
+    // Outside this checkout, as a team's own repository is.
+    let dir = std::env::temp_dir().join(format!("shiplap-adopt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let checkout = root.to_str().expect("a UTF-8 path");
+    for (path, content) in &files {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().expect("a folder")).unwrap();
+        // The one edit a team makes: where their shiplap checkout is.
+        let content = content.replace("\"../shiplap/", &format!("\"{checkout}/"));
+        std::fs::write(&file, content).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .contains(&format!("path = \"{checkout}/crates/shiplap\"")),
+        "the README's dependency line names ../shiplap/crates/shiplap"
+    );
+    // The versions this checkout is tested with, so nothing is fetched.
+    std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let scratch = Scratch {
+        dir: dir.clone(),
+        // Kept between runs (under this checkout's target/), so only the first is cold.
+        target: root.join("target").join("adopt"),
+    };
+
+    // `migrate new`, then its example step filled in.
+    let created = scratch.ok(&["xtask", "migrate", "new", "create_things"]);
+    assert!(created.contains("registered in"), "{created}");
+    let migration = std::fs::read_dir(dir.join("migrations/src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_create_things.rs"))
+        .expect("the new migration's file");
+    let version: i64 = file_version(&migration);
+    let source = std::fs::read_to_string(&migration).unwrap();
+    let filled: String = source
+        .lines()
+        .filter(|l| !l.contains("#[expect(unused_variables"))
+        .map(|l| match l.strip_prefix("    // ") {
+            Some(code) if code.starts_with("s.") || code.starts_with("    ") || code == ");" => {
+                format!("    {code}\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert!(filled.contains("\n    s.create_table("), "{filled}");
+    std::fs::write(&migration, filled).unwrap();
+
+    // Its SQL, without a database.
+    let sql = scratch.ok(&["xtask", "migrate", "sql", "--backend", "postgres"]);
+    assert!(sql.contains("CREATE TABLE \"things\""), "{sql}");
+
+    let up = scratch.ok(&["xtask", "migrate", "up"]);
+    assert!(
+        up.contains(&format!("applied  {version} create_things")),
+        "{up}"
+    );
+    assert!(
+        dir.join("shiplap.db").exists(),
+        "the default database is ./shiplap.db"
+    );
+    let up_err = String::from_utf8_lossy(&scratch.cargo(&["xtask", "migrate", "up"], &[]).stderr)
+        .into_owned();
+    assert!(
+        up_err.contains("shiplap: database sqlite://shiplap.db"),
+        "{up_err}"
+    );
+    scratch.ok(&["xtask", "migrate", "status", "--check"]);
+
+    // The snapshot test: a new migration's snapshots are reported, all of them...
+    let first = scratch.cargo(&["test"], &[("INSTA_UPDATE", "no"), ("CI", "true")]);
+    assert!(
+        !first.status.success(),
+        "new snapshots must fail with INSTA_UPDATE=no"
+    );
+    let report = String::from_utf8_lossy(&first.stdout).into_owned();
+    for backend in ["sqlite", "postgres", "mysql"] {
+        assert!(
+            report.contains(&format!("{version}_create_things@{backend}")),
+            "{report}"
+        );
+    }
+    // ...accepted, they pass, and hold the SQL under <version>_<name>@<backend>.
+    scratch.cargo(&["test"], &[("INSTA_UPDATE", "always")]);
+    let snapshot = dir.join(format!(
+        "migrations/tests/snapshots/{version}_create_things@postgres.snap"
+    ));
+    let sql = std::fs::read_to_string(&snapshot).expect("the accepted snapshot");
+    assert!(sql.contains("CREATE TABLE \"things\""), "{sql}");
+    let again = scratch.cargo(&["test"], &[("INSTA_UPDATE", "no"), ("CI", "true")]);
+    assert!(again.status.success(), "accepted snapshots pass");
+
+    let down = scratch.ok(&["xtask", "migrate", "down"]);
+    assert!(
+        down.contains(&format!("reverted {version} create_things")),
+        "{down}"
+    );
+    let status = scratch.ok(&["xtask", "migrate", "status"]);
+    assert!(
+        status.contains("create_things") && status.contains("pending"),
+        "{status}"
+    );
+    let check = scratch.cargo(&["xtask", "migrate", "status", "--check"], &[]);
+    assert_eq!(
+        check.status.code(),
+        Some(3),
+        "pending: status --check fails"
+    );
+
+    let version_text = scratch.ok(&["xtask", "migrate", "--version"]);
+    assert!(version_text.contains("(shiplap "), "{version_text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The version in a migration file's name: `m<version>_<name>.rs`.
+fn file_version(file: &Path) -> i64 {
+    let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+    stem.trim_start_matches('m')
+        .split('_')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
