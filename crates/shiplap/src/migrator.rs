@@ -13,280 +13,33 @@
 //! what it shows is what would run, history writes included.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::backend::connection::{Connection, Handle, Retry, connect, missing_sqlite_file};
+use crate::backend::connection::{Connection, missing_sqlite_file};
 use crate::backend::{mysql, postgres};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
-use crate::history::{DEFAULT_TABLE, HistoryRow, HistoryTable};
+use crate::history::{HistoryRow, HistoryTable};
 use crate::lock::{LockMode, RunLock};
-use crate::progress::ProgressOutput;
 use crate::registry::Registry;
 use crate::render::Direction;
 use crate::status::MigrationStatus;
 
+mod database;
 mod execute;
 mod history_table;
+mod options;
 mod plan;
 mod repair;
 
+use database::Target;
+pub use database::{Database, Lent};
 use execute::taken;
 use history_table::check_table_name;
+pub use options::{Options, Up};
 pub use repair::{Mark, Repaired};
-
-/// How the migrator locks, decides and reports. Set through [`Migrator`]'s builder
-/// methods; the fields say what each does.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Options {
-    /// The history table's name.
-    pub table: String,
-    /// How long to wait for another runner's lock.
-    pub lock_timeout: Duration,
-    /// Connection retries while the server is not up.
-    pub connect: Retry,
-    /// A `lock_timeout` for the migrations' own statements (PostgreSQL, MySQL), so one
-    /// waiting on a busy table fails fast instead of queueing production traffic behind it.
-    pub statement_lock_timeout: Option<Duration>,
-    /// Apply pending migrations older than the newest applied one.
-    pub allow_out_of_order: bool,
-    /// Go on when applied migrations are missing from the code.
-    pub ignore_missing: bool,
-    /// While one statement runs longer than this, a warning says so, again every
-    /// `progress_every`, so a long migration is never silent.
-    pub progress_every: Duration,
-    /// How data migrations show progress and messages (`tracing` events by default).
-    pub progress: ProgressOutput,
-    /// A pause after each backfill batch, instead of the one the migration sets.
-    pub backfill_pause: Option<Duration>,
-    /// Let `up` refuse migrations with lint errors nobody acknowledged (the command line's
-    /// `up` does; a library call does not: see [`Migrator::lint`]).
-    pub lint: bool,
-    /// Refuse applied migrations whose SQL sea-query now renders differently, although
-    /// their code and raw SQL are unchanged (by default a warning).
-    pub strict_checksums: bool,
-    /// How other runners are kept out.
-    pub lock: LockMode,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            table: DEFAULT_TABLE.to_owned(),
-            lock_timeout: Duration::from_secs(60),
-            connect: Retry::default(),
-            statement_lock_timeout: None,
-            allow_out_of_order: false,
-            ignore_missing: false,
-            progress_every: Duration::from_secs(10),
-            progress: ProgressOutput::default(),
-            backfill_pause: None,
-            lint: false,
-            strict_checksums: false,
-            lock: LockMode::Session,
-        }
-    }
-}
-
-/// The database a [`Migrator`] runs on: a URL (shiplap opens one connection per command),
-/// or the application's pool (shiplap takes one connection from it per command and gives
-/// it back as it found it). A pool of the sqlx that shiplap re-exports: `shiplap::sqlx`.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Database {
-    /// A URL.
-    Url(DatabaseUrl),
-    /// An SQLite pool (an in-memory database needs a pool that keeps its connection:
-    /// `max_connections(1)` and no idle timeout, or a shared cache).
-    #[cfg(feature = "_sqlite")]
-    SqlitePool(sqlx::SqlitePool),
-    /// A PostgreSQL pool.
-    #[cfg(feature = "postgres")]
-    PgPool(sqlx::PgPool),
-    /// A MySQL or MariaDB pool.
-    #[cfg(feature = "mysql")]
-    MySqlPool(sqlx::MySqlPool),
-}
-
-impl From<DatabaseUrl> for Database {
-    fn from(url: DatabaseUrl) -> Self {
-        Database::Url(url)
-    }
-}
-
-macro_rules! database_from_pool {
-    ($feature:literal, $variant:ident, $pool:ty) => {
-        #[cfg(feature = $feature)]
-        impl From<$pool> for Database {
-            fn from(pool: $pool) -> Self {
-                Database::$variant(pool)
-            }
-        }
-        #[cfg(feature = $feature)]
-        impl From<&$pool> for Database {
-            fn from(pool: &$pool) -> Self {
-                Database::$variant(pool.clone())
-            }
-        }
-    };
-}
-
-database_from_pool!("_sqlite", SqlitePool, sqlx::SqlitePool);
-database_from_pool!("postgres", PgPool, sqlx::PgPool);
-database_from_pool!("mysql", MySqlPool, sqlx::MySqlPool);
-
-impl Database {
-    /// How the database is named in messages: the URL without its password, or for a pool
-    /// its host, port, user and database.
-    fn label(&self) -> DatabaseUrl {
-        match self {
-            Database::Url(url) => url.clone(),
-            #[cfg(feature = "_sqlite")]
-            Database::SqlitePool(pool) => DatabaseUrl::described(
-                Backend::Sqlite,
-                format!(
-                    "sqlite://{} (the application's pool)",
-                    pool.connect_options().get_filename().display()
-                ),
-            ),
-            #[cfg(feature = "postgres")]
-            Database::PgPool(pool) => {
-                let o = pool.connect_options();
-                DatabaseUrl::described(
-                    Backend::Postgres,
-                    format!(
-                        "postgres://{}@{}:{}/{} (the application's pool)",
-                        o.get_username(),
-                        o.get_host(),
-                        o.get_port(),
-                        o.get_database().unwrap_or_default()
-                    ),
-                )
-            }
-            #[cfg(feature = "mysql")]
-            Database::MySqlPool(pool) => {
-                let o = pool.connect_options();
-                DatabaseUrl::described(
-                    Backend::MySql,
-                    format!(
-                        "mysql://{}@{}:{}/{} (the application's pool)",
-                        o.get_username(),
-                        o.get_host(),
-                        o.get_port(),
-                        o.get_database().unwrap_or_default()
-                    ),
-                )
-            }
-        }
-    }
-}
-
-/// A connection the application lends a [`Migrator`] ([`Migrator::on_connection`]): the
-/// migrator runs on it and leaves it open, with its session settings as they were.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Lent<'c> {
-    /// An SQLite connection (an in-memory database, say).
-    #[cfg(feature = "_sqlite")]
-    Sqlite(&'c mut sqlx::SqliteConnection),
-    /// A PostgreSQL connection.
-    #[cfg(feature = "postgres")]
-    Postgres(&'c mut sqlx::PgConnection),
-    /// A MySQL or MariaDB connection.
-    #[cfg(feature = "mysql")]
-    MySql(&'c mut sqlx::MySqlConnection),
-    #[doc(hidden)]
-    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
-    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
-}
-
-macro_rules! lent_from {
-    ($feature:literal, $variant:ident, $conn:ty) => {
-        #[cfg(feature = $feature)]
-        impl<'c> From<&'c mut $conn> for Lent<'c> {
-            fn from(conn: &'c mut $conn) -> Self {
-                Lent::$variant(conn)
-            }
-        }
-    };
-}
-
-lent_from!("_sqlite", Sqlite, sqlx::SqliteConnection);
-lent_from!("postgres", Postgres, sqlx::PgConnection);
-lent_from!("mysql", MySql, sqlx::MySqlConnection);
-
-impl<'c> Lent<'c> {
-    fn target(self) -> (Backend, Target<'c>) {
-        fn shared<C>(conn: &mut C) -> Arc<tokio::sync::Mutex<&mut C>> {
-            Arc::new(tokio::sync::Mutex::new(conn))
-        }
-        match self {
-            #[cfg(feature = "_sqlite")]
-            Lent::Sqlite(c) => (Backend::Sqlite, Target::LentSqlite(shared(c))),
-            #[cfg(feature = "postgres")]
-            Lent::Postgres(c) => (Backend::Postgres, Target::LentPostgres(shared(c))),
-            #[cfg(feature = "mysql")]
-            Lent::MySql(c) => (Backend::MySql, Target::LentMySql(shared(c))),
-            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
-            Lent::None(never, _) => match never {},
-        }
-    }
-}
-
-/// A lent connection, used by one command at a time.
-type Shared<'c, C> = Arc<tokio::sync::Mutex<&'c mut C>>;
-
-/// Where a migrator's connections come from.
-#[derive(Debug, Clone)]
-enum Target<'c> {
-    Database(Database),
-    #[cfg(feature = "_sqlite")]
-    LentSqlite(Shared<'c, sqlx::SqliteConnection>),
-    #[cfg(feature = "postgres")]
-    LentPostgres(Shared<'c, sqlx::PgConnection>),
-    #[cfg(feature = "mysql")]
-    LentMySql(Shared<'c, sqlx::MySqlConnection>),
-    #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
-    #[allow(dead_code)]
-    None(std::convert::Infallible, std::marker::PhantomData<&'c ()>),
-}
-
-/// What `up` applies: everything pending (the default), or up to a version; each
-/// migration in its own transaction, or all in one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Up {
-    /// The last version to apply (`None`: all).
-    pub to: Option<i64>,
-    /// All migrations in one transaction (PostgreSQL and SQLite): all or nothing.
-    pub single_transaction: bool,
-}
-
-impl Up {
-    /// Every pending migration, each in its own transaction.
-    pub fn all() -> Self {
-        Up::default()
-    }
-
-    /// Pending migrations up to and including `version`.
-    pub fn to(version: i64) -> Self {
-        Up {
-            to: Some(version),
-            ..Up::default()
-        }
-    }
-
-    /// All in one transaction (PostgreSQL and SQLite).
-    pub fn single_transaction(mut self) -> Self {
-        self.single_transaction = true;
-        self
-    }
-}
 
 /// Which migrations `down` reverts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,90 +178,6 @@ impl<'c> Migrator<'c> {
         }
     }
 
-    /// The history table's name (default `shiplap_migrations`).
-    pub fn table(mut self, table: impl Into<String>) -> Self {
-        self.options.table = table.into();
-        self
-    }
-
-    /// How long to wait for another runner's lock (default 60 s).
-    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
-        self.options.lock_timeout = timeout;
-        self
-    }
-
-    /// How other runners are kept out (default [`LockMode::Session`]).
-    pub fn lock(mut self, mode: LockMode) -> Self {
-        self.options.lock = mode;
-        self
-    }
-
-    /// Retries, with backoff, while the server does not accept connections yet (a URL
-    /// only; default none).
-    pub fn connect_retries(mut self, retries: u32) -> Self {
-        self.options.connect.retries = retries;
-        self
-    }
-
-    /// A lock timeout for the migrations' statements (PostgreSQL `lock_timeout`, MySQL
-    /// `lock_wait_timeout`): one that waits on a busy table fails instead of queueing
-    /// traffic behind it.
-    pub fn statement_lock_timeout(mut self, timeout: Duration) -> Self {
-        self.options.statement_lock_timeout = Some(timeout);
-        self
-    }
-
-    /// Apply pending migrations older than the newest applied one.
-    pub fn allow_out_of_order(mut self, allow: bool) -> Self {
-        self.options.allow_out_of_order = allow;
-        self
-    }
-
-    /// Go on when applied migrations are missing from the code.
-    pub fn ignore_missing(mut self, ignore: bool) -> Self {
-        self.options.ignore_missing = ignore;
-        self
-    }
-
-    /// How data migrations report progress and messages (default: `tracing` events).
-    pub fn progress(mut self, output: ProgressOutput) -> Self {
-        self.options.progress = output;
-        self
-    }
-
-    /// How long a statement may run before a warning says it still runs (default 10 s).
-    pub fn progress_every(mut self, every: Duration) -> Self {
-        self.options.progress_every = every;
-        self
-    }
-
-    /// A pause after each backfill batch, instead of the one each migration sets.
-    pub fn backfill_pause(mut self, pause: Duration) -> Self {
-        self.options.backfill_pause = Some(pause);
-        self
-    }
-
-    /// Let `up` refuse migrations with lint errors nobody acknowledged (with the `lint`
-    /// feature). Off by default: the lint gates in CI (`migrate lint`) and in the command
-    /// line's `up`; an application starting up runs what its release was built with.
-    pub fn lint(mut self, lint: bool) -> Self {
-        self.options.lint = lint;
-        self
-    }
-
-    /// Refuse applied migrations whose SQL sea-query now renders differently (by default
-    /// a warning).
-    pub fn strict_checksums(mut self, strict: bool) -> Self {
-        self.options.strict_checksums = strict;
-        self
-    }
-
-    /// All options at once.
-    pub fn with_options(mut self, options: Options) -> Self {
-        self.options = options;
-        self
-    }
-
     /// The options, to change before a run.
     pub fn options_mut(&mut self) -> &mut Options {
         &mut self.options
@@ -567,71 +236,6 @@ impl<'c> Migrator<'c> {
             }
         }
         Ok(conn)
-    }
-
-    async fn open(&self, create: bool) -> Result<Connection<'_>> {
-        let pool_error = |source: sqlx::Error| Error::Connect {
-            url: self.label.to_string(),
-            attempts: 1,
-            hint: "the application's pool gave no connection".into(),
-            source,
-        };
-        let _ = &pool_error;
-        match &self.target {
-            Target::Database(Database::Url(url)) => {
-                connect(url, self.options.connect, create).await
-            }
-            #[cfg(feature = "_sqlite")]
-            Target::Database(Database::SqlitePool(pool)) => Ok(Connection::Sqlite(Handle::Pooled(
-                pool.acquire().await.map_err(pool_error)?,
-            ))),
-            #[cfg(feature = "postgres")]
-            Target::Database(Database::PgPool(pool)) => Ok(Connection::Postgres(Handle::Pooled(
-                pool.acquire().await.map_err(pool_error)?,
-            ))),
-            #[cfg(feature = "mysql")]
-            Target::Database(Database::MySqlPool(pool)) => Ok(Connection::MySql(Handle::Pooled(
-                pool.acquire().await.map_err(pool_error)?,
-            ))),
-            #[cfg(feature = "_sqlite")]
-            Target::LentSqlite(c) => Ok(Connection::Sqlite(Handle::Lent(
-                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
-            ))),
-            #[cfg(feature = "postgres")]
-            Target::LentPostgres(c) => Ok(Connection::Postgres(Handle::Lent(
-                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
-            ))),
-            #[cfg(feature = "mysql")]
-            Target::LentMySql(c) => Ok(Connection::MySql(Handle::Lent(
-                tokio::sync::MutexGuard::map(c.lock().await, |c| &mut **c),
-            ))),
-            #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
-            Target::None(never, _) => match *never {},
-        }
-    }
-
-    /// Ends the use of a connection: one shiplap opened is closed; the application's
-    /// (pooled or lent) gets back the session settings shiplap changed, and a pooled one
-    /// that failed, or could not be reset, is closed rather than returned.
-    async fn finish(&self, conn: Connection<'_>, failed: bool) {
-        let mut discard = failed;
-        if !conn.owned() {
-            let mut conn = conn;
-            let reset = match self.backend() {
-                Backend::Postgres => Some(postgres::RESET_SESSION),
-                Backend::MySql => Some(mysql::RESET_SESSION),
-                Backend::Sqlite => None,
-            };
-            if let Some(sql) = reset
-                && let Err(e) = conn.execute(sql).await
-            {
-                tracing::debug!("resetting the session's settings failed: {e}");
-                discard = true;
-            }
-            conn.finish(discard).await;
-            return;
-        }
-        conn.finish(discard).await;
     }
 
     /// Runs `f` on a connection while holding the run lock, taken on that same connection;
