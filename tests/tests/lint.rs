@@ -38,7 +38,7 @@ async fn up_refuses_unacknowledged_errors_unless_told_to_skip() {
     let text = err.to_string();
     assert!(
         text.contains(
-            "2 drop_sessions (tests/tests/lint.rs:20): drop_table: drops the table `sessions`"
+            "2 drop_sessions (tests/tests/lint.rs:20, step 1, line 1): drop_table: drops the table `sessions`"
         ),
         "{text}"
     );
@@ -73,7 +73,7 @@ async fn lint_reports_errors_with_their_migration_and_fix() {
     assert!(failed, "an unacknowledged error fails the lint (exit 3)");
     assert!(
         output.starts_with(
-            "error[drop_table] 2 drop_sessions (tests/tests/lint.rs:20) on postgres\n  DROP TABLE \"sessions\"\n"
+            "error[drop_table] 2 drop_sessions (tests/tests/lint.rs:20) on postgres\n  step 1, line 1: DROP TABLE \"sessions\"\n"
         ),
         "{output}"
     );
@@ -82,7 +82,10 @@ async fn lint_reports_errors_with_their_migration_and_fix() {
         "{output}"
     );
     assert!(
-        output.ends_with("1 error(s), 0 warning(s), 0 acknowledged; 2 migration(s) on postgres\n"),
+        output.ends_with(
+            "by rule:\n  drop_table                           1  (0 acknowledged)\n\
+             1 error(s), 0 warning(s), 0 acknowledged; 2 migration(s) on postgres\n"
+        ),
         "{output}"
     );
 
@@ -93,6 +96,8 @@ async fn lint_reports_errors_with_their_migration_and_fix() {
     assert_eq!(doc["findings"][0]["rule"], "drop_table");
     assert_eq!(doc["findings"][0]["source"], "tests/tests/lint.rs:20");
     assert_eq!(doc["findings"][0]["severity"], "error");
+    assert_eq!(doc["findings"][0]["step"], 1);
+    assert_eq!(doc["findings"][0]["line"], 1);
 
     let (failed, output) = lint_cli(&["--since", "3"]).await;
     assert!(!failed, "{output}");

@@ -312,8 +312,32 @@ fn u_unparsed(s: &mut Schema) {
     only(
         s,
         PG,
-        "CREATE STATISTICS accounts_stats ON age, plan FROM accounts",
+        "SECURITY LABEL FOR selinux ON TABLE accounts IS 'system_u:object_r:sepgsql_table_t:s0'",
     );
+}
+
+#[migration(version = 46)]
+fn u_reindex(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "REINDEX INDEX accounts_pkey");
+}
+
+#[migration(version = 47)]
+fn u_refresh_materialized_view(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "REFRESH MATERIALIZED VIEW account_plans");
+}
+
+#[migration(version = 48, transaction = false)]
+fn u_vacuum_full(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "VACUUM FULL accounts");
+}
+
+#[migration(version = 49)]
+fn u_cluster(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "CLUSTER accounts USING accounts_pkey");
 }
 
 // ---- Safe patterns ----
@@ -593,6 +617,25 @@ fn s_targeted_delete(s: &mut Schema) {
     all(s, "DELETE FROM notes WHERE id = 2");
 }
 
+#[migration(version = 81, transaction = false)]
+fn s_reindex_concurrently(s: &mut Schema) {
+    only(s, PG, "REINDEX INDEX CONCURRENTLY accounts_pkey");
+}
+
+#[migration(version = 82)]
+fn s_refresh_concurrently(s: &mut Schema) {
+    only(
+        s,
+        PG,
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY account_plans",
+    );
+}
+
+#[migration(version = 83, transaction = false)]
+fn s_plain_vacuum(s: &mut Schema) {
+    only(s, PG, "VACUUM (ANALYZE) accounts");
+}
+
 // ---- Every backend: unsafe, destructive (last: they remove what others use) ----
 
 #[migration(version = 90)]
@@ -619,6 +662,19 @@ fn u_drop_table(s: &mut Schema) {
     all(s, "DROP TABLE books");
 }
 
+#[migration(version = 94)]
+fn u_truncate(s: &mut Schema) {
+    timeout(s);
+    all(s, "TRUNCATE TABLE notes");
+}
+
+#[migration(version = 95)]
+fn u_lock_table(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "LOCK TABLE accounts IN SHARE MODE");
+    only(s, MY, "LOCK TABLES accounts READ");
+}
+
 /// (version, backend, rule): every finding the corpus should produce.
 fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
     let mut e = BTreeSet::new();
@@ -640,6 +696,11 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
         (24, "pg_missing_lock_timeout"),
         (35, "pg_type_change_rewrite"),
         (45, "unparsed_statement"),
+        (46, "pg_reindex_not_concurrent"),
+        (47, "pg_refresh_not_concurrent"),
+        (48, "pg_vacuum_full"),
+        (49, "pg_cluster"),
+        (95, "lock_table"),
     ] {
         e.insert((version, PG, rule));
     }
@@ -656,6 +717,7 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
             (91, "drop_column"),
             (92, "rename_table"),
             (93, "drop_table"),
+            (94, "truncate_table"),
         ] {
             e.insert((version, backend, rule));
         }
@@ -671,6 +733,7 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
         (42, "mysql_locking_ddl"),
         (43, "mysql_locking_ddl"),
         (44, "mysql_foreign_key"),
+        (95, "lock_table"),
     ] {
         e.insert((version, MY, rule));
     }

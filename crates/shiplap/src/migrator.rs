@@ -398,14 +398,23 @@ impl<'c> Migrator<'c> {
             self.finish(conn, rows.is_err() || resumable.is_err()).await;
             (rows?, resumable?)
         };
+        let rendered = self.rendered_up()?;
         let plan = self.plan_up(
-            &self.rendered_up()?,
+            &rendered,
             rows.as_deref().unwrap_or_default(),
             &resumable,
             to,
             single_transaction,
         )?;
         let mut script = String::new();
+        // What the lint would say when `up` runs this for real.
+        let (blocking, warnings) = self.lint_pending(&rendered, &plan);
+        for line in &blocking {
+            script.push_str(&format!("-- up would refuse (lint error): {line}\n"));
+        }
+        for line in &warnings {
+            script.push_str(&format!("-- lint warning: {line}\n"));
+        }
         if let Some(file) = missing {
             script.push_str(&format!(
                 "-- there is no database at {} yet: `up` creates it\n",

@@ -55,7 +55,11 @@ pub(super) fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<O
                 f.rule, f.version, f.name, f.source, f.backend
             );
             if let Some(statement) = &f.statement {
-                let _ = writeln!(out, "  {statement}");
+                let at = match (f.step, f.line) {
+                    (Some(step), Some(line)) => format!("step {step}, line {line}: "),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "  {at}{}", excerpt(statement));
             }
             let _ = writeln!(out, "  {}", f.message);
             match &f.allowed {
@@ -67,6 +71,19 @@ pub(super) fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<O
                 }
             }
             out.push('\n');
+        }
+        // A summary per rule: how many findings each, and of them how many acknowledged.
+        let mut per_rule: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for f in &findings {
+            let (count, allowed) = per_rule.entry(f.rule).or_default();
+            *count += 1;
+            *allowed += usize::from(f.allowed.is_some());
+        }
+        if !per_rule.is_empty() {
+            out.push_str("by rule:\n");
+            for (rule, (count, allowed)) in &per_rule {
+                let _ = writeln!(out, "  {rule:<32} {count:>5}  ({allowed} acknowledged)");
+            }
         }
         let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
         let _ = writeln!(
@@ -83,4 +100,43 @@ pub(super) fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<O
         check_failed: errors > 0,
         error: None,
     })
+}
+
+/// A statement as a finding shows it: at most five lines, each at most 160 characters,
+/// the rest elided, indented under the finding.
+fn excerpt(statement: &str) -> String {
+    const LINES: usize = 5;
+    const WIDTH: usize = 160;
+    let lines: Vec<&str> = statement.lines().collect();
+    let mut shown: Vec<String> = lines
+        .iter()
+        .take(LINES)
+        .map(|line| match line.char_indices().nth(WIDTH) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => (*line).to_owned(),
+        })
+        .collect();
+    if lines.len() > LINES {
+        shown.push(format!("… ({} more lines)", lines.len() - LINES));
+    }
+    shown.join("\n    ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn long_statements_are_cut_to_a_few_lines() {
+        let long = (1..=9)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            excerpt(&long),
+            "line 1\n    line 2\n    line 3\n    line 4\n    line 5\n    … (4 more lines)"
+        );
+        let wide = "x".repeat(200);
+        assert_eq!(excerpt(&wide).chars().count(), 161);
+    }
 }

@@ -9,7 +9,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-use super::{LintOptions, Subject};
+use super::{LintOptions, Subject, split};
 
 mod alter;
 mod types;
@@ -19,12 +19,25 @@ use crate::migration::Kind;
 use types::int_bits;
 
 /// A finding before it is dressed: (rule, statement, message).
-pub(super) type Raw = (&'static str, Option<String>, String);
+pub(super) type Raw = (&'static str, Option<Stmt>, String);
+
+/// A statement of a migration, and where it is: its step (from 1, in the order the
+/// migration renders them) and its line within that step's SQL (from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Stmt {
+    pub(super) sql: String,
+    pub(super) step: usize,
+    pub(super) line: usize,
+}
 
 /// What the migrations so far have built.
 #[derive(Debug, Default)]
 pub(super) struct SchemaState {
     tables: HashMap<String, TableState>,
+    /// Tables and views created by migrations not applied yet (pending on the database
+    /// being migrated, or from `--since` on): new when the later migrations of the same
+    /// deploy reach them, so changing them locks nobody.
+    fresh: HashSet<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -65,12 +78,16 @@ struct Walk<'a> {
     /// Constraints added NOT VALID in this migration.
     not_valid: HashSet<String>,
     /// The first statement taking a strong lock on an existing table (PostgreSQL).
-    strong_lock: Option<String>,
+    strong_lock: Option<Stmt>,
     lock_timeout_set: bool,
-    ddl: Option<String>,
-    dml: Option<String>,
-    /// The statement being looked at.
+    ddl: Option<Stmt>,
+    dml: Option<Stmt>,
+    /// The statement being looked at, and where it is.
     sql: String,
+    step: usize,
+    line: usize,
+    /// Statements read, and those the parser refused (for the corpus figures).
+    statements: usize,
 }
 
 /// Lints one migration, and records what it builds in `schema`.
@@ -79,7 +96,7 @@ pub(super) fn migration(
     subject: &Subject,
     backend: Backend,
     options: LintOptions,
-) -> Vec<Raw> {
+) -> (Vec<Raw>, usize) {
     let mut walk = Walk {
         backend,
         subject,
@@ -93,27 +110,81 @@ pub(super) fn migration(
         ddl: None,
         dml: None,
         sql: String::new(),
+        step: 0,
+        line: 0,
+        statements: 0,
     };
     let dialect: Box<dyn Dialect> = match backend {
         Backend::Postgres => Box::new(PostgreSqlDialect {}),
         Backend::MySql => Box::new(MySqlDialect {}),
         Backend::Sqlite => Box::new(SQLiteDialect {}),
     };
-    for sql in &subject.statements {
-        walk.sql = sql.trim().trim_end_matches(';').to_owned();
-        let (text, concurrently) = walk.work_around_parser(&walk.sql.clone());
-        let Some(text) = text else { continue };
-        match Parser::parse_sql(&*dialect, &text) {
-            Ok(statements) => {
-                for statement in statements {
-                    walk.statement(&statement, concurrently);
+    // Each statement on its own: one the parser refuses hides nothing else.
+    for (step, sql) in subject.statements.iter().enumerate() {
+        for piece in split::split(sql, backend) {
+            walk.sql = piece.text.to_owned();
+            walk.step = step + 1;
+            walk.line = piece.line;
+            walk.statements += 1;
+            let (text, concurrently) = walk.work_around_parser(&walk.sql.clone());
+            let Some(text) = text else { continue };
+            match Parser::parse_sql(&*dialect, &text) {
+                Ok(statements) => {
+                    for statement in statements {
+                        walk.statement(&statement, concurrently);
+                    }
+                }
+                Err(e) => {
+                    if !walk.recognize(&*dialect) {
+                        walk.find("unparsed_statement", format!("could not parse it: {e}"));
+                    }
                 }
             }
-            Err(e) => walk.find("unparsed_statement", format!("could not parse it: {e}")),
         }
     }
     walk.finish(options);
-    walk.found
+    let pending = subject.pending || options.since.is_some_and(|since| subject.version >= since);
+    if pending {
+        walk.schema.fresh.extend(walk.created.iter().cloned());
+    }
+    (walk.found, walk.statements)
+}
+
+/// The text between a `DO` block's dollar quotes.
+fn dollar_body(code: &str) -> Option<&str> {
+    let open = code.find('$')?;
+    let tag_end = open + 1 + code[open + 1..].find('$')?;
+    let tag = &code[open..=tag_end];
+    let close = code[tag_end + 1..].rfind(tag)? + tag_end + 1;
+    Some(&code[tag_end + 1..close])
+}
+
+/// The SQL statement in a piece of PL/pgSQL, after the block and branch words that may
+/// lead it (`BEGIN`, `DECLARE ...`, `IF ... THEN`, `ELSE`, `LOOP`); `None` for
+/// PL/pgSQL's own statements.
+fn plpgsql_sql(piece: &str) -> Option<&str> {
+    const SQL: &[&str] = &[
+        "ALTER", "CREATE", "DROP", "UPDATE", "DELETE", "INSERT", "TRUNCATE", "REINDEX", "CLUSTER",
+        "VACUUM", "LOCK", "REFRESH",
+    ];
+    let mut rest = split::without_leading_comments(piece);
+    loop {
+        let upper = rest.to_ascii_uppercase();
+        let first = upper.split_whitespace().next()?;
+        let skip_to = match first {
+            "BEGIN" | "ELSE" | "LOOP" => Some(first.len()),
+            "IF" | "ELSIF" | "WHEN" => upper.find(" THEN").map(|at| at + " THEN".len()),
+            "DECLARE" => upper.find("BEGIN").map(|at| at + "BEGIN".len()),
+            _ => None,
+        };
+        match skip_to {
+            Some(at) => rest = rest[at..].trim_start(),
+            None => {
+                let word = first.trim_end_matches(|c: char| !c.is_ascii_alphabetic());
+                return SQL.contains(&word).then_some(rest);
+            }
+        }
+    }
 }
 
 fn name_of(name: &ObjectName) -> String {
@@ -125,7 +196,17 @@ fn name_of(name: &ObjectName) -> String {
 
 impl Walk<'_> {
     fn find(&mut self, rule: &'static str, message: String) {
-        self.found.push((rule, Some(self.sql.clone()), message));
+        let here = self.here();
+        self.found.push((rule, Some(here), message));
+    }
+
+    /// The statement being looked at, with where it is.
+    fn here(&self) -> Stmt {
+        Stmt {
+            sql: self.sql.clone(),
+            step: self.step,
+            line: self.line,
+        }
     }
 
     fn pg(&self) -> bool {
@@ -136,33 +217,184 @@ impl Walk<'_> {
         self.backend == Backend::MySql
     }
 
-    /// Whether `table` existed before this migration (an unknown table is assumed to).
+    fn sqlite(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
+    /// Whether `table` existed before this migration (an unknown table is assumed to):
+    /// not created by it, nor by a pending migration before it.
     fn existing(&self, table: &str) -> bool {
-        !self.created.contains(table)
+        !self.created.contains(table) && !self.schema.fresh.contains(table)
     }
 
     fn ddl(&mut self) {
         if self.ddl.is_none() {
-            self.ddl = Some(self.sql.clone());
+            self.ddl = Some(self.here());
         }
     }
 
     fn strong_lock(&mut self) {
         if self.strong_lock.is_none() {
-            self.strong_lock = Some(self.sql.clone());
+            self.strong_lock = Some(self.here());
         }
+    }
+
+    /// A statement the parser refused, recognised by its first words: statements whose
+    /// effect on a live database is known (catalog changes that take brief locks) count
+    /// as read; a `DO` block's SQL statements are read one by one. `false` when it is
+    /// not one of them.
+    fn recognize(&mut self, dialect: &dyn Dialect) -> bool {
+        let code = split::without_leading_comments(&self.sql).to_owned();
+        let upper = code.to_ascii_uppercase();
+        let words: Vec<&str> = upper.split_whitespace().take(6).collect();
+        match words.as_slice() {
+            ["DO", ..] if self.pg() => {
+                self.do_block(&code, dialect);
+                true
+            }
+            // A new function, procedure, trigger, type, statistics object or policy, or
+            // a comment, grant, or sequence setting: catalog changes, no table rewritten.
+            [
+                "CREATE",
+                "OR",
+                "REPLACE",
+                "FUNCTION" | "PROCEDURE" | "TRIGGER",
+                ..,
+            ]
+            | [
+                "CREATE",
+                "FUNCTION" | "PROCEDURE" | "TRIGGER" | "STATISTICS" | "POLICY" | "TYPE",
+                ..,
+            ]
+            | ["CREATE", "CONSTRAINT", "TRIGGER", ..]
+            | [
+                "ALTER",
+                "SEQUENCE" | "POLICY" | "FUNCTION" | "PROCEDURE" | "STATISTICS",
+                ..,
+            ]
+            | ["ALTER", "TYPE", _, "ADD", "VALUE", ..]
+            | ["ALTER", "TYPE", _, "RENAME", "VALUE", ..]
+            | ["COMMENT", "ON", ..]
+            | ["GRANT" | "REVOKE", ..]
+            | ["ANALYZE" | "ANALYSE", ..]
+                if self.pg() =>
+            {
+                self.ddl();
+                true
+            }
+            // Only changes a foreign key's deferrability: no rows are checked, but it is
+            // an ALTER TABLE, which waits for every query of the table.
+            ["ALTER", "TABLE", ..] if self.pg() && upper.contains(" ALTER CONSTRAINT ") => {
+                self.ddl();
+                self.strong_lock();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The SQL statements of a `DO` block's body, each linted as if it stood alone
+    /// (PL/pgSQL's own statements — IF, PERFORM, RAISE, assignments — are skipped).
+    fn do_block(&mut self, code: &str, dialect: &dyn Dialect) {
+        let Some(body) = dollar_body(code) else {
+            return;
+        };
+        let (outer, step, line) = (self.sql.clone(), self.step, self.line);
+        for piece in split::split(body, Backend::Postgres) {
+            let Some(inner) = plpgsql_sql(piece.text) else {
+                continue;
+            };
+            let skipped = piece.text.len() - inner.len();
+            self.sql = inner.to_owned();
+            self.line = line + piece.line - 1 + piece.text[..skipped].matches('\n').count();
+            let (text, concurrently) = self.work_around_parser(&self.sql.clone());
+            if let Some(text) = text
+                && let Ok(statements) = Parser::parse_sql(dialect, &text)
+            {
+                for statement in statements {
+                    self.statement(&statement, concurrently);
+                }
+            }
+        }
+        (self.sql, self.step, self.line) = (outer, step, line);
     }
 
     /// Statements sqlparser does not parse, handled here: the text to parse instead (or
     /// none, when this function dealt with it) and whether it says CONCURRENTLY.
     fn work_around_parser(&mut self, sql: &str) -> (Option<String>, bool) {
-        let words: Vec<String> = sql
+        let words: Vec<String> = split::without_leading_comments(sql)
             .split_whitespace()
-            .take(4)
+            .take(8)
             .map(str::to_ascii_uppercase)
             .collect();
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let concurrently = words.contains(&"CONCURRENTLY");
         match words.as_slice() {
+            ["REINDEX", ..] if self.pg() => {
+                if concurrently && self.subject.transaction {
+                    self.find(
+                        "pg_concurrently_in_transaction",
+                        "REINDEX CONCURRENTLY inside the migration's transaction fails".into(),
+                    );
+                }
+                if !concurrently {
+                    self.strong_lock();
+                    self.find(
+                        "pg_reindex_not_concurrent",
+                        "rebuilds indexes while blocking writes".into(),
+                    );
+                }
+                self.ddl();
+                (None, false)
+            }
+            ["REFRESH", "MATERIALIZED", "VIEW", ..] if self.pg() => {
+                if !concurrently {
+                    self.strong_lock();
+                    self.find(
+                        "pg_refresh_not_concurrent",
+                        "rebuilds the view while every read of it waits".into(),
+                    );
+                }
+                (None, false)
+            }
+            ["VACUUM", rest @ ..] if self.pg() => {
+                if rest.iter().any(|w| *w == "FULL" || w.starts_with("(FULL")) {
+                    self.strong_lock();
+                    self.find(
+                        "pg_vacuum_full",
+                        "rewrites the table under an exclusive lock".into(),
+                    );
+                }
+                (None, false)
+            }
+            ["CLUSTER", ..] if self.pg() => {
+                self.strong_lock();
+                self.find(
+                    "pg_cluster",
+                    "rewrites the table under an exclusive lock".into(),
+                );
+                (None, false)
+            }
+            ["LOCK", "TABLE" | "TABLES", ..] | ["LOCK", _, ..] if !self.sqlite() => {
+                if self.pg() {
+                    self.strong_lock();
+                }
+                self.find(
+                    "lock_table",
+                    "holds a table lock until the migration's transaction ends".into(),
+                );
+                (None, false)
+            }
+            ["TRUNCATE", ..] => {
+                if self.pg() {
+                    self.strong_lock();
+                }
+                if self.dml.is_none() {
+                    self.dml = Some(self.here());
+                }
+                self.find("truncate_table", "deletes every row of the table".into());
+                (None, false)
+            }
             // DROP INDEX CONCURRENTLY: parse it without the keyword, remember it.
             ["DROP", "INDEX", "CONCURRENTLY", ..] => {
                 let at = sql.to_ascii_uppercase().find("CONCURRENTLY").unwrap_or(0);
@@ -177,7 +409,7 @@ impl Walk<'_> {
                 );
                 (None, false)
             }
-            ["ALTER", "TABLE", _, "CONVERT"] if self.mysql() => {
+            ["ALTER", "TABLE", _, "CONVERT", ..] if self.mysql() => {
                 self.ddl();
                 self.find(
                     "mysql_table_copy",
@@ -286,7 +518,8 @@ impl Walk<'_> {
                     let name = name_of(name);
                     match object_type {
                         ObjectType::Table => {
-                            if self.existing(&name) {
+                            // Data goes with it unless this very migration made it.
+                            if !self.created.contains(&name) {
                                 self.strong_lock();
                                 self.find(
                                     "drop_table",
@@ -347,17 +580,22 @@ impl Walk<'_> {
             }
             Statement::Insert(_) => {
                 if self.dml.is_none() {
-                    self.dml = Some(self.sql.clone());
+                    self.dml = Some(self.here());
                 }
             }
             Statement::Query(_) => {}
+            Statement::CreateView(view) => {
+                // A view (materialized or not) made here is new: indexing it locks nobody.
+                self.ddl();
+                self.created.insert(name_of(&view.name));
+            }
             _ => self.ddl(),
         }
     }
 
     fn dml_statement(&mut self, whole_table: bool, table: &str) {
         if self.dml.is_none() {
-            self.dml = Some(self.sql.clone());
+            self.dml = Some(self.here());
         }
         if whole_table && self.subject.transaction {
             let table = table.trim_matches(['"', '`']).to_owned();

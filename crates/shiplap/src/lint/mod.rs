@@ -10,6 +10,7 @@
 
 mod analyze;
 mod rules;
+mod split;
 
 use std::collections::HashMap;
 
@@ -41,6 +42,11 @@ pub struct Finding {
     pub source: String,
     /// The offending statement, when one is at fault.
     pub statement: Option<String>,
+    /// Where the statement is: its step (from 1, in the order the migration renders
+    /// them) and its line within that step's SQL (from 1).
+    pub step: Option<usize>,
+    /// See [`step`](Self::step).
+    pub line: Option<usize>,
     /// What is wrong here.
     pub message: String,
     /// Why it is dangerous on this backend.
@@ -75,6 +81,9 @@ pub struct Subject {
     pub allow: Vec<(String, String)>,
     /// Its up statements' SQL, in order.
     pub statements: Vec<String>,
+    /// Not applied yet on the database the lint looks at: the tables it creates are new
+    /// when later migrations of the same deploy change them.
+    pub pending: bool,
 }
 
 /// What the lint may assume about how migrations are run.
@@ -102,6 +111,7 @@ impl Subject {
                 .map(|(rule, why)| ((*rule).to_owned(), (*why).to_owned()))
                 .collect(),
             statements: rendered.statements.iter().map(|s| s.sql.clone()).collect(),
+            pending: false,
         }
     }
 }
@@ -131,12 +141,22 @@ pub fn lint(
     Ok(findings)
 }
 
+/// How many statements the migrations hold for `backend`, each raw text split into its
+/// statements as the lint reads them.
+pub fn statement_count(subjects: &[Subject], backend: Backend) -> usize {
+    subjects
+        .iter()
+        .flat_map(|s| &s.statements)
+        .map(|sql| split::split(sql, backend).len())
+        .sum()
+}
+
 /// Lints migrations (sorted by version) for one backend.
 pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOptions) -> Vec<Finding> {
     let mut schema = analyze::SchemaState::default();
     let mut findings = Vec::new();
     for subject in subjects {
-        let found = analyze::migration(&mut schema, subject, backend, options);
+        let (found, _) = analyze::migration(&mut schema, subject, backend, options);
         if options.since.is_some_and(|since| subject.version < since) {
             continue;
         }
@@ -154,7 +174,9 @@ pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOption
                 version: subject.version,
                 name: subject.name.clone(),
                 source: subject.source.clone(),
-                statement,
+                step: statement.as_ref().map(|s| s.step),
+                line: statement.as_ref().map(|s| s.line),
+                statement: statement.map(|s| s.sql),
                 message,
                 why: info.why,
                 fix: info.fix,

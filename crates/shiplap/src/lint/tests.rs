@@ -58,6 +58,7 @@ impl Case {
             transaction,
             allow: Vec::new(),
             statements: sql.iter().map(|s| (*s).to_owned()).collect(),
+            pending: false,
         };
         let mut subjects: Vec<Subject> = self
             .before
@@ -371,6 +372,7 @@ fn acknowledged_findings_do_not_block_and_since_skips_older_ones() {
         transaction: true,
         allow,
         statements: vec![sql.to_owned()],
+        pending: false,
     };
     let subjects = [
         make(1, USERS_LITE, Vec::new()),
@@ -416,5 +418,54 @@ fn every_rule_is_known_to_the_macro() {
     assert_eq!(
         listed, ours,
         "shiplap-macros/src/rules.rs lists other rules"
+    );
+}
+
+/// A table created by a migration not applied yet is new when a later migration of the
+/// same deploy indexes it: nothing to lock. Applied, it is an existing table.
+#[test]
+fn tables_of_pending_migrations_are_new() {
+    let subject = |version: i64, sql: &str, pending: bool| Subject {
+        version,
+        name: format!("m{version}"),
+        source: "f:1".into(),
+        kind: Kind::Schema,
+        transaction: true,
+        allow: Vec::new(),
+        statements: vec!["SET lock_timeout = '5s'".into(), sql.to_owned()],
+        pending,
+    };
+    let rules = |pending: bool, since: Option<i64>| -> Vec<&'static str> {
+        let subjects = [
+            subject(1, "CREATE TABLE t (id bigint PRIMARY KEY, n int)", pending),
+            subject(2, "CREATE INDEX t_n ON t (n)", pending),
+            subject(3, "DROP TABLE t", pending),
+        ];
+        let options = LintOptions {
+            since,
+            statement_lock_timeout: false,
+        };
+        lint_subjects(&subjects, Postgres, options)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    };
+    assert_eq!(
+        rules(false, None),
+        ["pg_index_not_concurrent", "drop_table"]
+    );
+    assert_eq!(
+        rules(true, None),
+        ["drop_table"],
+        "pending: the index is on a new table"
+    );
+    assert_eq!(
+        rules(false, Some(1)),
+        ["drop_table"],
+        "--since 1: the same without a database"
+    );
+    assert_eq!(
+        rules(false, Some(2)),
+        ["pg_index_not_concurrent", "drop_table"]
     );
 }

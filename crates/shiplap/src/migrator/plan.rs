@@ -52,16 +52,39 @@ impl Migrator<'_> {
     /// Refuses to apply migrations with lint errors nobody acknowledged (unless
     /// `skip_lint`). Every migration is read (from `rendered`, all of them rendered up),
     /// so the lint knows which tables exist.
-    #[cfg(feature = "lint")]
+    /// Refuses to apply migrations with lint errors nobody acknowledged (with
+    /// [`Options::lint`](super::Options::lint)); logs the warnings it lets pass. Every
+    /// migration is read (from `rendered`, all of them rendered up), so the lint knows
+    /// which tables exist.
     pub(super) fn check_lint(
         &self,
         rendered: &[(&'static Migration, Rendered)],
         plan: &[Planned],
     ) -> Result<()> {
+        let (blocking, warnings) = self.lint_pending(rendered, plan);
+        for warning in &warnings {
+            tracing::warn!("lint: {warning}");
+        }
+        if blocking.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Lint { findings: blocking })
+        }
+    }
+
+    /// The lint's findings on the migrations of `plan`, one line each: the errors nobody
+    /// acknowledged (which make `up` refuse), and the warnings. None without
+    /// [`Options::lint`](super::Options::lint) or the `lint` feature.
+    #[cfg(feature = "lint")]
+    pub(super) fn lint_pending(
+        &self,
+        rendered: &[(&'static Migration, Rendered)],
+        plan: &[Planned],
+    ) -> (Vec<String>, Vec<String>) {
         use crate::lint;
 
         if !self.options.lint || plan.is_empty() {
-            return Ok(());
+            return (Vec::new(), Vec::new());
         }
         let pending: HashSet<i64> = plan.iter().map(|p| p.migration.version()).collect();
         let options = lint::LintOptions {
@@ -70,33 +93,42 @@ impl Migrator<'_> {
         };
         let subjects: Vec<lint::Subject> = rendered
             .iter()
-            .map(|(m, r)| lint::Subject::new(m, r))
-            .collect();
-        let blocking: Vec<String> = lint::lint_subjects(&subjects, self.backend(), options)
-            .into_iter()
-            .filter(|f| f.blocks() && pending.contains(&f.version))
-            .map(|f| {
-                format!(
-                    "{} {} ({}): {}: {}",
-                    f.version, f.name, f.source, f.rule, f.message
-                )
+            .map(|(m, r)| {
+                let mut subject = lint::Subject::new(m, r);
+                subject.pending = pending.contains(&m.version());
+                subject
             })
             .collect();
-        if blocking.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Lint { findings: blocking })
+        let (mut blocking, mut warnings) = (Vec::new(), Vec::new());
+        for f in lint::lint_subjects(&subjects, self.backend(), options) {
+            if f.allowed.is_some() || !pending.contains(&f.version) {
+                continue;
+            }
+            let at = match (f.step, f.line) {
+                (Some(step), Some(line)) => format!(", step {step}, line {line}"),
+                _ => String::new(),
+            };
+            let line = format!(
+                "{} {} ({}{at}): {}: {}",
+                f.version, f.name, f.source, f.rule, f.message
+            );
+            if f.blocks() {
+                blocking.push(line);
+            } else {
+                warnings.push(line);
+            }
         }
+        (blocking, warnings)
     }
 
-    /// Without the `lint` feature there is no lint to refuse with: see [`Options::lint`].
+    /// Without the `lint` feature there is no lint: see [`Options::lint`](super::Options::lint).
     #[cfg(not(feature = "lint"))]
-    pub(super) fn check_lint(
+    pub(super) fn lint_pending(
         &self,
         _rendered: &[(&'static Migration, Rendered)],
         _plan: &[Planned],
-    ) -> Result<()> {
-        Ok(())
+    ) -> (Vec<String>, Vec<String>) {
+        (Vec::new(), Vec::new())
     }
 
     /// Dirty data migrations that `up` runs again rather than refusing: those whose
