@@ -285,7 +285,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
         Command::New(args) => new::new(args, json).map(Outcome::from),
         #[cfg(feature = "lint")]
-        Command::Lint(args) => lint::lint(args, registry, json),
+        Command::Lint(args) => lint::lint(args, registry, json).await,
         Command::Up(args) => {
             let m = m()
                 .allow_out_of_order(args.allow_out_of_order)

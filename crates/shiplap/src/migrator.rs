@@ -33,6 +33,8 @@ mod history_table;
 mod options;
 mod plan;
 mod repair;
+#[cfg(feature = "lint")]
+mod sizes;
 
 use database::Target;
 pub use database::{Database, Lent};

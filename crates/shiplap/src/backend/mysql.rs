@@ -31,6 +31,12 @@ pub(crate) fn lock_timeout(timeout: Duration) -> String {
     )
 }
 
+/// Each table's estimated rows and bytes (data and indexes) in the current database,
+/// one text row each: `name<TAB>rows<TAB>bytes`.
+pub(crate) const TABLE_SIZES: &str = "SELECT CAST(CONCAT(table_name, CHAR(9), \
+     COALESCE(table_rows, ''), CHAR(9), COALESCE(data_length + index_length, '')) AS CHAR) \
+     FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+
 /// The current database's name, as text (empty when none is selected).
 pub(crate) const CURRENT_DATABASE: &str = "SELECT CAST(COALESCE(DATABASE(), '') AS CHAR)";
 

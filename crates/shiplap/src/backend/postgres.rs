@@ -112,6 +112,15 @@ pub(crate) async fn connect(url: &str) -> Result<sqlx::PgConnection, sqlx::Error
 pub(crate) const RESET_SESSION: &str = "SELECT set_config(name, reset_val, false) FROM pg_settings \
      WHERE name IN ('lock_timeout', 'client_connection_check_interval')";
 
+/// Each table's estimated rows and total bytes (indexes and TOAST included) in the
+/// schemas of the search path, one text row each: `name<TAB>rows<TAB>bytes`; rows empty
+/// when the table was never analyzed.
+pub(crate) const TABLE_SIZES: &str = "SELECT c.relname || chr(9) || \
+     CASE WHEN c.reltuples < 0 THEN '' ELSE c.reltuples::bigint::text END || chr(9) || \
+     pg_total_relation_size(c.oid)::text \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false))";
+
 /// `--statement-lock-timeout` for the session.
 pub(crate) fn lock_timeout(timeout: Duration) -> String {
     format!("SET lock_timeout = '{}ms'", timeout.as_millis())

@@ -36,6 +36,16 @@ pub(crate) fn in_memory(file: &str) -> bool {
     file.is_empty() || file == ":memory:" || file.starts_with("file::memory:")
 }
 
+/// The tables of the main database (not SQLite's own).
+pub(crate) const TABLES: &str =
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+
+/// A cheap estimate of a table's rows: its largest rowid (a lookup in the b-tree, not a
+/// scan), as text; fails for a `WITHOUT ROWID` table.
+pub(crate) fn estimated_rows(quoted_table: &str) -> String {
+    format!("SELECT CAST(COALESCE(MAX(rowid), 0) AS TEXT) FROM {quoted_table}")
+}
+
 /// The query that names the file of the connection's main database (empty in memory).
 pub(crate) const MAIN_FILE: &str = "SELECT file FROM pragma_database_list WHERE name = 'main'";
 

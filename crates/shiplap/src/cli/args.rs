@@ -166,6 +166,14 @@ pub struct LintArgs {
     /// then do not queue traffic behind them (see `pg_missing_lock_timeout`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub statement_lock_timeout: Option<Duration>,
+    /// Lint for this database (its backend only): the migrations it has not applied are
+    /// the pending ones, and each finding shows its table's rows and bytes; a lock on a
+    /// small table only warns (`[lint] small_table_rows` in ./shiplap.toml). Reads only.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The history table, with `--database-url`.
+    #[arg(long, value_name = "NAME", default_value = crate::history::DEFAULT_TABLE)]
+    pub table: String,
 }
 
 /// Arguments of `new`.

@@ -19,6 +19,12 @@ pub(super) struct Config {
 pub(super) struct LintConfig {
     /// Report only migrations from this version on.
     pub(super) since: Option<i64>,
+    /// With `lint --database-url`: a table with fewer rows is small, and what locks or
+    /// rewrites it only warns (default 10,000).
+    pub(super) small_table_rows: Option<i64>,
+    /// The same in bytes, for a table whose rows the database does not know (default
+    /// 64 MiB).
+    pub(super) small_table_bytes: Option<i64>,
 }
 
 impl Config {

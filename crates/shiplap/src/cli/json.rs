@@ -98,6 +98,9 @@ pub(super) struct SqlItem {
 #[cfg(feature = "lint")]
 #[derive(Debug, Serialize)]
 pub(super) struct LintDoc<'a> {
+    /// With `--database-url`: the database whose sizes and history the lint read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) database: Option<String>,
     pub(super) backends: &'a [Backend],
     pub(super) since: Option<i64>,
     pub(super) errors: usize,

@@ -8,32 +8,64 @@ use super::Outcome;
 use super::args::LintArgs;
 use super::config::Config;
 use super::json::{LintDoc, text};
+use std::collections::HashSet;
+
 use crate::backend::Backend;
+use crate::database_url::{DatabaseUrl, UrlSource};
 use crate::error::Result;
 use crate::lint;
+use crate::migrator::Migrator;
 use crate::registry::Registry;
 
 /// Lints `registry`; returns what to print, failing the check on an unacknowledged error.
-pub(super) fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<Outcome> {
-    let backends = if args.backend.is_empty() {
-        Backend::ALL.to_vec()
-    } else {
-        args.backend.clone()
-    };
-    let since = match args.since {
-        Some(since) => Some(since),
-        None => Config::read(Path::new("shiplap.toml"))?.lint.since,
-    };
+/// With `--database-url`, on that database's backend only: the migrations it has not
+/// applied are the pending ones, and each finding gets its table's live size.
+pub(super) async fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<Outcome> {
+    let config = Config::read(Path::new("shiplap.toml"))?;
+    let since = args.since.or(config.lint.since);
     let options = lint::LintOptions {
         since,
         statement_lock_timeout: args.statement_lock_timeout.is_some(),
     };
-    let findings = lint::lint(registry, &backends, options)?;
+    let (backends, findings, database) = match &args.database_url {
+        None => {
+            let backends = if args.backend.is_empty() {
+                Backend::ALL.to_vec()
+            } else {
+                args.backend.clone()
+            };
+            let findings = lint::lint(registry, &backends, options)?;
+            (backends, findings, None)
+        }
+        Some(url) => {
+            let url = DatabaseUrl::parse(url, UrlSource::Flag)?;
+            let backend = url.backend();
+            let m = Migrator::new(registry.clone(), url).table(args.table.clone());
+            let applied: HashSet<i64> = m.history().await?.iter().map(|r| r.version).collect();
+            let started = std::time::Instant::now();
+            let sizes = m.table_sizes().await?;
+            tracing::info!(
+                "read {} table sizes in {} ms",
+                sizes.len(),
+                started.elapsed().as_millis()
+            );
+            let mut subjects = lint::subjects(registry, backend)?;
+            for subject in &mut subjects {
+                subject.pending = !applied.contains(&subject.version);
+            }
+            let mut findings = lint::lint_subjects(&subjects, backend, options);
+            let limits =
+                lint::SizeLimits::new(config.lint.small_table_rows, config.lint.small_table_bytes);
+            lint::add_sizes(&mut findings, &sizes, limits);
+            (vec![backend], findings, Some(m.url().to_string()))
+        }
+    };
     let errors = findings.iter().filter(|f| f.blocks()).count();
     let acknowledged = findings.iter().filter(|f| f.allowed.is_some()).count();
     let warnings = findings.len() - errors - acknowledged;
     let output = if json {
         text(&LintDoc {
+            database,
             backends: &backends,
             since,
             errors,

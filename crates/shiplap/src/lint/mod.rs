@@ -10,6 +10,7 @@
 
 mod analyze;
 mod rules;
+mod sizes;
 mod split;
 
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 pub use rules::{RULES, Rule, Severity, rule};
+pub use sizes::{SizeLimits, TableSize, TableSizes};
 
 use crate::backend::Backend;
 use crate::error::Result;
@@ -47,6 +49,12 @@ pub struct Finding {
     pub step: Option<usize>,
     /// See [`step`](Self::step).
     pub line: Option<usize>,
+    /// The table the statement works on, when the lint can tell.
+    pub table: Option<String>,
+    /// The table's rows, as the live database estimates them (`lint --database-url`).
+    pub rows: Option<i64>,
+    /// The table's bytes, indexes included, as the live database reports them.
+    pub bytes: Option<i64>,
     /// What is wrong here.
     pub message: String,
     /// Why it is dangerous on this backend.
@@ -141,6 +149,52 @@ pub fn lint(
     Ok(findings)
 }
 
+/// Adds the live database's size of each finding's table to it. A finding whose harm
+/// grows with the table (a lock held, or a rewrite, as long as the table is big) on a
+/// small table is a warning, not an error: over at once.
+pub fn add_sizes(findings: &mut [Finding], sizes: &TableSizes, limits: SizeLimits) {
+    for f in findings {
+        let Some(size) = f.table.as_ref().and_then(|t| sizes.get(t)) else {
+            continue;
+        };
+        f.rows = size.rows;
+        f.bytes = size.bytes;
+        let rows = size
+            .rows
+            .map_or_else(|| "rows unknown".to_owned(), |r| format!("{r} rows"));
+        let bytes = size
+            .bytes
+            .map_or_else(String::new, |b| format!(", {}", human_bytes(b)));
+        let table = f.table.as_deref().unwrap_or_default();
+        if sizes::SIZE_DEPENDENT.contains(&f.rule) && limits.small(*size) {
+            f.severity = Severity::Warning;
+            f.message = format!(
+                "{} (`{table}` is small: {rows}{bytes}; over at once)",
+                f.message
+            );
+        } else {
+            f.message = format!("{} (`{table}`: {rows}{bytes})", f.message);
+        }
+    }
+}
+
+/// Bytes for people: `12.3 MB`.
+fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    #[allow(clippy::cast_precision_loss)] // a size for people to read
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// How many statements the migrations hold for `backend`, each raw text split into its
 /// statements as the lint reads them.
 pub fn statement_count(subjects: &[Subject], backend: Backend) -> usize {
@@ -174,6 +228,9 @@ pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOption
                 version: subject.version,
                 name: subject.name.clone(),
                 source: subject.source.clone(),
+                table: statement.as_ref().and_then(|s| sizes::table_of(&s.sql)),
+                rows: None,
+                bytes: None,
                 step: statement.as_ref().map(|s| s.step),
                 line: statement.as_ref().map(|s| s.line),
                 statement: statement.map(|s| s.sql),
