@@ -53,6 +53,10 @@ client (psql, sqlite3), and prints the times and their ratios: to the migrations
 cargo xtask bench lint
   The lint's time on the 1000 generated migrations, all three backends.
 
+cargo xtask bench lint-dir DIR [--show-unparsed]
+  The lint on a folder of PostgreSQL migrations, one `.sql` file each, in name order
+  (a real project's history, say): statements, unparsed ones, findings per rule, time.
+
 cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]
   A batched Backfill against one plain UPDATE of every row of a PostgreSQL table:
   throughput, and the longest wait of a concurrent single-row UPDATE.";
@@ -68,6 +72,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("lint") {
         return lint_main();
+    }
+    if args.first().map(String::as_str) == Some("lint-dir") {
+        return lint_dir_main(&args[1..]);
     }
     match Settings::parse(&args).and_then(|settings| run(&settings)) {
         Ok(report) => {
@@ -107,6 +114,94 @@ fn lint_main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `shiplap-bench lint-dir DIR [--show-unparsed]`: the lint over a folder of PostgreSQL
+/// migrations, each file one migration (its text one raw step), in name order.
+fn lint_dir_main(args: &[String]) -> ExitCode {
+    let Some(dir) = args.first() else {
+        eprintln!("shiplap-bench lint-dir: name a folder of .sql files");
+        return ExitCode::from(2);
+    };
+    let show_unparsed = args.iter().any(|a| a == "--show-unparsed");
+    let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect(),
+        Err(e) => {
+            eprintln!("shiplap-bench lint-dir: cannot read {dir}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    files.sort();
+    let mut bytes = 0;
+    let subjects: Vec<shiplap::lint::Subject> = files
+        .iter()
+        .zip(1..)
+        .map(|(file, version)| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            bytes += text.len();
+            shiplap::lint::Subject {
+                version,
+                name: file
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                source: file.display().to_string(),
+                kind: shiplap::Kind::Schema,
+                transaction: true,
+                allow: Vec::new(),
+                statements: vec![text],
+                pending: false,
+            }
+        })
+        .collect();
+    let statements = shiplap::lint::statement_count(&subjects, Backend::Postgres);
+    let mut times = Vec::new();
+    let mut findings = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        findings = shiplap::lint::lint_subjects(&subjects, Backend::Postgres, Default::default());
+        times.push(started.elapsed());
+    }
+    let unparsed: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == "unparsed_statement")
+        .collect();
+    println!(
+        "lint-dir: {} migrations, {:.0} KB, {statements} statements, {} unparsed ({:.2}%), {} findings, {:.1} ms (median of 5)",
+        subjects.len(),
+        bytes as f64 / 1000.0,
+        unparsed.len(),
+        100.0 * unparsed.len() as f64 / statements.max(1) as f64,
+        findings.len(),
+        median(times).as_secs_f64() * 1000.0
+    );
+    let mut per_rule = std::collections::BTreeMap::<&str, usize>::new();
+    for f in &findings {
+        *per_rule.entry(f.rule).or_default() += 1;
+    }
+    for (rule, count) in per_rule {
+        println!("  {rule:<32} {count:>5}");
+    }
+    if show_unparsed {
+        for f in unparsed {
+            let first = f
+                .statement
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default();
+            println!(
+                "unparsed: {} line {:?}: {first}\n  {}",
+                f.name, f.line, f.message
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `shiplap-bench backfill [--rows N] [--postgres-url URL]`.

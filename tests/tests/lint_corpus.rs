@@ -631,6 +631,14 @@ fn s_refresh_concurrently(s: &mut Schema) {
     );
 }
 
+#[migration(version = 84)]
+fn s_drop_own_view(s: &mut Schema) {
+    all(
+        s,
+        "CREATE VIEW scratch_names AS SELECT email FROM accounts; DROP VIEW scratch_names",
+    );
+}
+
 #[migration(version = 83, transaction = false)]
 fn s_plain_vacuum(s: &mut Schema) {
     only(s, PG, "VACUUM (ANALYZE) accounts");
@@ -666,6 +674,19 @@ fn u_drop_table(s: &mut Schema) {
 fn u_truncate(s: &mut Schema) {
     timeout(s);
     all(s, "TRUNCATE TABLE notes");
+}
+
+#[migration(version = 96)]
+fn u_drop_view(s: &mut Schema) {
+    timeout(s);
+    all(s, "DROP VIEW account_names");
+}
+
+#[migration(version = 97)]
+fn u_drop_default(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "ALTER TABLE notes ALTER COLUMN content DROP DEFAULT");
+    only(s, MY, "ALTER TABLE notes ALTER COLUMN content DROP DEFAULT");
 }
 
 #[migration(version = 95)]
@@ -718,6 +739,7 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
             (92, "rename_table"),
             (93, "drop_table"),
             (94, "truncate_table"),
+            (96, "drop_object"),
         ] {
             e.insert((version, backend, rule));
         }
@@ -725,6 +747,7 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
     for backend in [PG, MY] {
         e.insert((34, backend, "int_primary_key"));
         e.insert((35, backend, "narrowing_type"));
+        e.insert((97, backend, "relax_constraint"));
     }
     for (version, rule) in [
         (35, "mysql_table_copy"),

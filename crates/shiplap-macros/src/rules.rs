@@ -21,6 +21,8 @@ pub(crate) const RULES: &[&str] = &[
     "pg_cluster",
     "drop_table",
     "drop_column",
+    "drop_object",
+    "relax_constraint",
     "truncate_table",
     "lock_table",
     "rename_table",

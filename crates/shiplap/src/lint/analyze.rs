@@ -263,13 +263,14 @@ impl Walk<'_> {
             ]
             | [
                 "CREATE",
-                "FUNCTION" | "PROCEDURE" | "TRIGGER" | "STATISTICS" | "POLICY" | "TYPE",
+                "FUNCTION" | "PROCEDURE" | "TRIGGER" | "STATISTICS" | "POLICY" | "TYPE"
+                | "SEQUENCE",
                 ..,
             ]
             | ["CREATE", "CONSTRAINT", "TRIGGER", ..]
             | [
                 "ALTER",
-                "SEQUENCE" | "POLICY" | "FUNCTION" | "PROCEDURE" | "STATISTICS",
+                "SEQUENCE" | "POLICY" | "FUNCTION" | "PROCEDURE" | "STATISTICS" | "TRIGGER",
                 ..,
             ]
             | ["ALTER", "TYPE", _, "ADD", "VALUE", ..]
@@ -528,6 +529,21 @@ impl Walk<'_> {
                             }
                             self.schema.tables.remove(&name);
                         }
+                        ObjectType::View
+                        | ObjectType::MaterializedView
+                        | ObjectType::Type
+                        | ObjectType::Sequence
+                        | ObjectType::Schema
+                            if !self.created.contains(&name) =>
+                        {
+                            self.find(
+                                "drop_object",
+                                format!(
+                                    "drops the {} `{name}`",
+                                    object_type.to_string().to_lowercase()
+                                ),
+                            );
+                        }
                         ObjectType::Index if self.pg() => {
                             if concurrently && self.subject.transaction {
                                 self.find(
@@ -584,6 +600,13 @@ impl Walk<'_> {
                 }
             }
             Statement::Query(_) => {}
+            Statement::DropFunction(_) | Statement::DropProcedure { .. } => {
+                self.ddl();
+                self.find(
+                    "drop_object",
+                    "drops a function or procedure the running release may call".into(),
+                );
+            }
             Statement::CreateView(view) => {
                 // A view (materialized or not) made here is new: indexing it locks nobody.
                 self.ddl();

@@ -176,6 +176,20 @@ pub const RULES: &[Rule] = &[
         fix: "stop reading it in a release first, then drop it, acknowledged with `allow(drop_column = \"why\")`",
     },
     Rule {
+        id: "drop_object",
+        severity: Error,
+        backends: ALL,
+        why: "dropping a view, function, procedure, type, sequence or schema breaks running code that still uses it",
+        fix: "stop using it in a release first, then drop it, acknowledged with `allow(drop_object = \"why\")`",
+    },
+    Rule {
+        id: "relax_constraint",
+        severity: Warning,
+        backends: ALL,
+        why: "dropping a constraint, NOT NULL or a default lets rows in that the running release does not expect (NULLs, duplicates, missing values)",
+        fix: "make sure every reader copes first; a release that writes the new shape, then the migration",
+    },
+    Rule {
         id: "truncate_table",
         severity: Error,
         backends: ALL,

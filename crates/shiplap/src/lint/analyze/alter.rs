@@ -126,6 +126,18 @@ impl Walk<'_> {
                         if let Some(state) = self.schema.tables.get_mut(table) {
                             state.not_null.remove(&column);
                         }
+                        if existing {
+                            self.find(
+                                "relax_constraint",
+                                format!("drops NOT NULL from `{table}.{column}`"),
+                            );
+                        }
+                    }
+                    AlterColumnOperation::DropDefault if existing => {
+                        self.find(
+                            "relax_constraint",
+                            format!("drops the default of `{table}.{column}`"),
+                        );
                     }
                     AlterColumnOperation::SetDataType { data_type, .. } => {
                         self.type_change(table, &column, data_type, existing);
@@ -159,6 +171,12 @@ impl Walk<'_> {
                 constraint,
                 not_valid,
             } => self.add_constraint(table, existing, constraint, *not_valid),
+            AlterTableOperation::DropConstraint { name, .. } if existing => {
+                self.find(
+                    "relax_constraint",
+                    format!("drops the constraint `{name}` of `{table}`"),
+                );
+            }
             AlterTableOperation::ValidateConstraint { name } => {
                 let name = name.value.clone();
                 if self.not_valid.contains(&name) {
