@@ -79,12 +79,24 @@ impl Walk<'_> {
                         ),
                     );
                 }
-                if let Some(state) = self.schema.tables.get_mut(table)
-                    && let Some(data_type) = state.columns.remove(&old_column_name.value)
-                {
-                    state
-                        .columns
-                        .insert(new_column_name.value.clone(), data_type);
+                // What the lint knows of the column goes with its name: its type, whether
+                // it is NOT NULL, and its validated or pending NOT NULL checks.
+                if let Some(state) = self.schema.tables.get_mut(table) {
+                    let (old, new) = (&old_column_name.value, &new_column_name.value);
+                    if let Some(data_type) = state.columns.remove(old) {
+                        state.columns.insert(new.clone(), data_type);
+                    }
+                    for set in [&mut state.not_null, &mut state.not_null_checked] {
+                        set.remove(new);
+                        if set.remove(old) {
+                            set.insert(new.clone());
+                        }
+                    }
+                    for column in state.pending_not_null.values_mut() {
+                        if column == old {
+                            column.clone_from(new);
+                        }
+                    }
                 }
             }
             AlterTableOperation::RenameTable { table_name } => {

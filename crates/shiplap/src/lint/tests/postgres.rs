@@ -310,3 +310,31 @@ fn pg_missing_lock_timeout() {
     );
     quiet(rule, case(Postgres, &[USERS_PG], &[ADD]));
 }
+
+/// A NOT NULL column renamed away, and a nullable one renamed to its name: SET NOT NULL
+/// on the new holder of the name scans the table (the nullability goes with the column).
+#[test]
+fn nullability_follows_a_renamed_column() {
+    const BEFORE: &[&str] = &[
+        "CREATE TABLE t (id bigint PRIMARY KEY, a int NOT NULL, b int)",
+        "ALTER TABLE t RENAME COLUMN a TO old_a",
+        "ALTER TABLE t RENAME COLUMN b TO a",
+    ];
+    let rule = "pg_set_not_null";
+    fires(
+        rule,
+        case(
+            Postgres,
+            BEFORE,
+            &["ALTER TABLE t ALTER COLUMN a SET NOT NULL"],
+        ),
+    );
+    quiet(
+        rule,
+        case(
+            Postgres,
+            BEFORE,
+            &["ALTER TABLE t ALTER COLUMN old_a SET NOT NULL"],
+        ),
+    );
+}
