@@ -294,7 +294,17 @@ fn u_mysql_lock_shared(s: &mut Schema) {
 
 #[migration(version = 43)]
 fn u_mysql_fulltext(s: &mut Schema) {
-    only(s, MY, "CREATE FULLTEXT INDEX notes_body_ft ON notes (body)");
+    // Its own table: once a table has a FULLTEXT index, every ALTER of it locks (99).
+    only(
+        s,
+        MY,
+        "CREATE TABLE articles (id BIGINT PRIMARY KEY, body TEXT)",
+    );
+    only(
+        s,
+        MY,
+        "CREATE FULLTEXT INDEX articles_body_ft ON articles (body)",
+    );
 }
 
 #[migration(version = 44)]
@@ -689,6 +699,20 @@ fn u_drop_default(s: &mut Schema) {
     only(s, MY, "ALTER TABLE notes ALTER COLUMN content DROP DEFAULT");
 }
 
+#[migration(version = 98)]
+fn u_mysql_check(s: &mut Schema) {
+    only(
+        s,
+        MY,
+        "ALTER TABLE accounts ADD CONSTRAINT accounts_age_check CHECK (age >= 0)",
+    );
+}
+
+#[migration(version = 99)]
+fn u_mysql_alter_after_fulltext(s: &mut Schema) {
+    only(s, MY, "ALTER TABLE articles ADD COLUMN note_id BIGINT");
+}
+
 #[migration(version = 95)]
 fn u_lock_table(s: &mut Schema) {
     timeout(s);
@@ -757,6 +781,8 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
         (43, "mysql_locking_ddl"),
         (44, "mysql_foreign_key"),
         (95, "lock_table"),
+        (98, "mysql_table_copy"),
+        (99, "mysql_locking_ddl"),
     ] {
         e.insert((version, MY, rule));
     }

@@ -38,6 +38,8 @@ pub(super) struct SchemaState {
     /// being migrated, or from `--since` on): new when the later migrations of the same
     /// deploy reach them, so changing them locks nobody.
     fresh: HashSet<String>,
+    /// MySQL tables with a FULLTEXT index: every later ALTER of them needs LOCK=SHARED.
+    fulltext: HashSet<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -404,6 +406,11 @@ impl Walk<'_> {
             }
             ["CREATE", "FULLTEXT" | "SPATIAL", "INDEX", ..] if self.mysql() => {
                 self.ddl();
+                if words[1] == "FULLTEXT"
+                    && let Some(table) = super::sizes::table_of(sql)
+                {
+                    self.schema.fulltext.insert(table);
+                }
                 self.find(
                     "mysql_locking_ddl",
                     "a FULLTEXT or SPATIAL index is built under a shared lock (the first FULLTEXT index also rebuilds the table)".into(),
@@ -574,6 +581,14 @@ impl Walk<'_> {
                     .any(|op| !matches!(op, AlterTableOperation::ValidateConstraint { .. }));
                 if existing && self.pg() && strong {
                     self.strong_lock();
+                }
+                if self.mysql() && self.schema.fulltext.contains(&table) {
+                    self.find(
+                        "mysql_locking_ddl",
+                        format!(
+                            "`{table}` has a FULLTEXT index: altering it needs LOCK=SHARED, writes wait (MariaDB refuses LOCK=NONE, error 1846)"
+                        ),
+                    );
                 }
                 for operation in &alter.operations {
                     self.alter(&table, existing, operation);

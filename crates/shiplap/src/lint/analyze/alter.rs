@@ -261,6 +261,14 @@ impl Walk<'_> {
         match constraint {
             TableConstraint::ForeignKey(_) => self.foreign_key(table, not_valid),
             TableConstraint::Check(check) => {
+                if self.mysql() {
+                    self.find(
+                        "mysql_table_copy",
+                        format!(
+                            "adding a CHECK constraint to `{table}` copies the table and checks every row (MariaDB refuses ALGORITHM=INPLACE for it, error 1845)"
+                        ),
+                    );
+                }
                 if self.pg() && !not_valid {
                     self.find(
                         "pg_constraint_not_valid",
