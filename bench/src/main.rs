@@ -53,9 +53,10 @@ client (psql, sqlite3), and prints the times and their ratios: to the migrations
 cargo xtask bench lint
   The lint's time on the 1000 generated migrations, all three backends.
 
-cargo xtask bench lint-dir DIR [--show-unparsed]
+cargo xtask bench lint-dir DIR [--show-unparsed] [--fresh]
   The lint on a folder of PostgreSQL migrations, one `.sql` file each, in name order
   (a real project's history, say): statements, unparsed ones, findings per rule, time.
+  --fresh lints them as for an empty database: every migration pending.
 
 cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]
   A batched Backfill against one plain UPDATE of every row of a PostgreSQL table:
@@ -124,6 +125,7 @@ fn lint_dir_main(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let show_unparsed = args.iter().any(|a| a == "--show-unparsed");
+    let fresh = args.iter().any(|a| a == "--fresh");
     let mut files: Vec<std::path::PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -154,7 +156,7 @@ fn lint_dir_main(args: &[String]) -> ExitCode {
                 transaction: true,
                 allow: Vec::new(),
                 statements: vec![text],
-                pending: false,
+                pending: fresh,
             }
         })
         .collect();
