@@ -33,6 +33,7 @@ pub(crate) fn lock_timeout(timeout: Duration) -> String {
 
 /// Each table's estimated rows and bytes (data and indexes) in the current database,
 /// one text row each: `name<TAB>rows<TAB>bytes`.
+#[cfg_attr(not(feature = "lint"), allow(dead_code))] // read by `lint --database-url`
 pub(crate) const TABLE_SIZES: &str = "SELECT CAST(CONCAT(table_name, CHAR(9), \
      COALESCE(table_rows, ''), CHAR(9), COALESCE(data_length + index_length, '')) AS CHAR) \
      FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";

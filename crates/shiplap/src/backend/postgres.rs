@@ -115,6 +115,7 @@ pub(crate) const RESET_SESSION: &str = "SELECT set_config(name, reset_val, false
 /// Each table's estimated rows and total bytes (indexes and TOAST included) in the
 /// schemas of the search path, one text row each: `name<TAB>rows<TAB>bytes`; rows empty
 /// when the table was never analyzed.
+#[cfg_attr(not(feature = "lint"), allow(dead_code))] // read by `lint --database-url`
 pub(crate) const TABLE_SIZES: &str = "SELECT c.relname || chr(9) || \
      CASE WHEN c.reltuples < 0 THEN '' ELSE c.reltuples::bigint::text END || chr(9) || \
      pg_total_relation_size(c.oid)::text \

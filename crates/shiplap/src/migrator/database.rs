@@ -75,33 +75,39 @@ impl Database {
             #[cfg(feature = "postgres")]
             Database::PgPool(pool) => {
                 let o = pool.connect_options();
-                DatabaseUrl::described(
+                let database = o.get_database().unwrap_or_default();
+                server(
                     Backend::Postgres,
-                    format!(
-                        "postgres://{}@{}:{}/{} (the application's pool)",
-                        o.get_username(),
-                        o.get_host(),
-                        o.get_port(),
-                        o.get_database().unwrap_or_default()
-                    ),
+                    o.get_username(),
+                    o.get_host(),
+                    o.get_port(),
+                    database,
                 )
             }
             #[cfg(feature = "mysql")]
             Database::MySqlPool(pool) => {
                 let o = pool.connect_options();
-                DatabaseUrl::described(
+                let database = o.get_database().unwrap_or_default();
+                server(
                     Backend::MySql,
-                    format!(
-                        "mysql://{}@{}:{}/{} (the application's pool)",
-                        o.get_username(),
-                        o.get_host(),
-                        o.get_port(),
-                        o.get_database().unwrap_or_default()
-                    ),
+                    o.get_username(),
+                    o.get_host(),
+                    o.get_port(),
+                    database,
                 )
             }
         }
     }
+}
+
+/// A server pool's description: its backend's scheme, user, host, port and database
+/// (never a password: the pool's options are read, not its URL).
+#[allow(dead_code)] // used by the server backends this build has
+fn server(backend: Backend, user: &str, host: &str, port: u16, database: &str) -> DatabaseUrl {
+    DatabaseUrl::described(
+        backend,
+        format!("{backend}://{user}@{host}:{port}/{database} (the application's pool)"),
+    )
 }
 
 /// A connection the application lends a [`Migrator`] ([`Migrator::on_connection`]): the
