@@ -155,7 +155,7 @@ fn lint_dir_main(args: &[String]) -> ExitCode {
                 kind: shiplap::Kind::Schema,
                 transaction: true,
                 allow: Vec::new(),
-                statements: vec![text],
+                statements: vec![(1, text)],
                 pending: fresh,
             }
         })

@@ -12,11 +12,20 @@ pub(crate) struct Args {
     pub(crate) transaction: bool,
     /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
     pub(crate) nothing_to_undo: Option<LitStr>,
-    /// `allow(rule = "why", ...)`: lint findings acknowledged, with the reason.
-    pub(crate) allow: Vec<(String, LitStr)>,
+    /// `allow(rule = "why", rule(step = N, why = "..."), ...)`: lint findings
+    /// acknowledged, with the reason, for the whole migration or one step of it.
+    pub(crate) allow: Vec<Allow>,
     /// `crate = path`: where the shiplap runtime is, for a crate that renames its
     /// dependency or re-exports it (default `::shiplap`).
     pub(crate) krate: Option<syn::Path>,
+}
+
+/// One acknowledged rule.
+pub(crate) struct Allow {
+    pub(crate) rule: String,
+    pub(crate) why: LitStr,
+    /// The step it is about (from 1, as the lint numbers them); `None`: every step.
+    pub(crate) step: Option<usize>,
 }
 
 const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
@@ -29,7 +38,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut name = None;
     let mut transaction = None;
     let mut nothing_to_undo = None;
-    let mut allow: Option<Vec<(String, LitStr)>> = None;
+    let mut allow: Option<Vec<Allow>> = None;
     let mut krate: Option<syn::Path> = None;
 
     for meta in &metas {
@@ -159,8 +168,9 @@ fn nearest_rule(given: &str) -> Option<&'static str> {
         .map(|(_, rule)| rule)
 }
 
-/// `allow(rule = "why", ...)`: each rule a lint rule's id, each with a reason.
-fn parse_allow(list: &syn::MetaList) -> syn::Result<Vec<(String, LitStr)>> {
+/// `allow(rule = "why", rule(step = N, why = "..."), ...)`: each rule a lint rule's id,
+/// each with a reason; the second form acknowledges the rule in one step only.
+fn parse_allow(list: &syn::MetaList) -> syn::Result<Vec<Allow>> {
     let entries = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
     if entries.is_empty() {
         return Err(syn::Error::new_spanned(
@@ -169,48 +179,108 @@ fn parse_allow(list: &syn::MetaList) -> syn::Result<Vec<(String, LitStr)>> {
         ));
     }
     let mut errors = Errors::default();
-    let mut rules: Vec<(String, LitStr)> = Vec::new();
+    let mut rules: Vec<Allow> = Vec::new();
     for entry in &entries {
-        let Meta::NameValue(nv) = entry else {
-            errors.push(syn::Error::new_spanned(
+        let parsed = match entry {
+            Meta::NameValue(nv) => rule_id(&nv.path)
+                .and_then(|rule| Ok((parse_name(&nv.value, &rule)?, rule)))
+                .map(|(why, rule)| (rule, why, None)),
+            Meta::List(step) => rule_id(&step.path).and_then(|rule| {
+                let (why, number) = parse_step_allow(step, &rule)?;
+                Ok((rule, why, Some(number)))
+            }),
+            Meta::Path(_) => Err(syn::Error::new_spanned(
                 entry,
-                "expected `rule = \"why\"`: every acknowledged rule needs a reason",
-            ));
-            continue;
+                "expected `rule = \"why\"`, or `rule(step = N, why = \"...\")`: every \
+                 acknowledged rule needs a reason",
+            )),
         };
-        let Some(rule) = nv.path.get_ident().map(ToString::to_string) else {
-            errors.push(syn::Error::new_spanned(
-                &nv.path,
-                "expected a lint rule's id",
-            ));
-            continue;
+        let (rule, why, step) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
         };
-        if !crate::rules::RULES.contains(&rule.as_str()) {
+        if rules.iter().any(|a| a.rule == rule && a.step == step) {
             errors.push(syn::Error::new_spanned(
-                &nv.path,
-                format!(
-                    "unknown lint rule `{rule}`{}; the rules are: {}",
-                    nearest_rule(&rule)
-                        .map_or_else(String::new, |r| format!(" (did you mean `{r}`?)")),
-                    crate::rules::RULES.join(", ")
-                ),
+                entry.path(),
+                match step {
+                    Some(n) => format!("`{rule}` is allowed twice in step {n}"),
+                    None => format!("`{rule}` is allowed twice"),
+                },
             ));
             continue;
         }
-        if rules.iter().any(|(r, _)| *r == rule) {
-            errors.push(syn::Error::new_spanned(
-                &nv.path,
-                format!("`{rule}` is allowed twice"),
-            ));
-            continue;
-        }
-        match parse_name(&nv.value, &rule) {
-            Ok(reason) => rules.push((rule, reason)),
-            Err(e) => errors.push(e),
-        }
+        rules.push(Allow { rule, why, step });
     }
     errors.finish()?;
     Ok(rules)
+}
+
+/// A lint rule's id, checked against the rules there are.
+fn rule_id(path: &syn::Path) -> syn::Result<String> {
+    let Some(rule) = path.get_ident().map(ToString::to_string) else {
+        return Err(syn::Error::new_spanned(path, "expected a lint rule's id"));
+    };
+    if !crate::rules::RULES.contains(&rule.as_str()) {
+        return Err(syn::Error::new_spanned(
+            path,
+            format!(
+                "unknown lint rule `{rule}`{}; the rules are: {}",
+                nearest_rule(&rule).map_or_else(String::new, |r| format!(" (did you mean `{r}`?)")),
+                crate::rules::RULES.join(", ")
+            ),
+        ));
+    }
+    Ok(rule)
+}
+
+/// `rule(step = N, why = "...")`.
+fn parse_step_allow(list: &syn::MetaList, rule: &str) -> syn::Result<(LitStr, usize)> {
+    let usage = format!("expected `{rule}(step = N, why = \"...\")`");
+    let pairs = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
+    let (mut step, mut why) = (None, None);
+    for pair in &pairs {
+        let Meta::NameValue(nv) = pair else {
+            return Err(syn::Error::new_spanned(pair, usage));
+        };
+        if nv.path.is_ident("step") {
+            let Expr::Lit(ExprLit {
+                lit: Lit::Int(int), ..
+            }) = &nv.value
+            else {
+                return Err(syn::Error::new_spanned(
+                    &nv.value,
+                    "the step is a number: the `step` the lint prints, from 1",
+                ));
+            };
+            match int.base10_parse::<usize>() {
+                Ok(n) if n >= 1 => step = Some(n),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        int,
+                        "steps are counted from 1, as the lint prints them",
+                    ));
+                }
+            }
+        } else if nv.path.is_ident("why") {
+            why = Some(parse_name(&nv.value, "why")?);
+        } else {
+            return Err(syn::Error::new_spanned(&nv.path, usage));
+        }
+    }
+    match (why, step) {
+        (Some(why), Some(step)) => Ok((why, step)),
+        (None, _) => Err(syn::Error::new_spanned(
+            list,
+            format!("{usage}: every acknowledged rule needs a reason"),
+        )),
+        (_, None) => Err(syn::Error::new_spanned(
+            list,
+            format!("{usage}: the step is missing"),
+        )),
+    }
 }
 
 fn parse_version(value: &Expr) -> syn::Result<i64> {

@@ -70,15 +70,19 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         Some(reason) => quote!(::core::option::Option::Some(#reason)),
         None => quote!(::core::option::Option::None),
     };
-    let allow = args
-        .allow
-        .iter()
-        .map(|(rule, reason)| quote!((#rule, #reason)));
     let krate = match &args.krate {
         Some(path) => quote!(#path),
         // Spanned like the rest, so errors point at the user's function.
         None => quote_spanned!(ident.span()=> ::shiplap),
     };
+    let allow = args.allow.iter().map(|allow| {
+        let (rule, why) = (&allow.rule, &allow.why);
+        let step = match allow.step {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(#krate::__private::Allow::__new(#rule, #why, #step))
+    });
     // Spanned at the user's function name: a wrong type fails there, not in here.
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let run = match kind {

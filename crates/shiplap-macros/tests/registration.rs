@@ -2,7 +2,7 @@
 //! a source checksum that follows the code, not its layout.
 
 use shiplap::prelude::*;
-use shiplap::{Kind, Registry};
+use shiplap::{Allow, Kind, Registry};
 
 mod original {
     use super::*;
@@ -53,7 +53,11 @@ mod edited {
     version = 5,
     name = "custom",
     transaction = false,
-    allow(drop_table = "scratch table", rename_column = "nobody reads it yet")
+    allow(
+        drop_table = "scratch table",
+        rename_column = "nobody reads it yet",
+        drop_column(step = 2, why = "the copy is gone")
+    )
 )]
 fn named(_s: &mut Schema) {}
 
@@ -98,8 +102,9 @@ fn registers_every_migration_with_its_attributes() {
     assert_eq!(
         registry.get(5).unwrap().allowed(),
         [
-            ("drop_table", "scratch table"),
-            ("rename_column", "nobody reads it yet")
+            Allow::__new("drop_table", "scratch table", None),
+            Allow::__new("rename_column", "nobody reads it yet", None),
+            Allow::__new("drop_column", "the copy is gone", Some(2))
         ]
     );
 }

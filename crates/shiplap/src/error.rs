@@ -343,7 +343,9 @@ pub enum Error {
     #[error(
         "the lint found errors in pending migrations; nothing was applied:\n  {}\n\
          `migrate lint` explains each; make the migration safe, acknowledge the finding with \
-         `#[migration(..., allow(rule = \"why\"))]`, or pass --skip-lint (`Migrator::lint(false)` in code)",
+         `#[migration(..., allow(rule(step = N, why = \"...\")))]` for its step, or \
+         `allow(rule = \"why\")` for the whole migration, or pass --skip-lint \
+         (`Migrator::lint(false)` in code)",
         findings.join("\n  ")
     )]
     Lint {

@@ -76,7 +76,7 @@ pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
 pub use lock::LockMode;
-pub use migration::{Kind, Location, Migration, MigrationFn, MigrationRef};
+pub use migration::{Allow, Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{
     Database, Done, DownTarget, Lent, Mark, Migrator, Options, Repaired, Report, Up,
 };
@@ -106,6 +106,6 @@ pub mod prelude {
 /// What `#[migration]`'s expansion uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::migration::{BoxFuture, Location, Migration, MigrationFn};
+    pub use crate::migration::{Allow, BoxFuture, Location, Migration, MigrationFn};
     pub use inventory;
 }

@@ -19,7 +19,7 @@ pub struct Migration {
     source_checksum: &'static str,
     doc: &'static str,
     nothing_to_undo: Option<&'static str>,
-    allow: &'static [(&'static str, &'static str)],
+    allow: &'static [Allow],
     location: Location,
 }
 
@@ -91,6 +91,32 @@ impl fmt::Display for Location {
     }
 }
 
+/// A lint rule acknowledged by a migration: `allow(rule = "why")` for all of it, or
+/// `allow(rule(step = N, why = "..."))` for one step (numbered as the lint prints them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Allow {
+    /// The rule's id.
+    pub rule: &'static str,
+    /// Why its findings are acceptable here.
+    pub why: &'static str,
+    /// The step it is about; `None`: every step.
+    pub step: Option<usize>,
+}
+
+impl Allow {
+    #[doc(hidden)]
+    pub const fn __new(rule: &'static str, why: &'static str, step: Option<usize>) -> Self {
+        Allow { rule, why, step }
+    }
+
+    /// Whether it acknowledges `rule`'s finding in `step` (none: about the whole
+    /// migration, which only a whole-migration acknowledgement covers).
+    pub fn covers(&self, rule: &str, step: Option<usize>) -> bool {
+        self.rule == rule && (self.step.is_none() || self.step == step)
+    }
+}
+
 impl Migration {
     #[doc(hidden)]
     // Called only by `#[migration]`'s expansion, which passes every field by name order.
@@ -103,7 +129,7 @@ impl Migration {
         source_checksum: &'static str,
         doc: &'static str,
         nothing_to_undo: Option<&'static str>,
-        allow: &'static [(&'static str, &'static str)],
+        allow: &'static [Allow],
         location: Location,
     ) -> Self {
         Migration {
@@ -119,8 +145,9 @@ impl Migration {
         }
     }
 
-    /// The lint findings acknowledged with `allow(rule = "why")`: (rule, why).
-    pub fn allowed(&self) -> &'static [(&'static str, &'static str)] {
+    /// The lint findings acknowledged with `allow(rule = "why")` or
+    /// `allow(rule(step = N, why = "..."))`.
+    pub fn allowed(&self) -> &'static [Allow] {
         self.allow
     }
 
@@ -239,6 +266,17 @@ pub(crate) mod testing {
         line: u32,
         f: fn(&mut Schema),
     ) -> &'static Migration {
+        with_allow(version, name, line, f, &[])
+    }
+
+    /// The same, with `allow(...)` acknowledgements.
+    pub(crate) fn with_allow(
+        version: i64,
+        name: &'static str,
+        line: u32,
+        f: fn(&mut Schema),
+        allow: &'static [Allow],
+    ) -> &'static Migration {
         Box::leak(Box::new(Migration::__new(
             version,
             name,
@@ -247,7 +285,7 @@ pub(crate) mod testing {
             "0000",
             "",
             None,
-            &[],
+            allow,
             Location::__new("src/test.rs", line, "shiplap::tests"),
         )))
     }

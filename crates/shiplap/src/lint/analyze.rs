@@ -23,7 +23,7 @@ use types::int_bits;
 pub(super) type Raw = (&'static str, Option<Stmt>, String);
 
 /// A statement of a migration, and where it is: its step (from 1, in the order the
-/// migration renders them) and its line within that step's SQL (from 1).
+/// migration's function adds them) and its line within that step's SQL (from 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Stmt {
     pub(super) sql: String,
@@ -91,6 +91,21 @@ struct Walk<'a> {
     line: usize,
     /// Statements read, and those the parser refused (for the corpus figures).
     statements: usize,
+    /// The tables renamed, judged once the whole migration is read: a rename that is half
+    /// of a swap done at once is harmless.
+    renames: Vec<Rename>,
+}
+
+/// One table renamed by a migration.
+struct Rename {
+    from: String,
+    to: String,
+    /// The table existed before the migration: the running release uses its name.
+    existing: bool,
+    /// The statement, and its number in the migration (one MySQL `RENAME TABLE` renames
+    /// several tables at once).
+    at: Stmt,
+    number: usize,
 }
 
 /// Lints one migration, and records what it builds in `schema`.
@@ -116,6 +131,7 @@ pub(super) fn migration(
         step: 0,
         line: 0,
         statements: 0,
+        renames: Vec::new(),
     };
     let dialect: Box<dyn Dialect> = match backend {
         Backend::Postgres => Box::new(PostgreSqlDialect {}),
@@ -123,10 +139,10 @@ pub(super) fn migration(
         Backend::Sqlite => Box::new(SQLiteDialect {}),
     };
     // Each statement on its own: one the parser refuses hides nothing else.
-    for (step, sql) in subject.statements.iter().enumerate() {
+    for (step, sql) in &subject.statements {
         for piece in split::split(sql, backend) {
             walk.sql = piece.text.to_owned();
-            walk.step = step + 1;
+            walk.step = *step;
             walk.line = piece.line;
             walk.statements += 1;
             let (text, concurrently) = walk.work_around_parser(&walk.sql.clone());
@@ -393,6 +409,14 @@ impl Walk<'_> {
                     "drops a function or procedure the running release may call".into(),
                 );
             }
+            Statement::RenameTable(renames) => {
+                self.ddl();
+                for rename in renames {
+                    let from = name_of(&rename.old_name);
+                    let existing = self.existing(&from);
+                    self.rename_table(&from, &name_of(&rename.new_name), existing);
+                }
+            }
             Statement::CreateView(view) => {
                 // A view (materialized or not) made here is new: indexing it locks nobody.
                 self.ddl();
@@ -469,7 +493,59 @@ impl Walk<'_> {
         }
     }
 
+    /// Records a table renamed: its finding waits for the end of the migration (see
+    /// [`Walk::judge_renames`]).
+    fn rename_table(&mut self, from: &str, to: &str, existing: bool) {
+        if let Some(state) = self.schema.tables.remove(from) {
+            self.schema.tables.insert(to.to_owned(), state);
+        }
+        if self.created.remove(from) {
+            self.created.insert(to.to_owned());
+        }
+        self.renames.push(Rename {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            existing,
+            at: self.here(),
+            number: self.statements,
+        });
+    }
+
+    /// A renamed table breaks the running release, which still uses its old name, unless
+    /// the rename is half of a swap that nobody can see half done: another table takes
+    /// the old name in the same transaction (PostgreSQL and SQLite, whose DDL is
+    /// transactional), or in the same `RENAME TABLE` statement (MySQL, whose DDL commits
+    /// at once). Both halves of such a swap pass.
+    fn judge_renames(&mut self) {
+        let transactional = self.subject.transaction && !self.mysql();
+        let atomic = |a: &Rename, b: &Rename| transactional || a.number == b.number;
+        let swapped: Vec<bool> = self
+            .renames
+            .iter()
+            .map(|r| {
+                // Its old name is taken by another table at once, or it takes the name
+                // that another table just left.
+                self.renames.iter().any(|o| {
+                    (o.to == r.from || o.from == r.to) && !std::ptr::eq(o, r) && atomic(r, o)
+                })
+            })
+            .collect();
+        for (rename, swapped) in std::mem::take(&mut self.renames).into_iter().zip(swapped) {
+            if rename.existing && !swapped {
+                self.found.push((
+                    "rename_table",
+                    Some(rename.at),
+                    format!(
+                        "renames `{}` to `{}` while the running release uses the old name",
+                        rename.from, rename.to
+                    ),
+                ));
+            }
+        }
+    }
+
     fn finish(&mut self, options: LintOptions) {
+        self.judge_renames();
         if self.pg()
             && !self.lock_timeout_set
             && !options.statement_lock_timeout

@@ -13,8 +13,6 @@ mod rules;
 mod sizes;
 mod split;
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 pub use rules::{RULES, Rule, Severity, rule};
@@ -22,7 +20,7 @@ pub use sizes::{SizeLimits, TableSize, TableSizes};
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::migration::{Kind, Migration};
+use crate::migration::{Allow, Kind, Migration};
 use crate::registry::Registry;
 use crate::render::{Direction, Rendered, render};
 
@@ -44,8 +42,9 @@ pub struct Finding {
     pub source: String,
     /// The offending statement, when one is at fault.
     pub statement: Option<String>,
-    /// Where the statement is: its step (from 1, in the order the migration renders
-    /// them) and its line within that step's SQL (from 1).
+    /// Where the statement is: its step (from 1, in the order the migration's function
+    /// adds them; the same number on every backend) and its line within that step's SQL
+    /// (from 1). `allow(rule(step = N, why = "..."))` acknowledges one step.
     pub step: Option<usize>,
     /// See [`step`](Self::step).
     pub line: Option<usize>,
@@ -85,10 +84,11 @@ pub struct Subject {
     pub kind: Kind,
     /// Whether it runs in a transaction (`transaction = true`, the default).
     pub transaction: bool,
-    /// `allow(rule = "why")` acknowledgements.
-    pub allow: Vec<(String, String)>,
-    /// Its up statements' SQL, in order.
-    pub statements: Vec<String>,
+    /// `allow(...)` acknowledgements.
+    pub allow: Vec<Allow>,
+    /// Its up statements, in order: the step each comes from (from 1, the same on
+    /// every backend) and its SQL.
+    pub statements: Vec<(usize, String)>,
     /// Not applied yet on the database the lint looks at: the tables it creates are new
     /// when later migrations of the same deploy change them.
     pub pending: bool,
@@ -113,12 +113,12 @@ impl Subject {
             source: migration.location().to_string(),
             kind: migration.kind(),
             transaction: migration.transaction(),
-            allow: migration
-                .allowed()
+            allow: migration.allowed().to_vec(),
+            statements: rendered
+                .statements
                 .iter()
-                .map(|(rule, why)| ((*rule).to_owned(), (*why).to_owned()))
+                .map(|s| (s.step, s.sql.clone()))
                 .collect(),
-            statements: rendered.statements.iter().map(|s| s.sql.clone()).collect(),
             pending: false,
         }
     }
@@ -201,7 +201,7 @@ pub fn statement_count(subjects: &[Subject], backend: Backend) -> usize {
     subjects
         .iter()
         .flat_map(|s| &s.statements)
-        .map(|sql| split::split(sql, backend).len())
+        .map(|(_, sql)| split::split(sql, backend).len())
         .sum()
 }
 
@@ -214,13 +214,16 @@ pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOption
         if options.since.is_some_and(|since| subject.version < since) {
             continue;
         }
-        let allowed: HashMap<&str, &str> = subject
-            .allow
-            .iter()
-            .map(|(rule, why)| (rule.as_str(), why.as_str()))
-            .collect();
         findings.extend(found.into_iter().map(|(rule, statement, message)| {
             let info = rules::rule(rule).unwrap_or(&RULES[RULES.len() - 1]);
+            let step = statement.as_ref().map(|s| s.step);
+            // The acknowledgement of this step wins over the whole migration's.
+            let allowed = subject
+                .allow
+                .iter()
+                .filter(|a| a.covers(rule, step))
+                .max_by_key(|a| a.step.is_some())
+                .map(|a| a.why.to_owned());
             Finding {
                 rule,
                 severity: info.severity,
@@ -231,13 +234,13 @@ pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOption
                 table: statement.as_ref().and_then(|s| sizes::table_of(&s.sql)),
                 rows: None,
                 bytes: None,
-                step: statement.as_ref().map(|s| s.step),
+                step,
                 line: statement.as_ref().map(|s| s.line),
                 statement: statement.map(|s| s.sql),
                 message,
                 why: info.why,
                 fix: info.fix,
-                allowed: allowed.get(rule).map(|why| (*why).to_owned()),
+                allowed,
             }
         }));
     }

@@ -208,7 +208,7 @@ pub const RULES: &[Rule] = &[
         severity: Error,
         backends: ALL,
         why: "renaming a table breaks the running release, which still uses the old name",
-        fix: "expand / contract: create the new table, write to both, backfill, switch reads, drop the old one",
+        fix: "expand / contract: create the new table, write to both, backfill, switch reads, drop the old one; a swap (the old name taken by another table in the same transaction, or the same MySQL RENAME TABLE) passes",
     },
     Rule {
         id: "rename_column",

@@ -57,7 +57,12 @@ impl Case {
             kind,
             transaction,
             allow: Vec::new(),
-            statements: sql.iter().map(|s| (*s).to_owned()).collect(),
+            statements: sql
+                .iter()
+                .map(|s| (*s).to_owned())
+                .zip(1..)
+                .map(|(s, n)| (n, s))
+                .collect(),
             pending: false,
         };
         let mut subjects: Vec<Subject> = self
@@ -364,14 +369,14 @@ fn unparsed_statement() {
 
 #[test]
 fn acknowledged_findings_do_not_block_and_since_skips_older_ones() {
-    let make = |version: i64, sql: &str, allow: Vec<(String, String)>| Subject {
+    let make = |version: i64, sql: &str, allow: Vec<Allow>| Subject {
         version,
         name: "m".into(),
         source: "f:1".into(),
         kind: Kind::Schema,
         transaction: true,
         allow,
-        statements: vec![sql.to_owned()],
+        statements: vec![(1, sql.to_owned())],
         pending: false,
     };
     let subjects = [
@@ -380,7 +385,7 @@ fn acknowledged_findings_do_not_block_and_since_skips_older_ones() {
         make(
             3,
             r#"ALTER TABLE "users" DROP COLUMN "email""#,
-            vec![("drop_column".into(), "unused since v2.3".into())],
+            vec![Allow::__new("drop_column", "unused since v2.3", None)],
         ),
     ];
     let all = lint_subjects(&subjects, Sqlite, LintOptions::default());
@@ -404,6 +409,100 @@ fn acknowledged_findings_do_not_block_and_since_skips_older_ones() {
         lint_subjects(&subjects, Sqlite, since)
             .iter()
             .all(|f| f.version == 3)
+    );
+}
+
+/// `allow(rule(step = N, why = "..."))` acknowledges that step's finding only: the same
+/// rule in another step still blocks, and the step's reason wins over the migration's.
+#[test]
+fn a_step_acknowledgement_covers_that_step_only() {
+    let subject = |allow: Vec<Allow>| Subject {
+        version: 2,
+        name: "m".into(),
+        source: "f:1".into(),
+        kind: Kind::Schema,
+        transaction: true,
+        allow,
+        statements: vec![
+            (1, r#"ALTER TABLE "users" DROP COLUMN "name""#.into()),
+            (2, "SELECT 1".into()),
+            (3, r#"ALTER TABLE "users" DROP COLUMN "email""#.into()),
+        ],
+        pending: false,
+    };
+    let findings = |allow| {
+        let subjects = [
+            Subject {
+                version: 1,
+                ..subject(Vec::new())
+            },
+            subject(allow),
+        ];
+        let mut subjects = subjects.to_vec();
+        subjects[0].statements = vec![(1, USERS_LITE.into())];
+        lint_subjects(&subjects, Sqlite, LintOptions::default())
+            .into_iter()
+            .map(|f| (f.step, f.allowed))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        findings(vec![Allow::__new("drop_column", "email moved", Some(3))]),
+        [(Some(1), None), (Some(3), Some("email moved".into()))]
+    );
+    assert_eq!(
+        findings(vec![
+            Allow::__new("drop_column", "both unused", None),
+            Allow::__new("drop_column", "email moved", Some(3)),
+        ]),
+        [
+            (Some(1), Some("both unused".into())),
+            (Some(3), Some("email moved".into()))
+        ]
+    );
+}
+
+/// Renaming a table away and another into its name, where nobody can see it half done, is
+/// a swap: the running release finds a table under the name it uses throughout. Done in
+/// two commits (a migration without a transaction, or two MySQL statements), it is not.
+#[test]
+fn a_table_swap_done_at_once_is_not_a_rename() {
+    const OLD: &[&str] = &["CREATE TABLE users (id bigint PRIMARY KEY)"];
+    const BEFORE: &[&str] = &[
+        "CREATE TABLE users (id bigint PRIMARY KEY)",
+        "CREATE TABLE users_new (id bigint PRIMARY KEY)",
+    ];
+    const SWAP: &[&str] = &[
+        "CREATE TABLE users_new (id bigint PRIMARY KEY)",
+        "ALTER TABLE users RENAME TO users_old",
+        "ALTER TABLE users_new RENAME TO users",
+    ];
+    for backend in [Postgres, Sqlite] {
+        quiet("rename_table", case(backend, OLD, SWAP));
+        // The new table built and filled by an earlier deploy: still a swap.
+        quiet("rename_table", case(backend, BEFORE, &SWAP[1..]));
+        fires(
+            "rename_table",
+            case(backend, OLD, SWAP).without_transaction(),
+        );
+        // Renamed away, and nothing takes the name.
+        fires("rename_table", case(backend, OLD, &SWAP[1..2]));
+    }
+    // MySQL commits each ALTER at once: only one RENAME TABLE swaps atomically.
+    fires("rename_table", case(MySql, OLD, SWAP));
+    quiet(
+        "rename_table",
+        case(
+            MySql,
+            OLD,
+            &[
+                "CREATE TABLE users_new (id bigint PRIMARY KEY)",
+                "RENAME TABLE users TO users_old, users_new TO users",
+            ],
+        ),
+    );
+    fires(
+        "rename_table",
+        case(MySql, OLD, &["RENAME TABLE users TO people"]),
     );
 }
 
@@ -432,7 +531,7 @@ fn tables_of_pending_migrations_are_new() {
         kind: Kind::Schema,
         transaction: true,
         allow: Vec::new(),
-        statements: vec!["SET lock_timeout = '5s'".into(), sql.to_owned()],
+        statements: vec![(1, "SET lock_timeout = '5s'".into()), (2, sql.to_owned())],
         pending,
     };
     let rules = |pending: bool, since: Option<i64>| -> Vec<&'static str> {

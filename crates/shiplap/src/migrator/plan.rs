@@ -49,9 +49,6 @@ impl Migrator<'_> {
         diff(&expected, rows)
     }
 
-    /// Refuses to apply migrations with lint errors nobody acknowledged (unless
-    /// `skip_lint`). Every migration is read (from `rendered`, all of them rendered up),
-    /// so the lint knows which tables exist.
     /// Refuses to apply migrations with lint errors nobody acknowledged (with
     /// [`Options::lint`](super::Options::lint)); logs the warnings it lets pass. Every
     /// migration is read (from `rendered`, all of them rendered up), so the lint knows

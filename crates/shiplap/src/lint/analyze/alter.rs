@@ -107,15 +107,7 @@ impl Walk<'_> {
                     .unwrap_or(&new_name)
                     .trim_matches(['"', '`'])
                     .to_owned();
-                if existing {
-                    self.find(
-                        "rename_table",
-                        format!("renames `{table}` to `{new_name}` while the running release uses the old name"),
-                    );
-                }
-                if let Some(state) = self.schema.tables.remove(table) {
-                    self.schema.tables.insert(new_name, state);
-                }
+                self.rename_table(table, &new_name, existing);
             }
             AlterTableOperation::AlterColumn { column_name, op } => {
                 let column = column_name.value.clone();
