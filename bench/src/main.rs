@@ -448,7 +448,7 @@ fn bookkept_script(count: usize, url: &str) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let output = Command::new(exe)
         .env(COUNT_VAR, count.to_string())
-        .args(["migrate", "-q", "--database-url", url, "up", "--dry-run"])
+        .args(["migrate", "-q", "up", "--dry-run", "--database-url", url])
         .output()
         .map_err(|e| format!("cannot run migrate up --dry-run: {e}"))?;
     if !output.status.success() {
@@ -466,8 +466,10 @@ fn shiplap(count: usize, url: &str, args: &[&str]) -> Result<Duration, String> {
     timed(
         Command::new(exe)
             .env(COUNT_VAR, count.to_string())
-            .args(["migrate", "-q", "--database-url", url])
-            .args(args),
+            .args(["migrate", "-q"])
+            .args(args)
+            // Connection options follow the command.
+            .args(["--database-url", url]),
     )
 }
 
