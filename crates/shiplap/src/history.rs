@@ -46,6 +46,146 @@ pub struct HistoryRow {
     /// The checksum of the raw SQL steps alone when it was applied (none for a data
     /// migration, or a row written before layout 3).
     pub raw_checksum: Option<String>,
+    /// The tables its statements named, with their sizes before and after it ran
+    /// (PostgreSQL and MySQL; empty for a data migration, on SQLite, or before layout 4).
+    pub sizes: Vec<SizeChange>,
+}
+
+/// A table's size as the database estimates it (PostgreSQL's statistics, MySQL's
+/// `information_schema`, SQLite's largest rowid): cheap to read, roughly right.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TableSize {
+    /// Rows (`None`: not known, e.g. a PostgreSQL table never analyzed).
+    pub rows: Option<i64>,
+    /// Bytes, indexes included (`None`: not known).
+    pub bytes: Option<i64>,
+}
+
+impl TableSize {
+    /// A size from its parts.
+    pub fn new(rows: Option<i64>, bytes: Option<i64>) -> Self {
+        TableSize { rows, bytes }
+    }
+}
+
+impl std::fmt::Display for TableSize {
+    /// `1204 rows, 340.0 MB`; what is not known is left out (`rows unknown`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rows {
+            Some(rows) => write!(f, "{rows} rows")?,
+            None => f.write_str("rows unknown")?,
+        }
+        match self.bytes {
+            Some(bytes) => write!(f, ", {}", human_bytes(bytes)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Bytes for people: `12.3 MB`.
+pub(crate) fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    #[allow(clippy::cast_precision_loss)] // a size for people to read
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// One table a migration touched, before and after it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SizeChange {
+    /// The table's name.
+    pub table: String,
+    /// Its size before the migration; `None` when it did not exist (or is not known).
+    pub before: Option<TableSize>,
+    /// Its size after; `None` when it no longer exists (dropped, or renamed away).
+    pub after: Option<TableSize>,
+}
+
+/// How `sizes` is stored: one line per fact, `<kind><TAB><table>[<TAB>rows<TAB>bytes]`,
+/// kind `b` (the size before), `n` (no such table before), `?` (before: as the previous
+/// row that touched the table left it; a run only reads sizes as it begins) or `a` (the
+/// size after, read by the history write itself, in the migration's transaction).
+pub(crate) mod sizes_text {
+    use super::{SizeChange, TableSize};
+
+    /// The sizes of a row's text; `?` tables have no `before` yet (see [`resolve`]).
+    pub(crate) fn parse(text: &str) -> (Vec<SizeChange>, Vec<String>) {
+        let mut changes: Vec<SizeChange> = Vec::new();
+        let mut unresolved = Vec::new();
+        for line in text.lines() {
+            let mut parts = line.split('\t');
+            let (Some(kind), Some(table)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let size = TableSize::new(
+                parts.next().and_then(|r| r.parse().ok()),
+                parts.next().and_then(|b| b.parse().ok()),
+            );
+            let at = match changes.iter().position(|c| c.table == table) {
+                Some(at) => at,
+                None => {
+                    changes.push(SizeChange {
+                        table: table.to_owned(),
+                        before: None,
+                        after: None,
+                    });
+                    changes.len() - 1
+                }
+            };
+            match kind {
+                "b" => changes[at].before = Some(size),
+                "a" => changes[at].after = Some(size),
+                "?" => unresolved.push(table.to_owned()),
+                _ => {}
+            }
+        }
+        (changes, unresolved)
+    }
+
+    /// A line of the text, for a size known before the run.
+    pub(crate) fn before(table: &str, size: Option<TableSize>) -> String {
+        let field = |v: Option<i64>| v.map_or_else(String::new, |v| v.to_string());
+        match size {
+            Some(size) => format!("b\t{table}\t{}\t{}\n", field(size.rows), field(size.bytes)),
+            None => format!("n\t{table}\n"),
+        }
+    }
+
+    /// The line of a table whose size before is the previous toucher's after.
+    pub(crate) fn unknown(table: &str) -> String {
+        format!("?\t{table}\n")
+    }
+
+    /// The rows' sizes, each `?` table's before taken from the last earlier row that
+    /// recorded its size after.
+    pub(crate) fn resolve(rows: &mut [super::HistoryRow], texts: Vec<Option<String>>) {
+        let mut last: std::collections::HashMap<String, TableSize> = Default::default();
+        for (row, text) in rows.iter_mut().zip(texts) {
+            let Some(text) = text else { continue };
+            let (mut changes, unresolved) = parse(&text);
+            for change in &mut changes {
+                if unresolved.contains(&change.table) {
+                    change.before = last.get(&change.table).copied();
+                }
+                match change.after {
+                    Some(after) => last.insert(change.table.clone(), after),
+                    None => last.remove(&change.table),
+                };
+            }
+            row.sizes = changes;
+        }
+    }
 }
 
 /// The state recorded in a history row.
@@ -92,7 +232,7 @@ pub(crate) struct HistoryTable {
     layout: i64,
 }
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "version",
     "name",
     "source_checksum",
@@ -103,6 +243,7 @@ const COLUMNS: [&str; 10] = [
     "shiplap_version",
     "rows_affected",
     "raw_checksum",
+    "sizes",
 ];
 
 impl HistoryTable {
@@ -182,7 +323,8 @@ impl HistoryTable {
                         .not_null(),
                 )
                 .col(ColumnDef::new(Alias::new("rows_affected")).big_integer())
-                .col(ColumnDef::new(Alias::new("raw_checksum")).string_len(64)),
+                .col(ColumnDef::new(Alias::new("raw_checksum")).string_len(64))
+                .col(ColumnDef::new(Alias::new("sizes")).text()),
         ) + ";\n"
             + &self.schema_sql(
                 Table::create()
@@ -272,14 +414,27 @@ impl HistoryTable {
 
     /// Inserts a row.
     pub(crate) fn insert(&self, row: &HistoryRow) -> String {
-        self.insert_with_duration(row, row.duration_ms.into())
+        self.insert_sized(row, None)
     }
 
-    fn insert_with_duration(&self, row: &HistoryRow, duration_ms: Expr) -> String {
-        self.insert_with_times(row, row.applied_at.clone().into(), duration_ms)
+    /// Inserts a row, its `sizes` computed by the SQL expression `sizes` (see
+    /// [`sizes_text`]), which reads the sizes as the insert runs.
+    pub(crate) fn insert_sized(&self, row: &HistoryRow, sizes: Option<&str>) -> String {
+        self.insert_with_times(
+            row,
+            row.applied_at.clone().into(),
+            row.duration_ms.into(),
+            sizes,
+        )
     }
 
-    fn insert_with_times(&self, row: &HistoryRow, applied_at: Expr, duration_ms: Expr) -> String {
+    fn insert_with_times(
+        &self,
+        row: &HistoryRow,
+        applied_at: Expr,
+        duration_ms: Expr,
+        sizes: Option<&str>,
+    ) -> String {
         self.query_sql(
             Query::insert()
                 .into_table(self.name())
@@ -295,32 +450,33 @@ impl HistoryTable {
                     row.shiplap_version.clone().into(),
                     row.rows_affected.into(),
                     row.raw_checksum.clone().into(),
+                    sizes.map_or_else(
+                        || Option::<String>::None.into(),
+                        |s| Expr::cust(s.to_owned()),
+                    ),
                 ]),
         )
     }
 
-    /// Marks a dirty row applied, with the checksums of the code that finished it and its
-    /// duration.
-    pub(crate) fn mark_applied(
-        &self,
-        version: i64,
-        source_checksum: &str,
-        sql_checksum: &str,
-        raw_checksum: Option<&str>,
-        duration_ms: i64,
-        rows_affected: Option<i64>,
-    ) -> String {
+    /// Marks a dirty row applied, with the checksums of the code that finished it, its
+    /// duration and rows affected (as in `row`), and its sizes (as in
+    /// [`insert_sized`](Self::insert_sized)).
+    pub(crate) fn mark_applied(&self, row: &HistoryRow, sizes: Option<&str>) -> String {
+        let mut update = Query::update();
+        if let Some(sizes) = sizes {
+            update.value(Alias::new("sizes"), Expr::cust(sizes.to_owned()));
+        }
         self.query_sql(
-            Query::update()
+            update
                 .table(self.name())
                 .value(Alias::new("state"), RowState::Applied.as_str())
                 // The code that finished it: a data migration fixed and resumed.
-                .value(Alias::new("source_checksum"), source_checksum)
-                .value(Alias::new("sql_checksum"), sql_checksum)
-                .value(Alias::new("raw_checksum"), raw_checksum)
-                .value(Alias::new("duration_ms"), duration_ms)
-                .value(Alias::new("rows_affected"), rows_affected)
-                .and_where(Expr::col(Alias::new("version")).eq(version)),
+                .value(Alias::new("source_checksum"), row.source_checksum.as_str())
+                .value(Alias::new("sql_checksum"), row.sql_checksum.as_str())
+                .value(Alias::new("raw_checksum"), row.raw_checksum.as_deref())
+                .value(Alias::new("duration_ms"), row.duration_ms)
+                .value(Alias::new("rows_affected"), row.rows_affected)
+                .and_where(Expr::col(Alias::new("version")).eq(row.version)),
         )
     }
 
@@ -400,6 +556,7 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
         by,
         rows,
         raw,
+        _sizes, // SQLite records none
     ] = columns.as_slice()
     else {
         return None;
@@ -420,6 +577,7 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
                 n => Some(n.parse().ok()?),
             },
             raw_checksum: Some(raw[i]).filter(|r| !r.is_empty()).map(str::to_owned),
+            sizes: Vec::new(),
         });
     }
     out.sort_by_key(|row| row.version);
@@ -432,7 +590,7 @@ mod tests {
 
     #[test]
     fn rows_from_columns_splits_each_column() {
-        let columns = |texts: [&str; 10]| texts.map(|t| Some(t.to_owned()));
+        let columns = |texts: [&str; 11]| texts.map(|t| Some(t.to_owned()));
         let rows = rows_from_columns(
             2,
             &columns([
@@ -446,6 +604,7 @@ mod tests {
                 "0.1.0\x1f0.1.0",
                 "7\x1f",
                 "r2\x1f",
+                "\x1f",
             ]),
         )
         .unwrap();
@@ -461,12 +620,64 @@ mod tests {
         assert_eq!(rows_from_columns(0, &[None, None]), Some(Vec::new()));
         // A name holding the separator: one value too many, so the caller reads otherwise.
         let mut odd = columns([
-            "1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", "", "",
+            "1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", "", "", "",
         ]);
         assert_eq!(rows_from_columns(1, &odd), None);
         odd[1] = Some("a".into());
         odd[5] = Some("x".into());
         assert_eq!(rows_from_columns(1, &odd), None);
+    }
+
+    /// A row's sizes: those read before the run, and a table touched again later in the
+    /// same run, whose size before is what the earlier migration left.
+    #[test]
+    fn sizes_resolve_from_the_rows_before() {
+        let row = |version| HistoryRow {
+            version,
+            name: "m".into(),
+            source_checksum: String::new(),
+            sql_checksum: String::new(),
+            applied_at: String::new(),
+            duration_ms: 0,
+            state: RowState::Applied,
+            shiplap_version: String::new(),
+            rows_affected: None,
+            raw_checksum: None,
+            sizes: Vec::new(),
+        };
+        let mut rows = vec![row(1), row(2), row(3)];
+        let texts = vec![
+            Some(format!(
+                "{}{}a\tusers\t10\t8192\na\tlog\t\t0",
+                sizes_text::before("users", Some(TableSize::new(Some(10), Some(4096)))),
+                sizes_text::before("log", None),
+            )),
+            None,
+            Some(format!(
+                "{}a\tusers\t20\t16384",
+                sizes_text::unknown("users")
+            )),
+        ];
+        sizes_text::resolve(&mut rows, texts);
+        let size = |r, b| Some(TableSize::new(r, Some(b)));
+        assert_eq!(
+            rows[0].sizes,
+            [
+                SizeChange {
+                    table: "users".into(),
+                    before: size(Some(10), 4096),
+                    after: size(Some(10), 8192),
+                },
+                SizeChange {
+                    table: "log".into(),
+                    before: None,
+                    after: size(None, 0),
+                },
+            ]
+        );
+        assert!(rows[1].sizes.is_empty());
+        assert_eq!(rows[2].sizes[0].before, size(Some(10), 8192));
+        assert_eq!(rows[2].sizes[0].after, size(Some(20), 16384));
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod progress;
 mod registry;
 mod render;
 mod schema;
+mod split;
 mod statement;
 mod status;
 
@@ -74,7 +75,7 @@ pub use data::row;
 pub use data::{Backfill, BackfillReport, DataContext, Dml, FetchRow};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
-pub use history::{DEFAULT_TABLE, HistoryRow, RowState};
+pub use history::{DEFAULT_TABLE, HistoryRow, RowState, SizeChange, TableSize};
 pub use lock::LockMode;
 pub use migration::{Allow, Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{

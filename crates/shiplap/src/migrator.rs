@@ -33,7 +33,6 @@ mod history_table;
 mod options;
 mod plan;
 mod repair;
-#[cfg(feature = "lint")]
 mod sizes;
 
 use database::Target;
@@ -357,7 +356,10 @@ impl<'c> Migrator<'c> {
                     Ok(plan)
                 };
                 let report = match plan.await {
-                    Ok(plan) => self.run(conn, lock, plan, single_transaction).await,
+                    Ok(plan) => {
+                        let plan = self.with_sizes(conn, plan).await;
+                        self.run(conn, lock, plan, single_transaction).await
+                    }
                     Err(e) => Report::failure(e),
                 };
                 done.extend(report.done);

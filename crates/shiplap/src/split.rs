@@ -184,8 +184,10 @@ pub(crate) fn table_of(sql: &str) -> Option<String> {
         }
         i
     };
-    let at = if is(0, "CREATE") && (is(1, "INDEX") || (is(1, "UNIQUE") && is(2, "INDEX"))) {
-        // CREATE [UNIQUE] INDEX ... ON [ONLY] table
+    let index = is(1, "INDEX")
+        || (["UNIQUE", "FULLTEXT", "SPATIAL"].iter().any(|k| is(1, k)) && is(2, "INDEX"));
+    let at = if is(0, "CREATE") && index {
+        // CREATE [UNIQUE | FULLTEXT | SPATIAL] INDEX ... ON [ONLY] table
         let on = upper.iter().position(|u| u == "ON")?;
         skip(on + 1, &["ONLY"])
     } else if is(0, "ALTER") && is(1, "TABLE") {
@@ -258,10 +260,12 @@ fn created_table(sql: &str) -> Option<String> {
     let words: Vec<&str> = sql.split_whitespace().collect();
     let at = if upper.first()? == "CREATE" {
         let table = upper.iter().position(|u| u == "TABLE")?;
-        if upper[1..table]
-            .iter()
-            .any(|u| !matches!(u.as_str(), "TEMP" | "TEMPORARY" | "UNLOGGED" | "GLOBAL" | "LOCAL"))
-        {
+        if upper[1..table].iter().any(|u| {
+            !matches!(
+                u.as_str(),
+                "TEMP" | "TEMPORARY" | "UNLOGGED" | "GLOBAL" | "LOCAL"
+            )
+        }) {
             return None;
         }
         let mut at = table + 1;
@@ -272,11 +276,15 @@ fn created_table(sql: &str) -> Option<String> {
             at += 1;
         }
         at
-    } else if upper.first()? == "RENAME" || (upper.first()? == "ALTER" && upper.contains(&"RENAME".to_owned())) {
+    } else if upper.first()? == "RENAME"
+        || (upper.first()? == "ALTER" && upper.contains(&"RENAME".to_owned()))
+    {
         // The last `TO name` that is not a column's.
         let to = upper.iter().rposition(|u| u == "TO")?;
         if upper.get(1).is_some_and(|u| u == "TABLE")
-            && upper.iter().any(|u| u == "COLUMN" || u == "CONSTRAINT" || u == "INDEX")
+            && upper
+                .iter()
+                .any(|u| u == "COLUMN" || u == "CONSTRAINT" || u == "INDEX")
         {
             return None;
         }
@@ -309,7 +317,10 @@ mod tests {
             ["orders", "users", "people"]
         );
         assert_eq!(
-            touched_tables(["RENAME TABLE `a` TO `a_old`, `a_new` TO `a`"], Backend::MySql),
+            touched_tables(
+                ["RENAME TABLE `a` TO `a_old`, `a_new` TO `a`"],
+                Backend::MySql
+            ),
             ["a"],
             "the last name a MySQL RENAME TABLE gives"
         );
@@ -328,6 +339,7 @@ mod tests {
                 "orders",
             ),
             ("ALTER TABLE `items` ADD INDEX (a)", "items"),
+            ("CREATE FULLTEXT INDEX ft ON `docs` (body)", "docs"),
             ("DROP TABLE IF EXISTS old", "old"),
             ("UPDATE users SET a = 1", "users"),
             ("DELETE FROM sessions WHERE x", "sessions"),

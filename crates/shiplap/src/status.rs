@@ -208,6 +208,7 @@ mod tests {
             shiplap_version: "0.1.0".into(),
             rows_affected: None,
             raw_checksum: Some(NO_RAW_SQL.into()),
+            sizes: Vec::new(),
         }
     }
 

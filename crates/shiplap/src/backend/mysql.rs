@@ -31,12 +31,34 @@ pub(crate) fn lock_timeout(timeout: Duration) -> String {
     )
 }
 
-/// Each table's estimated rows and bytes (data and indexes) in the current database,
-/// one text row each: `name<TAB>rows<TAB>bytes`.
-#[cfg_attr(not(feature = "lint"), allow(dead_code))] // read by `lint --database-url`
-pub(crate) const TABLE_SIZES: &str = "SELECT CAST(CONCAT(table_name, CHAR(9), \
-     COALESCE(table_rows, ''), CHAR(9), COALESCE(data_length + index_length, '')) AS CHAR) \
-     FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+/// A table's estimated rows and bytes (data and indexes) as one text:
+/// `name<TAB>rows<TAB>bytes`.
+const SIZE_ROW: &str = "CONCAT(table_name, CHAR(9), COALESCE(table_rows, ''), CHAR(9), \
+     COALESCE(data_length + index_length, ''))";
+
+/// The tables of the current database.
+const SIZE_FROM: &str =
+    "FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'";
+
+/// Each table's size ([`SIZE_ROW`]), one text row each; only those of `names` (an SQL
+/// list of string literals) when given.
+pub(crate) fn table_sizes(names: Option<&str>) -> String {
+    match names {
+        Some(names) => {
+            format!("SELECT CAST({SIZE_ROW} AS CHAR) {SIZE_FROM} AND table_name IN ({names})")
+        }
+        None => format!("SELECT CAST({SIZE_ROW} AS CHAR) {SIZE_FROM}"),
+    }
+}
+
+/// An expression: the sizes of those of `names` that exist, each on a line of its own
+/// behind `prefix` and a tab (empty text when none does). Never fails on a missing table.
+pub(crate) fn sizes_now(names: &str, prefix: &str) -> String {
+    format!(
+        "COALESCE((SELECT CAST(GROUP_CONCAT(CONCAT('{prefix}', CHAR(9), {SIZE_ROW}) \
+         ORDER BY table_name SEPARATOR '\n') AS CHAR) {SIZE_FROM} AND table_name IN ({names})), '')"
+    )
+}
 
 /// The current database's name, as text (empty when none is selected).
 pub(crate) const CURRENT_DATABASE: &str = "SELECT CAST(COALESCE(DATABASE(), '') AS CHAR)";

@@ -112,15 +112,33 @@ pub(crate) async fn connect(url: &str) -> Result<sqlx::PgConnection, sqlx::Error
 pub(crate) const RESET_SESSION: &str = "SELECT set_config(name, reset_val, false) FROM pg_settings \
      WHERE name IN ('lock_timeout', 'client_connection_check_interval')";
 
-/// Each table's estimated rows and total bytes (indexes and TOAST included) in the
-/// schemas of the search path, one text row each: `name<TAB>rows<TAB>bytes`; rows empty
-/// when the table was never analyzed.
-#[cfg_attr(not(feature = "lint"), allow(dead_code))] // read by `lint --database-url`
-pub(crate) const TABLE_SIZES: &str = "SELECT c.relname || chr(9) || \
+/// A table's estimated rows and total bytes (indexes and TOAST included) as one text:
+/// `name<TAB>rows<TAB>bytes`; rows empty when the table was never analyzed.
+const SIZE_ROW: &str = "c.relname || chr(9) || \
      CASE WHEN c.reltuples < 0 THEN '' ELSE c.reltuples::bigint::text END || chr(9) || \
-     pg_total_relation_size(c.oid)::text \
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     pg_total_relation_size(c.oid)::text";
+
+/// The tables of the schemas of the search path.
+const SIZE_FROM: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname = ANY (current_schemas(false))";
+
+/// Each table's size ([`SIZE_ROW`]), one text row each; only those of `names` (an SQL
+/// list of string literals) when given.
+pub(crate) fn table_sizes(names: Option<&str>) -> String {
+    match names {
+        Some(names) => format!("SELECT {SIZE_ROW} {SIZE_FROM} AND c.relname IN ({names})"),
+        None => format!("SELECT {SIZE_ROW} {SIZE_FROM}"),
+    }
+}
+
+/// An expression: the sizes of those of `names` that exist, each on a line of its own
+/// behind `prefix` and a tab (empty text when none does). Never fails on a missing table.
+pub(crate) fn sizes_now(names: &str, prefix: &str) -> String {
+    format!(
+        "COALESCE((SELECT string_agg('{prefix}' || chr(9) || {SIZE_ROW}, chr(10) ORDER BY c.relname) \
+         {SIZE_FROM} AND c.relname IN ({names})), '')"
+    )
+}
 
 /// `--statement-lock-timeout` for the session.
 pub(crate) fn lock_timeout(timeout: Duration) -> String {

@@ -119,7 +119,7 @@ pub(super) fn text(document: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::RowState;
+    use crate::history::{RowState, SizeChange, TableSize};
     use crate::status::State;
 
     /// Every document with every field present: a renamed or removed field shows in
@@ -147,6 +147,11 @@ mod tests {
             shiplap_version: "0.1.0".into(),
             rows_affected: Some(3),
             raw_checksum: Some("123".into()),
+            sizes: vec![SizeChange {
+                table: "users".into(),
+                before: Some(TableSize::new(Some(1200), Some(81920))),
+                after: None,
+            }],
         }];
         let done = [Done {
             version: 20250101090000,

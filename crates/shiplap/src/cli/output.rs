@@ -140,7 +140,28 @@ pub(super) fn history_output(m: &Migrator<'_>, rows: &[HistoryRow], json: bool) 
             r.duration_ms.to_string(),
         ]);
     }
-    let mut out = table.render();
+    // Each row's table sizes, before and after, on lines of their own below it.
+    let mut out = String::new();
+    for (i, line) in table.render().lines().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(row) = i.checked_sub(1).and_then(|i| rows.get(i)) else {
+            continue;
+        };
+        for change in &row.sizes {
+            let size = |s: &Option<crate::TableSize>, none: &str| {
+                s.as_ref()
+                    .map_or_else(|| none.to_owned(), ToString::to_string)
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                change.table,
+                size(&change.before, "(new)"),
+                size(&change.after, "(gone)")
+            );
+        }
+    }
     if rows.is_empty() {
         let _ = writeln!(out, "(no history in {})", m.url());
     }

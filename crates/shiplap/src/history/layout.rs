@@ -9,12 +9,13 @@ use crate::clock::now_rfc3339;
 
 /// The layout of the history table this build writes. Each layout adds to the one before:
 /// 1, the first (eight columns); 2, `rows_affected` (and the `<table>_backfill` table of
-/// backfill positions, created with `IF NOT EXISTS` by every run); 3, `raw_checksum`.
+/// backfill positions, created with `IF NOT EXISTS` by every run); 3, `raw_checksum`;
+/// 4, `sizes`.
 ///
 /// The layout is recorded in a row of the table itself, version [`LAYOUT_ROW`] (a
 /// migration's version is positive), so that reading it costs nothing more; a build finding
 /// a newer layout refuses the table rather than misread it.
-pub(crate) const LAYOUT: i64 = 3;
+pub(crate) const LAYOUT: i64 = 4;
 
 /// The version of the row recording the layout.
 pub(crate) const LAYOUT_ROW: i64 = 0;
@@ -77,6 +78,7 @@ fn columns_of(layout: i64) -> &'static [&'static str] {
     match layout {
         1 => &COLUMNS[..8],
         2 => &COLUMNS[..9],
+        3 => &COLUMNS[..10],
         _ => &COLUMNS,
     }
 }
@@ -127,6 +129,15 @@ impl HistoryTable {
                 ),
             );
         }
+        if layout < 4 {
+            steps.push(
+                self.schema_sql(
+                    Table::alter()
+                        .table(self.name())
+                        .add_column(ColumnDef::new(Alias::new("sizes")).text()),
+                ),
+            );
+        }
         steps.push(self.delete(LAYOUT_ROW));
         steps.push(self.layout_insert());
         steps
@@ -145,6 +156,7 @@ impl HistoryTable {
             shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
             rows_affected: None,
             raw_checksum: None,
+            sizes: Vec::new(),
         })
         .replacen("'applied'", &format!("'{LAYOUT_STATE}'"), 1)
     }
@@ -158,7 +170,7 @@ impl HistoryTable {
                 if present.contains(c) {
                     quote(c)
                 } else {
-                    let text = *c == "raw_checksum";
+                    let text = *c == "raw_checksum" || *c == "sizes";
                     match (self.backend, text) {
                         (Backend::MySql, false) => "CAST(NULL AS SIGNED)",
                         (Backend::MySql, true) => "CAST(NULL AS CHAR(64))",

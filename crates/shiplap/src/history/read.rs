@@ -19,6 +19,7 @@ type HistoryTuple = (
     String,
     Option<i64>,
     Option<String>,
+    Option<String>,
 );
 
 impl HistoryTable {
@@ -62,20 +63,27 @@ impl HistoryTable {
             #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
             Connection::None(never, _) => match *never {},
         };
-        Ok(rows
+        let mut sizes = Vec::with_capacity(rows.len());
+        let mut rows: Vec<HistoryRow> = rows
             .into_iter()
-            .map(|r| HistoryRow {
-                version: r.0,
-                name: r.1,
-                source_checksum: r.2,
-                sql_checksum: r.3,
-                applied_at: r.4,
-                duration_ms: r.5,
-                state: RowState::parse(&r.6),
-                shiplap_version: r.7,
-                rows_affected: r.8,
-                raw_checksum: r.9,
+            .map(|r| {
+                sizes.push(r.10);
+                HistoryRow {
+                    version: r.0,
+                    name: r.1,
+                    source_checksum: r.2,
+                    sql_checksum: r.3,
+                    applied_at: r.4,
+                    duration_ms: r.5,
+                    state: RowState::parse(&r.6),
+                    shiplap_version: r.7,
+                    rows_affected: r.8,
+                    raw_checksum: r.9,
+                    sizes: Vec::new(),
+                }
             })
-            .collect())
+            .collect();
+        crate::history::sizes_text::resolve(&mut rows, sizes);
+        Ok(rows)
     }
 }

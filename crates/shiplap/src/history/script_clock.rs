@@ -55,17 +55,17 @@ impl HistoryTable {
     /// insert runs, from when the migration's transaction began (see [`began`] and
     /// [`elapsed_ms`]). For a migration sent to the server in a script with others, whose
     /// times are not known when the script is written.
-    pub(crate) fn insert_timed(&self, row: &HistoryRow) -> String {
+    pub(crate) fn insert_timed(&self, row: &HistoryRow, sizes: Option<&str>) -> String {
         let applied_at = match self.backend {
             Backend::Postgres => format!(
                 "to_char({PG_BEGAN} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
             ),
             Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {SQLITE_BEGAN})"),
-            Backend::MySql => return self.insert(row),
+            Backend::MySql => return self.insert_sized(row, sizes),
         };
         let Some(elapsed) = elapsed_ms(self.backend) else {
-            return self.insert(row);
+            return self.insert_sized(row, sizes);
         };
-        self.insert_with_times(row, Expr::cust(applied_at), Expr::cust(elapsed))
+        self.insert_with_times(row, Expr::cust(applied_at), Expr::cust(elapsed), sizes)
     }
 }

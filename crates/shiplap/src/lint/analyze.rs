@@ -9,7 +9,8 @@ use sqlparser::ast::{
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
-use super::{LintOptions, Subject, split};
+use super::{LintOptions, Subject};
+use crate::split;
 
 mod alter;
 mod keywords;

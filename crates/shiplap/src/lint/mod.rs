@@ -11,7 +11,6 @@
 mod analyze;
 mod rules;
 mod sizes;
-mod split;
 
 use serde::Serialize;
 
@@ -23,6 +22,7 @@ use crate::error::Result;
 use crate::migration::{Allow, Kind, Migration};
 use crate::registry::Registry;
 use crate::render::{Direction, Rendered, render};
+use crate::split;
 
 /// One problem found in one migration on one backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -162,9 +162,9 @@ pub fn add_sizes(findings: &mut [Finding], sizes: &TableSizes, limits: SizeLimit
         let rows = size
             .rows
             .map_or_else(|| "rows unknown".to_owned(), |r| format!("{r} rows"));
-        let bytes = size
-            .bytes
-            .map_or_else(String::new, |b| format!(", {}", human_bytes(b)));
+        let bytes = size.bytes.map_or_else(String::new, |b| {
+            format!(", {}", crate::history::human_bytes(b))
+        });
         let table = f.table.as_deref().unwrap_or_default();
         if sizes::SIZE_DEPENDENT.contains(&f.rule) && limits.small(*size) {
             f.severity = Severity::Warning;
@@ -175,23 +175,6 @@ pub fn add_sizes(findings: &mut [Finding], sizes: &TableSizes, limits: SizeLimit
         } else {
             f.message = format!("{} (`{table}`: {rows}{bytes})", f.message);
         }
-    }
-}
-
-/// Bytes for people: `12.3 MB`.
-fn human_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    #[allow(clippy::cast_precision_loss)] // a size for people to read
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -231,7 +214,7 @@ pub fn lint_subjects(subjects: &[Subject], backend: Backend, options: LintOption
                 version: subject.version,
                 name: subject.name.clone(),
                 source: subject.source.clone(),
-                table: statement.as_ref().and_then(|s| sizes::table_of(&s.sql)),
+                table: statement.as_ref().and_then(|s| split::table_of(&s.sql)),
                 rows: None,
                 bytes: None,
                 step,

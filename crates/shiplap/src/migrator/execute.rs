@@ -42,6 +42,7 @@ impl Migrator<'_> {
             shiplap_version: env!("CARGO_PKG_VERSION").to_owned(),
             rows_affected: None,
             raw_checksum: rendered.raw_checksum().map(str::to_owned),
+            sizes: Vec::new(),
         }
     }
 
@@ -76,17 +77,20 @@ impl Migrator<'_> {
             Op::Commit => "COMMIT".to_owned(),
             Op::Statement(i) => p.rendered.statements[i].sql.clone(),
             Op::Data => return None,
-            Op::Insert(state) => table.insert(&HistoryRow {
-                rows_affected: rows.map(rows_i64),
-                ..self.row(p.migration, &p.rendered, state, duration_ms)
-            }),
+            Op::Insert(state) => table.insert_sized(
+                &HistoryRow {
+                    rows_affected: rows.map(rows_i64),
+                    ..self.row(p.migration, &p.rendered, state, duration_ms)
+                },
+                // Read after the statements: an applied row's sizes are final.
+                p.sizes.as_deref().filter(|_| state == RowState::Applied),
+            ),
             Op::MarkApplied => table.mark_applied(
-                version,
-                p.migration.source_checksum(),
-                p.rendered.checksum().unwrap_or_default(),
-                p.rendered.raw_checksum(),
-                duration_ms,
-                rows.map(rows_i64),
+                &HistoryRow {
+                    rows_affected: rows.map(rows_i64),
+                    ..self.row(p.migration, &p.rendered, RowState::Applied, duration_ms)
+                },
+                p.sizes.as_deref(),
             ),
             Op::ForgetBackfills => table.backfill_delete(version),
             Op::MarkReverting => table.mark_reverting(version),
@@ -256,9 +260,10 @@ impl Migrator<'_> {
             script.starts.push(script.chars);
             for &op in &p.ops {
                 let sql = match op {
-                    Op::Insert(state) => {
-                        table.insert_timed(&self.row(p.migration, &p.rendered, state, 0))
-                    }
+                    Op::Insert(state) => table.insert_timed(
+                        &self.row(p.migration, &p.rendered, state, 0),
+                        p.sizes.as_deref().filter(|_| state == RowState::Applied),
+                    ),
                     _ => self.op_sql(op, p, 0, None).unwrap_or_default(),
                 };
                 // On a line of its own, so that a statement ending in a `--` comment

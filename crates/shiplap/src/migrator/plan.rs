@@ -226,6 +226,7 @@ impl Migrator<'_> {
                     rendered: rendered.clone(),
                     ops,
                     resume,
+                    sizes: None,
                 });
             }
         }
@@ -444,6 +445,7 @@ impl Migrator<'_> {
                     rendered,
                     ops,
                     resume: false,
+                    sizes: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -541,6 +543,9 @@ pub(super) struct Planned {
     pub(super) ops: Vec<Op>,
     /// A dirty data migration run again: its backfills continue where they stopped.
     pub(super) resume: bool,
+    /// The SQL expression its history write records as `sizes`: the sizes of the tables
+    /// it touches, before (as read when the run began) and after (read by the write).
+    pub(super) sizes: Option<String>,
 }
 
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a

@@ -7,7 +7,7 @@ use sqlparser::parser::Parser;
 
 use super::Walk;
 use crate::backend::Backend;
-use crate::lint::split;
+use crate::split;
 
 impl Walk<'_> {
     /// A statement the parser refused, recognised by its first words: statements whose
@@ -176,7 +176,7 @@ impl Walk<'_> {
             ["CREATE", "FULLTEXT" | "SPATIAL", "INDEX", ..] if self.mysql() => {
                 self.ddl();
                 if words[1] == "FULLTEXT"
-                    && let Some(table) = crate::lint::sizes::table_of(sql)
+                    && let Some(table) = split::table_of(sql)
                 {
                     self.schema.fulltext.insert(table);
                 }
