@@ -69,9 +69,8 @@ fn down_of_a_range_runs_newest_first() {
     assert_eq!(
         sql,
         [
-            r#"DROP INDEX "order_items_order_id_idx";"#,
+            // Each table's index goes with it.
             r#"DROP TABLE "order_items";"#,
-            r#"DROP INDEX "orders_user_id_idx";"#,
             r#"DROP TABLE "orders";"#,
         ]
     );

@@ -155,7 +155,11 @@ pub fn render(
             }
         }
         Direction::Down => {
+            let all = schema.steps();
             for (number, step) in steps.iter().rev().filter(|(_, s)| s.runs_on(backend)) {
+                if step.down_covered(&all[..number - 1], backend) {
+                    continue;
+                }
                 let what = step.up().kind();
                 let statements = match step.down() {
                     Down::Statements(statements) => statements.as_slice(),

@@ -3,7 +3,7 @@
 
 use sea_query::{
     Alias, ColumnDef, ForeignKey, ForeignKeyCreateStatement, Index, IndexCreateStatement, IntoIden,
-    IntoTableRef, Table, TableCreateStatement,
+    IntoTableRef, Table, TableCreateStatement, TableRef,
 };
 
 use crate::backend::Backend;
@@ -50,6 +50,18 @@ pub struct Step {
     up: Statement,
     down: Down,
     only: Option<Vec<Backend>>,
+    /// The table a `create_table` step creates, or a `create_index` step indexes: a
+    /// derived `DROP INDEX` is left out of the down when the same migration's down drops
+    /// its table afterwards (which drops the index), since MariaDB refuses to drop an
+    /// index a foreign key stands on (error 1553).
+    table: Option<(TableUse, TableRef)>,
+}
+
+/// What a step does to its table (see [`Step`]'s `table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TableUse {
+    Creates,
+    Indexes,
 }
 
 /// How a step is undone.
@@ -76,6 +88,20 @@ impl Step {
     /// How the step is undone.
     pub fn down(&self) -> &Down {
         &self.down
+    }
+
+    /// Whether going down, this step's down is left out on `backend` because a step
+    /// before it (in `steps`, whose downs run after its own) drops its table anyway.
+    pub(crate) fn down_covered(&self, before: &[Step], backend: Backend) -> bool {
+        let Some((TableUse::Indexes, table)) = &self.table else {
+            return false;
+        };
+        before.iter().any(|s| {
+            s.runs_on(backend)
+                && s.table
+                    .as_ref()
+                    .is_some_and(|(use_, t)| *use_ == TableUse::Creates && t == table)
+        })
     }
 
     /// Whether the step runs on `backend` (see [`Schema::only_on`]).
@@ -147,6 +173,7 @@ impl Schema {
             up,
             down,
             only: self.only.clone(),
+            table: None,
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -179,11 +206,12 @@ impl Schema {
     /// `CREATE TABLE`; down: `DROP TABLE`.
     pub fn create_table(&mut self, statement: impl Owned<TableCreateStatement>) -> &mut Self {
         let statement = statement.owned();
-        let down = match statement.get_table_name() {
+        let table = statement.get_table_name().cloned();
+        let down = match &table {
             Some(table) => Down::Statements(vec![Table::drop().table(table.clone()).into()]),
             None => Down::Missing,
         };
-        self.push(statement.into(), down);
+        self.push(statement.into(), down).table = table.map(|t| (TableUse::Creates, t));
         self
     }
 
@@ -263,7 +291,8 @@ impl Schema {
     }
 
     /// `CREATE INDEX` on `table` (the statement's own `.table(...)` is replaced); down:
-    /// `DROP INDEX`, `CONCURRENTLY` on Postgres when the index was built so. The index
+    /// `DROP INDEX`, `CONCURRENTLY` on Postgres when the index was built so; none when
+    /// the same migration created the table, whose `DROP TABLE` drops the index too. The index
     /// needs a name, which is how the down finds it.
     pub fn create_index(
         &mut self,
@@ -275,7 +304,7 @@ impl Schema {
         index.table(table.clone());
         let down = match index.get_index_spec().get_name() {
             Some(name) => {
-                let mut drop = Index::drop().name(name).table(table).to_owned();
+                let mut drop = Index::drop().name(name).table(table.clone()).to_owned();
                 if builds_concurrently(&index) {
                     drop.concurrently();
                 }
@@ -283,7 +312,7 @@ impl Schema {
             }
             None => Down::Irreversible("the index has no name, so it cannot be dropped".into()),
         };
-        self.push(index.into(), down);
+        self.push(index.into(), down).table = Some((TableUse::Indexes, table));
         self
     }
 
@@ -405,8 +434,10 @@ mod tests {
             .collect()
     }
 
+    /// An index of a table the same migration creates goes with the table: MariaDB
+    /// refuses to drop an index a foreign key stands on (error 1553).
     #[test]
-    fn create_table_and_index_derive_their_drops_in_reverse_order() {
+    fn an_index_of_a_table_created_alongside_goes_with_it() {
         fn f(s: &mut Schema) {
             s.create_table(
                 Table::create()
@@ -420,10 +451,7 @@ mod tests {
         }
         assert_eq!(
             sql(f, Backend::MySql, Direction::Down),
-            [
-                "DROP INDEX `users_email_idx` ON `users`",
-                "DROP TABLE `users`"
-            ]
+            ["DROP TABLE `users`"]
         );
     }
 
