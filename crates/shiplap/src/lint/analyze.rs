@@ -519,16 +519,17 @@ impl Walk<'_> {
     /// at once). Both halves of such a swap pass.
     fn judge_renames(&mut self) {
         let transactional = self.subject.transaction && !self.mysql();
+        let renames = &self.renames;
         let atomic = |a: &Rename, b: &Rename| transactional || a.number == b.number;
-        let swapped: Vec<bool> = self
-            .renames
+        // Half of a swap: a later rename takes its old name back, or it takes the name
+        // an earlier rename left. (A chain `a` → `b` → `c` is neither: `a` is gone.)
+        let swapped: Vec<bool> = renames
             .iter()
-            .map(|r| {
-                // Its old name is taken by another table at once, or it takes the name
-                // that another table just left.
-                self.renames.iter().any(|o| {
-                    (o.to == r.from || o.from == r.to) && !std::ptr::eq(o, r) && atomic(r, o)
-                })
+            .enumerate()
+            .map(|(i, r)| {
+                let (before, after) = (&renames[..i], &renames[i + 1..]);
+                after.iter().any(|o| o.to == r.from && atomic(r, o))
+                    || before.iter().any(|o| o.from == r.to && atomic(r, o))
             })
             .collect();
         for (rename, swapped) in std::mem::take(&mut self.renames).into_iter().zip(swapped) {

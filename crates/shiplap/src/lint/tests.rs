@@ -486,6 +486,18 @@ fn a_table_swap_done_at_once_is_not_a_rename() {
         );
         // Renamed away, and nothing takes the name.
         fires("rename_table", case(backend, OLD, &SWAP[1..2]));
+        // Renamed twice: the old name is gone all the same.
+        fires(
+            "rename_table",
+            case(
+                backend,
+                OLD,
+                &[
+                    "ALTER TABLE users RENAME TO people",
+                    "ALTER TABLE people RENAME TO members",
+                ],
+            ),
+        );
     }
     // MySQL commits each ALTER at once: only one RENAME TABLE swaps atomically.
     fires("rename_table", case(MySql, OLD, SWAP));
