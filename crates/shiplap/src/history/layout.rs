@@ -110,34 +110,29 @@ impl HistoryTable {
 
     /// The statements that bring the table from `layout` to [`LAYOUT`], in order.
     pub(crate) fn upgrade(&self, layout: i64) -> Vec<String> {
-        let mut steps = Vec::new();
-        if layout < 2 {
-            steps.push(
-                self.schema_sql(
-                    Table::alter()
-                        .table(self.name())
-                        .add_column(ColumnDef::new(Alias::new("rows_affected")).big_integer()),
-                ),
-            );
-        }
-        if layout < 3 {
-            steps.push(
-                self.schema_sql(
-                    Table::alter()
-                        .table(self.name())
-                        .add_column(ColumnDef::new(Alias::new("raw_checksum")).string_len(64)),
-                ),
-            );
-        }
-        if layout < 4 {
-            steps.push(
-                self.schema_sql(
-                    Table::alter()
-                        .table(self.name())
-                        .add_column(ColumnDef::new(Alias::new("sizes")).text()),
-                ),
-            );
-        }
+        // Each layout's new column, by the layout that added it.
+        let added = [
+            (
+                2,
+                ColumnDef::new(Alias::new("rows_affected"))
+                    .big_integer()
+                    .to_owned(),
+            ),
+            (
+                3,
+                ColumnDef::new(Alias::new("raw_checksum"))
+                    .string_len(64)
+                    .to_owned(),
+            ),
+            (4, ColumnDef::new(Alias::new("sizes")).text().to_owned()),
+        ];
+        let mut steps: Vec<String> = added
+            .into_iter()
+            .filter(|(added_in, _)| layout < *added_in)
+            .map(|(_, column)| {
+                self.schema_sql(Table::alter().table(self.name()).add_column(column))
+            })
+            .collect();
         steps.push(self.delete(LAYOUT_ROW));
         steps.push(self.layout_insert());
         steps

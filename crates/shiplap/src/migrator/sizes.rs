@@ -72,15 +72,14 @@ async fn read_sizes(conn: &mut Connection<'_>, query: &str) -> Result<HashMap<St
 /// `names` as an SQL list of string literals; on PostgreSQL each also folded to lower
 /// case, the name an unquoted identifier gets.
 fn sql_list(names: &[String], backend: Backend) -> String {
-    let mut list: Vec<String> = Vec::new();
-    for name in names {
-        let lower = name.to_lowercase();
-        for n in [name.clone(), lower] {
-            let literal = format!("'{n}'");
-            if !list.contains(&literal) && (backend == Backend::Postgres || n == *name) {
-                list.push(literal);
-            }
-        }
+    let mut list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    if backend == Backend::Postgres {
+        list.extend(
+            names
+                .iter()
+                .filter(|n| n.to_lowercase() != **n)
+                .map(|n| format!("'{}'", n.to_lowercase())),
+        );
     }
     list.join(", ")
 }
