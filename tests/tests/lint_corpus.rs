@@ -720,6 +720,67 @@ fn u_lock_table(s: &mut Schema) {
     only(s, MY, "LOCK TABLES accounts READ");
 }
 
+#[migration(version = 100)]
+fn create_moods(s: &mut Schema) {
+    only(s, PG, "CREATE TYPE mood AS ENUM ('sad', 'happy')");
+    only(
+        s,
+        PG,
+        "CREATE TABLE moods (id BIGINT PRIMARY KEY, mood mood)",
+    );
+}
+
+#[migration(version = 101)]
+fn u_enum_value_appended(s: &mut Schema) {
+    only(s, PG, "ALTER TYPE mood ADD VALUE 'meh'");
+}
+
+#[migration(version = 102)]
+fn u_enum_value_used_at_once(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "ALTER TYPE mood ADD VALUE 'ok' AFTER 'sad'");
+    only(
+        s,
+        PG,
+        "ALTER TABLE moods ALTER COLUMN mood SET DEFAULT 'ok'",
+    );
+}
+
+#[migration(version = 103)]
+fn enum_value_placed(s: &mut Schema) {
+    only(s, PG, "ALTER TYPE mood ADD VALUE 'fine' BEFORE 'happy'");
+}
+
+/// Without a transaction, each statement commits before the next uses the value.
+#[migration(version = 104, transaction = false)]
+fn enum_value_committed_first(s: &mut Schema) {
+    timeout(s);
+    only(s, PG, "ALTER TYPE mood ADD VALUE 'great' AFTER 'happy'");
+    only(
+        s,
+        PG,
+        "ALTER TABLE moods ALTER COLUMN mood SET DEFAULT 'great'",
+    );
+}
+
+#[migration(version = 105)]
+fn u_commit_inside(s: &mut Schema) {
+    all(s, "COMMIT");
+}
+
+#[migration(version = 106, transaction = false)]
+fn u_begin_never_committed(s: &mut Schema) {
+    all(s, "BEGIN");
+    all(s, "SELECT 1");
+}
+
+#[migration(version = 107, transaction = false)]
+fn begin_committed(s: &mut Schema) {
+    all(s, "BEGIN");
+    all(s, "SELECT 1");
+    all(s, "COMMIT");
+}
+
 /// (version, backend, rule): every finding the corpus should produce.
 fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
     let mut e = BTreeSet::new();
@@ -746,6 +807,9 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
         (48, "pg_vacuum_full"),
         (49, "pg_cluster"),
         (95, "lock_table"),
+        (101, "pg_enum_value_order"),
+        (102, "pg_enum_value_in_transaction"),
+        (105, "transaction_control"),
     ] {
         e.insert((version, PG, rule));
     }
@@ -753,6 +817,8 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
     e.insert((31, PG, "mixed_schema_and_data"));
     e.insert((31, LITE, "mixed_schema_and_data"));
     e.insert((31, MY, "mysql_mixed_schema_and_data"));
+    // MySQL runs a migration's statements one by one (its DDL commits at once).
+    e.insert((105, LITE, "transaction_control"));
     for backend in [PG, MY, LITE] {
         for (version, rule) in [
             (30, "add_not_null_without_default"),
@@ -764,6 +830,7 @@ fn expected() -> BTreeSet<(i64, Backend, &'static str)> {
             (93, "drop_table"),
             (94, "truncate_table"),
             (96, "drop_object"),
+            (106, "transaction_control"),
         ] {
             e.insert((version, backend, rule));
         }

@@ -3,7 +3,7 @@
 //! gone from the code, and a data migration that fails, is fixed and resumed, or is
 //! repaired to run again from the start.
 
-use tests::{Run, TestDb, migrate_with, on_every_backend};
+use tests::{Engine, Run, TestDb, migrate_with, on_every_backend};
 
 fn migrate(url: &str, args: &[&str]) -> Run {
     migrate_with(env!("CARGO_BIN_EXE_fault_runner"), url, args)
@@ -284,7 +284,62 @@ async fn a_failed_run_says_what_it_did(db: &TestDb) {
     );
 }
 
+/// A unique index built CONCURRENTLY on duplicate data fails and leaves the index behind,
+/// INVALID (PostgreSQL). The error names it and says how to drop it; followed word for
+/// word, with the duplicates fixed, `repair` and `up` apply the migration.
+async fn a_failed_concurrent_index_is_named_and_dropped(db: &TestDb) {
+    if db.engine() != Engine::Postgres {
+        return;
+    }
+    db.execute("CREATE TABLE recovery_codes (code INT)").await;
+    db.execute("INSERT INTO recovery_codes VALUES (1), (1), (2)")
+        .await;
+    ok(
+        &migrate(&db.url, &["baseline", "--version", "600"]),
+        "baseline",
+    );
+    let failed = migrate(&db.url, &["up"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(state(db, 601).await, ["dirty"]);
+    let advice = "Drop it before running the migration again: ";
+    let drop = failed
+        .stderr
+        .lines()
+        .find_map(|line| line.split_once(advice).map(|(_, sql)| sql.to_owned()))
+        .unwrap_or_else(|| panic!("no drop advised: {}", failed.stderr));
+    assert!(
+        failed
+            .stderr
+            .contains("left the index public.recovery_codes_code behind, INVALID"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(drop, "DROP INDEX CONCURRENTLY public.recovery_codes_code;");
+
+    // Without the drop, running it again cannot succeed.
+    ok(&migrate(&db.url, &["repair", "--version", "601"]), "repair");
+    db.execute("DELETE FROM recovery_codes WHERE code = 1")
+        .await;
+    let again = migrate(&db.url, &["up"]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+    // Followed: the index dropped, the row repaired, `up` builds it.
+    db.execute(drop.trim_end_matches(';')).await;
+    ok(&migrate(&db.url, &["repair", "--version", "601"]), "repair");
+    ok(&migrate(&db.url, &["up"]), "up after the drop");
+    assert_eq!(state(db, 601).await, ["applied"]);
+    let valid = db
+        .strings(
+            "SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relname = 'recovery_codes_code'",
+        )
+        .await;
+    assert_eq!(valid, ["true"]);
+}
+
 on_every_backend!(
+    a_failed_concurrent_index_is_named_and_dropped,
     a_failed_run_says_what_it_did,
     a_failed_down_is_repaired_either_way,
     an_applied_migration_gone_from_the_code,

@@ -298,9 +298,40 @@ fn created_table(sql: &str) -> Option<String> {
     (!unquoted.is_empty()).then(|| unquoted.to_owned())
 }
 
+/// The index a `CREATE [UNIQUE] INDEX CONCURRENTLY` builds, unquoted (`None` for any other
+/// statement, and for one without a name): a failed build leaves it behind, INVALID.
+pub(crate) fn concurrent_index(sql: &str) -> Option<String> {
+    let words: Vec<&str> = without_leading_comments(sql).split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let mut at = 1;
+    if upper.first()? != "CREATE" {
+        return None;
+    }
+    for (word, optional) in [
+        ("UNIQUE", true),
+        ("INDEX", false),
+        ("CONCURRENTLY", false),
+        ("IF", true),
+        ("NOT", true),
+        ("EXISTS", true),
+    ] {
+        match upper.get(at) {
+            Some(u) if u == word => at += 1,
+            _ if optional => {}
+            _ => return None,
+        }
+    }
+    let name = words.get(at)?.split('(').next()?;
+    if name.eq_ignore_ascii_case("ON") {
+        return None;
+    }
+    let unquoted = name.trim_matches('"').replace("\"\"", "\"");
+    (!unquoted.is_empty()).then_some(unquoted)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Piece, split, table_of, touched_tables};
+    use super::{Piece, concurrent_index, split, table_of, touched_tables};
     use crate::backend::Backend;
 
     #[test]
@@ -324,6 +355,26 @@ mod tests {
             ["a"],
             "the last name a MySQL RENAME TABLE gives"
         );
+    }
+
+    #[test]
+    fn the_index_a_concurrent_build_names() {
+        for (sql, name) in [
+            (r#"CREATE INDEX CONCURRENTLY "i" ON "t" ("a")"#, Some("i")),
+            (
+                "-- why\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS u ON t (a)",
+                Some("u"),
+            ),
+            (
+                r#"CREATE INDEX CONCURRENTLY "a""b" ON t (a)"#,
+                Some(r#"a"b"#),
+            ),
+            ("CREATE INDEX CONCURRENTLY ON t (a)", None),
+            ("CREATE INDEX i ON t (a)", None),
+            ("DROP INDEX CONCURRENTLY i", None),
+        ] {
+            assert_eq!(concurrent_index(sql).as_deref(), name, "{sql}");
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //!   `COMMIT`;
 //! - 401: one statement that runs for about half a second, for the "still running" report;
 //! - 501 and 502 (SQLite): the first caps the database at its size for this connection, as
-//!   a full disk would, so that the second, which writes, fails.
+//!   a full disk would, so that the second, which writes, fails;
+//! - 601 (PostgreSQL): a unique index built CONCURRENTLY on `recovery_codes`, which the
+//!   test creates (with duplicates, to make the build fail and leave an INVALID index).
 
 use std::process::ExitCode;
 
@@ -140,6 +142,24 @@ fn fill_the_disk(s: &mut Schema) {
             .mysql(""),
     )
     .nothing_to_undo("the test drops the database");
+}
+
+#[migration(version = 601, transaction = false)]
+fn unique_codes(s: &mut Schema) {
+    s.raw(
+        Raw::per_backend()
+            .postgres(
+                "CREATE UNIQUE INDEX CONCURRENTLY recovery_codes_code ON recovery_codes (code)",
+            )
+            .mysql("")
+            .sqlite(""),
+    )
+    .down(
+        Raw::per_backend()
+            .postgres("DROP INDEX CONCURRENTLY recovery_codes_code")
+            .mysql("")
+            .sqlite(""),
+    );
 }
 
 shiplap::migrations!();

@@ -140,6 +140,13 @@ pub(crate) fn sizes_now(names: &str, prefix: &str) -> String {
     )
 }
 
+/// The indexes named `$1` that are INVALID (a `CREATE INDEX CONCURRENTLY` that failed
+/// leaves its index so), schema-qualified and quoted for SQL.
+pub(crate) const INVALID_INDEXES: &str = "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) \
+     FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid AND c.relname = $1 ORDER BY 1";
+
 /// `--statement-lock-timeout` for the session.
 pub(crate) fn lock_timeout(timeout: Duration) -> String {
     format!("SET lock_timeout = '{}ms'", timeout.as_millis())

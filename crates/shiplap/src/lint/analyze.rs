@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlparser::ast::{
-    AlterTableOperation, ColumnDef, ColumnOption, DataType, Expr, ObjectName, ObjectType,
-    Statement, TableConstraint, TimezoneInfo,
+    AlterTableOperation, AlterTypeOperation, ColumnDef, ColumnOption, DataType, Expr, ObjectName,
+    ObjectType, Statement, TableConstraint, TimezoneInfo,
 };
 use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
@@ -95,6 +95,11 @@ struct Walk<'a> {
     /// The tables renamed, judged once the whole migration is read: a rename that is half
     /// of a swap done at once is harmless.
     renames: Vec<Rename>,
+    /// Enum values this migration adds (PostgreSQL): inside its transaction, they cannot
+    /// be used before it commits.
+    enum_values: Vec<String>,
+    /// A `BEGIN` of the migration's own, not yet committed or rolled back.
+    open_transaction: Option<Stmt>,
 }
 
 /// One table renamed by a migration.
@@ -133,6 +138,8 @@ pub(super) fn migration(
         line: 0,
         statements: 0,
         renames: Vec::new(),
+        enum_values: Vec::new(),
+        open_transaction: None,
     };
     let dialect: Box<dyn Dialect> = match backend {
         Backend::Postgres => Box::new(PostgreSqlDialect {}),
@@ -146,6 +153,7 @@ pub(super) fn migration(
             walk.step = *step;
             walk.line = piece.line;
             walk.statements += 1;
+            walk.check_enum_use();
             let (text, concurrently) = walk.work_around_parser(&walk.sql.clone());
             let Some(text) = text else { continue };
             match Parser::parse_sql(&*dialect, &text) {
@@ -423,7 +431,84 @@ impl Walk<'_> {
                 self.ddl();
                 self.created.insert(name_of(&view.name));
             }
+            Statement::AlterType(alter) if self.pg() => {
+                self.ddl();
+                if let AlterTypeOperation::AddValue(add) = &alter.operation {
+                    self.enum_value_added(add.value.value.clone(), add.position.is_some());
+                }
+            }
+            Statement::StartTransaction { .. } => self.transaction_control(true),
+            Statement::Commit { .. } | Statement::Rollback { .. } => {
+                self.transaction_control(false);
+            }
             _ => self.ddl(),
+        }
+    }
+
+    /// An enum value added: appended unless placed (`BEFORE`/`AFTER`), and unusable until
+    /// the migration's transaction commits.
+    fn enum_value_added(&mut self, value: String, placed: bool) {
+        if !placed {
+            self.find(
+                "pg_enum_value_order",
+                format!("adds '{value}' at the end of the enum: ORDER BY and comparisons of the type follow that order"),
+            );
+        }
+        if self.subject.transaction {
+            self.enum_values.push(value);
+        }
+    }
+
+    /// A statement that uses a value an earlier statement of this migration added to an
+    /// enum, in the same transaction: PostgreSQL refuses it ("unsafe use of new value").
+    /// A function's body is not run when it is created, and another ALTER TYPE may name
+    /// the value as a neighbour.
+    fn check_enum_use(&mut self) {
+        if self.enum_values.is_empty() {
+            return;
+        }
+        let code = split::without_leading_comments(&self.sql).to_ascii_uppercase();
+        let words: Vec<&str> = code.split_whitespace().take(4).collect();
+        if matches!(
+            words.as_slice(),
+            ["ALTER", "TYPE", ..]
+                | ["CREATE", "FUNCTION" | "PROCEDURE", ..]
+                | ["CREATE", "OR", "REPLACE", "FUNCTION" | "PROCEDURE"]
+        ) {
+            return;
+        }
+        if let Some(value) = self
+            .enum_values
+            .iter()
+            .find(|value| {
+                self.sql
+                    .contains(&format!("'{}'", value.replace('\'', "''")))
+            })
+            .cloned()
+        {
+            self.find(
+                "pg_enum_value_in_transaction",
+                format!(
+                    "uses '{value}', which this migration added to an enum in the same transaction"
+                ),
+            );
+        }
+    }
+
+    /// A `BEGIN` (`start`) or a `COMMIT`/`ROLLBACK` written in the migration.
+    fn transaction_control(&mut self, start: bool) {
+        if self.subject.transaction && !self.mysql() {
+            self.find(
+                "transaction_control",
+                format!(
+                    "{} inside the transaction shiplap runs the migration in",
+                    if start { "BEGIN" } else { "COMMIT or ROLLBACK" }
+                ),
+            );
+        } else if start {
+            self.open_transaction = Some(self.here());
+        } else {
+            self.open_transaction = None;
         }
     }
 
@@ -548,6 +633,13 @@ impl Walk<'_> {
 
     fn finish(&mut self, options: LintOptions) {
         self.judge_renames();
+        if let Some(begin) = self.open_transaction.take() {
+            self.found.push((
+                "transaction_control",
+                Some(begin),
+                "a transaction begun and never committed: the migration ends with it open".into(),
+            ));
+        }
         if self.pg()
             && !self.lock_timeout_set
             && !options.statement_lock_timeout

@@ -162,6 +162,27 @@ pub const RULES: &[Rule] = &[
         fix: "pg_repack --order-by, run outside the migration",
     },
     Rule {
+        id: "pg_enum_value_order",
+        severity: Warning,
+        backends: PG,
+        why: "ADD VALUE without BEFORE or AFTER appends the value: ORDER BY, < and > on the type follow the declared order, not the alphabet",
+        fix: "say where it goes (`ADD VALUE 'x' BEFORE 'y'`), or acknowledge that the end is right",
+    },
+    Rule {
+        id: "pg_enum_value_in_transaction",
+        severity: Error,
+        backends: PG,
+        why: "an enum value added inside a transaction cannot be used until it commits: the statement using it fails (\"unsafe use of new value\")",
+        fix: "add the value in a migration of its own, and use it in a later one",
+    },
+    Rule {
+        id: "transaction_control",
+        severity: Error,
+        backends: ALL,
+        why: "a COMMIT or BEGIN in a migration that shiplap runs in a transaction ends that transaction: what follows is not rolled back on failure (PostgreSQL, SQLite); a BEGIN never committed leaves the migration's work open",
+        fix: "remove it (shiplap wraps the migration in a transaction), or use `transaction = false` and commit what you begin",
+    },
+    Rule {
         id: "drop_table",
         severity: Error,
         backends: ALL,

@@ -475,16 +475,25 @@ impl Migrator<'_> {
             );
         })
         .await;
-        result.map(|_| None).map_err(|source| Error::Statement {
-            migration: p.migration.reference(),
-            direction: p.rendered.direction.name(),
-            index: index + 1,
-            count,
-            details: crate::error::details(&source, &sql),
-            sql,
-            dirty,
-            source: Box::new(source),
-        })
+        match result {
+            Ok(_) => Ok(None),
+            Err(source) => {
+                let mut details = crate::error::details(&source, &sql);
+                if dirty {
+                    details.push_str(&invalid_index_left(conn, &sql).await);
+                }
+                Err(Error::Statement {
+                    migration: p.migration.reference(),
+                    direction: p.rendered.direction.name(),
+                    index: index + 1,
+                    count,
+                    details,
+                    sql,
+                    dirty,
+                    source: Box::new(source),
+                })
+            }
+        }
     }
 
     /// Logs that `p` is done, and says so.
@@ -512,6 +521,31 @@ impl Migrator<'_> {
         );
         entry
     }
+}
+
+/// After `sql` failed outside a transaction: when it was a PostgreSQL `CREATE INDEX
+/// CONCURRENTLY` whose index the failure left behind INVALID, a line saying so and how
+/// to drop it (a second build of it fails with "already exists", and `IF NOT EXISTS`
+/// would keep the invalid one); empty otherwise.
+async fn invalid_index_left(conn: &mut Connection<'_>, sql: &str) -> String {
+    if conn.backend() == Backend::Postgres
+        && let Some(name) = crate::split::concurrent_index(sql)
+        && let Ok(left) = conn.strings_bound(postgres::INVALID_INDEXES, &name).await
+        && !left.is_empty()
+    {
+        let drops: Vec<String> = left
+            .iter()
+            .map(|index| format!("DROP INDEX CONCURRENTLY {index};"))
+            .collect();
+        return format!(
+            "\nthe failed build left the index {} behind, INVALID: queries ignore it, \
+             writes still maintain it, and building it again fails (\"already exists\"). \
+             Drop it before running the migration again: {}",
+            left.join(", "),
+            drops.join(" ")
+        );
+    }
+    String::new()
 }
 
 /// Migrations sent to the database as one script.

@@ -44,7 +44,6 @@ impl Walk<'_> {
                 "SEQUENCE" | "POLICY" | "FUNCTION" | "PROCEDURE" | "STATISTICS" | "TRIGGER",
                 ..,
             ]
-            | ["ALTER", "TYPE", _, "ADD", "VALUE", ..]
             | ["ALTER", "TYPE", _, "RENAME", "VALUE", ..]
             | ["COMMENT", "ON", ..]
             | ["GRANT" | "REVOKE", ..]
@@ -52,6 +51,14 @@ impl Walk<'_> {
                 if self.pg() =>
             {
                 self.ddl();
+                true
+            }
+            ["ALTER", "TYPE", _, "ADD", "VALUE", ..] if self.pg() => {
+                self.ddl();
+                if let Some(value) = added_value(&code) {
+                    let placed = upper.contains(" BEFORE ") || upper.contains(" AFTER ");
+                    self.enum_value_added(value, placed);
+                }
                 true
             }
             // Only changes a foreign key's deferrability: no rows are checked, but it is
@@ -202,6 +209,25 @@ impl Walk<'_> {
             _ => (Some(sql.to_owned()), false),
         }
     }
+}
+
+/// The value an `ALTER TYPE ... ADD VALUE [IF NOT EXISTS] 'value'` adds.
+fn added_value(code: &str) -> Option<String> {
+    let open = code.find('\'')?;
+    let rest = &code[open + 1..];
+    let mut value = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+            } else {
+                return Some(value);
+            }
+        }
+        value.push(c);
+    }
+    None
 }
 
 /// The text between a `DO` block's dollar quotes.

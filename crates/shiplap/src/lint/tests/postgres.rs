@@ -338,3 +338,132 @@ fn nullability_follows_a_renamed_column() {
         ),
     );
 }
+
+const MOOD: &str = "CREATE TYPE mood AS ENUM ('sad', 'happy')";
+const MOODS: &[&str] = &[
+    MOOD,
+    "CREATE TABLE people (id bigint PRIMARY KEY, mood mood)",
+];
+const ADD_OK: &str = "ALTER TYPE mood ADD VALUE 'it''s ok' AFTER 'sad'";
+const USE_OK: &str = "UPDATE people SET mood = 'it''s ok' WHERE id = 1";
+
+#[test]
+fn pg_enum_value_order() {
+    let rule = "pg_enum_value_order";
+    fires(
+        rule,
+        case(Postgres, &[MOOD], &["ALTER TYPE mood ADD VALUE 'ok'"]),
+    );
+    fires(
+        rule,
+        case(
+            Postgres,
+            &[MOOD],
+            &["ALTER TYPE mood ADD VALUE IF NOT EXISTS 'ok'"],
+        ),
+    );
+    quiet(
+        rule,
+        case(
+            Postgres,
+            &[MOOD],
+            &["ALTER TYPE mood ADD VALUE 'ok' BEFORE 'happy'"],
+        ),
+    );
+    quiet(rule, case(Postgres, &[MOOD], &[ADD_OK]));
+}
+
+#[test]
+fn pg_enum_value_in_transaction() {
+    let rule = "pg_enum_value_in_transaction";
+    fires(rule, case(Postgres, MOODS, &[ADD_OK, USE_OK]));
+    fires(
+        rule,
+        case(
+            Postgres,
+            MOODS,
+            &[
+                "ALTER TYPE mood ADD VALUE 'ok'",
+                "ALTER TABLE people ALTER COLUMN mood SET DEFAULT 'ok'",
+            ],
+        ),
+    );
+    // Committed first: a migration without a transaction runs each statement on its own.
+    quiet(
+        rule,
+        case(Postgres, MOODS, &[ADD_OK, USE_OK]).without_transaction(),
+    );
+    // Naming it as a neighbour, or in a function's body, does not use it.
+    quiet(
+        rule,
+        case(
+            Postgres,
+            MOODS,
+            &[
+                ADD_OK,
+                "ALTER TYPE mood ADD VALUE 'fine' AFTER 'it''s ok'",
+                "CREATE FUNCTION f() RETURNS mood LANGUAGE sql AS $$ SELECT 'it''s ok'::mood $$",
+            ],
+        ),
+    );
+}
+
+const BEGUN: &[&str] = &[
+    "BEGIN",
+    "CREATE TABLE t (id bigint PRIMARY KEY)",
+    "INSERT INTO t VALUES (1)",
+];
+
+#[test]
+fn transaction_control() {
+    let rule = "transaction_control";
+    for backend in [Postgres, Sqlite] {
+        fires(
+            rule,
+            case(
+                backend,
+                &[],
+                &["CREATE TABLE t (id bigint PRIMARY KEY)", "COMMIT"],
+            ),
+        );
+        fires(
+            rule,
+            case(
+                backend,
+                &[],
+                &["BEGIN", "CREATE TABLE t (id bigint PRIMARY KEY)"],
+            ),
+        );
+    }
+    fires(rule, case(Postgres, &[], BEGUN).without_transaction());
+    fires(
+        rule,
+        case(
+            MySql,
+            &[],
+            &["START TRANSACTION", "INSERT INTO t VALUES (1)"],
+        ),
+    );
+    quiet(
+        rule,
+        case(
+            Postgres,
+            &[],
+            &[
+                "BEGIN",
+                "CREATE TABLE t (id bigint PRIMARY KEY)",
+                "INSERT INTO t VALUES (1)",
+                "COMMIT",
+            ],
+        )
+        .without_transaction(),
+    );
+    quiet(
+        rule,
+        case(
+            MySql,
+            &[],
+            &["START TRANSACTION", "INSERT INTO t VALUES (1)", "COMMIT"],
+        ),
+    );
+}
