@@ -11,6 +11,11 @@ use shiplap::prelude::*;
 fn validate_orders_placed_at(s: &mut Schema) {
     s.only_on(&[Backend::Postgres], |s| {
         s.raw(r#"ALTER TABLE "orders" VALIDATE CONSTRAINT "orders_placed_at_not_null""#)
-            .nothing_to_undo("validating changes no data and no schema");
+            // The check goes back to NOT VALID, as it was: dropped and added again
+            // without checking the rows.
+            .down(r#"ALTER TABLE "orders" DROP CONSTRAINT "orders_placed_at_not_null""#)
+            .down(
+                r#"ALTER TABLE "orders" ADD CONSTRAINT "orders_placed_at_not_null" CHECK ("placed_at" IS NOT NULL) NOT VALID"#,
+            );
     });
 }

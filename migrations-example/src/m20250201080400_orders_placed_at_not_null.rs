@@ -14,6 +14,8 @@ fn orders_placed_at_not_null(s: &mut Schema) {
         s.raw(r#"ALTER TABLE "orders" DROP CONSTRAINT "orders_placed_at_not_null""#)
             .down(
                 r#"ALTER TABLE "orders" ADD CONSTRAINT "orders_placed_at_not_null" CHECK ("placed_at" IS NOT NULL) NOT VALID"#,
-            );
+            )
+            // It was validated before this migration dropped it.
+            .down(r#"ALTER TABLE "orders" VALIDATE CONSTRAINT "orders_placed_at_not_null""#);
     });
 }

@@ -6,7 +6,11 @@ use crate::idens::Users;
 
 /// Drop users.name, now that no deployed code reads it.
 ///
-/// Reverting re-creates the column and fills it from display_name.
+/// Reverting re-creates the column and fills it from display_name. The column had no
+/// default, but a NOT NULL column added to a table with rows needs one: PostgreSQL and
+/// MySQL drop it afterwards; on SQLite it stays (`migrate verify` reports the
+/// difference there, and checks that the down gives back exactly the schema before on
+/// the other two).
 #[migration(
     version = 20250301090000,
     allow(
@@ -28,5 +32,15 @@ fn drop_users_name(s: &mut Schema) {
                 .table(Users::Table)
                 .value(Users::Name, Expr::col(Users::DisplayName))
                 .and_where(Expr::col(Users::DisplayName).is_not_null()),
+        )
+        .down(
+            Raw::per_backend()
+                .postgres(r#"ALTER TABLE "users" ALTER COLUMN "name" DROP DEFAULT"#)
+                .mysql("ALTER TABLE `users` ALTER COLUMN `name` DROP DEFAULT")
+                .sqlite(""),
+        )
+        .inexact_on(
+            &[Backend::Sqlite],
+            "SQLite cannot drop the default without rebuilding users, which its foreign keys forbid in a transaction",
         );
 }

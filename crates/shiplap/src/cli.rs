@@ -76,7 +76,10 @@ pub use args::{
     BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs, HistoryArgs, NewArgs,
     RedoArgs, RepairArgs, SqlArgs, StatusArgs, UpArgs, ValidateArgs,
 };
-use output::{done_output, dry_run_output, history_output, report_output, status_output};
+use output::{
+    diff_output, done_output, dry_run_output, history_output, report_output, status_output,
+    verify_output,
+};
 
 /// What a command printed, and whether a check failed (exit code 3).
 #[derive(Debug)]
@@ -363,6 +366,29 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
                 check_failed: !problems.is_empty(),
                 error: None,
             })
+        }
+        Command::Schema(_) => {
+            let m = m();
+            let schema = m.schema().await?;
+            Ok(if json {
+                json::text(&json::SchemaDoc {
+                    database: m.url().to_string(),
+                    schema: &schema,
+                })
+            } else {
+                schema.to_string()
+            }
+            .into())
+        }
+        Command::Verify(_) => {
+            let m = m();
+            let verified = m.verify().await?;
+            Ok(verify_output(&m, &verified, json))
+        }
+        Command::Diff(_) => {
+            let m = m();
+            let drift = m.diff().await?;
+            Ok(diff_output(&m, &drift, json))
         }
         Command::History(_) => {
             let m = m();

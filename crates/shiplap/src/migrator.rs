@@ -34,6 +34,7 @@ mod options;
 mod plan;
 mod repair;
 mod sizes;
+mod verify;
 
 use database::Target;
 pub use database::{Database, Lent};
@@ -41,6 +42,7 @@ use execute::taken;
 use history_table::check_table_name;
 pub use options::{Options, Up};
 pub use repair::{Mark, Repaired};
+pub use verify::{Drift, Verified, VerifyOutcome};
 
 /// Which migrations `down` reverts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -180,8 +180,16 @@ pub fn render(
                         });
                     }
                 };
+                let index_drop = step
+                    .derived_index_drop()
+                    .filter(|_| backend == Backend::MySql);
                 for statement in statements {
-                    if let Some(sql) = render_one(*number, statement)? {
+                    if let Some(mut sql) = render_one(*number, statement)? {
+                        if let Some((index, column)) = &index_drop {
+                            sql = crate::backend::mysql::drop_index_keeping_foreign_key(
+                                &sql, index, column,
+                            );
+                        }
                         rendered.statements.push(RenderedStatement {
                             step: *number,
                             sql,

@@ -55,6 +55,9 @@ pub struct Step {
     /// its table afterwards (which drops the index), since MariaDB refuses to drop an
     /// index a foreign key stands on (error 1553).
     table: Option<(TableUse, TableRef)>,
+    /// Backends on which its down knowingly gives back a schema that differs from the one
+    /// before the step, and why (see [`WithDown::inexact_on`]).
+    inexact: Vec<(Backend, String)>,
 }
 
 /// What a step does to its table (see [`Step`]'s `table`).
@@ -104,6 +107,30 @@ impl Step {
         })
     }
 
+    /// For a `create_index` step whose down is derived: the index's name and first
+    /// column (MySQL's down checks whether a foreign key needs the index, see
+    /// `backend::mysql::drop_index_keeping_foreign_key`).
+    pub(crate) fn derived_index_drop(&self) -> Option<(String, String)> {
+        let (Some((TableUse::Indexes, _)), Statement::CreateIndex(index)) = (&self.table, &self.up)
+        else {
+            return None;
+        };
+        let spec = index.get_index_spec();
+        Some((
+            spec.get_name()?.to_owned(),
+            spec.get_column_names().first()?.clone(),
+        ))
+    }
+
+    /// Why the step's down does not give back exactly the schema before it on `backend`,
+    /// when its author said so (see [`WithDown::inexact_on`]).
+    pub fn inexact_on(&self, backend: Backend) -> Option<&str> {
+        self.inexact
+            .iter()
+            .find(|(b, _)| *b == backend)
+            .map(|(_, why)| why.as_str())
+    }
+
     /// Whether the step runs on `backend` (see [`Schema::only_on`]).
     pub fn runs_on(&self, backend: Backend) -> bool {
         self.only
@@ -132,6 +159,17 @@ impl<'a> WithDown<'a> {
         if let Down::Statements(statements) = &mut self.step.down {
             statements.push(statement.into());
         }
+        self
+    }
+
+    /// Says that on `backends` the down cannot give back exactly the schema before the
+    /// step, and why (SQLite cannot drop a column's default without rebuilding the
+    /// table, say). `migrate verify` then reports the difference without failing.
+    pub fn inexact_on(self, backends: &[Backend], why: impl Into<String>) -> Self {
+        let why = why.into();
+        self.step
+            .inexact
+            .extend(backends.iter().map(|b| (*b, why.clone())));
         self
     }
 }
@@ -174,6 +212,7 @@ impl Schema {
             down,
             only: self.only.clone(),
             table: None,
+            inexact: Vec::new(),
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]

@@ -369,6 +369,22 @@ impl Connection<'_> {
         }
     }
 
+    /// Every row, each column as text (`None` for NULL): the query casts its columns to
+    /// text. Sent without preparing it, like [`Self::has_rows`].
+    pub(crate) async fn rows(
+        &mut self,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        use sqlx::Row as _;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        on_conn!(self, c => {
+            let rows = sqlx::raw_sql(sql).fetch_all(&mut **c).await?;
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect())
+                .collect()
+        })
+    }
+
     /// The first column of every row, as text.
     pub(crate) async fn strings(&mut self, sql: &str) -> Result<Vec<String>, sqlx::Error> {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());

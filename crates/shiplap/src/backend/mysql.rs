@@ -61,6 +61,67 @@ pub(crate) fn sizes_now(names: &str, prefix: &str) -> String {
 }
 
 /// The current database's name, as text (empty when none is selected).
+/// The down of an index `index` of `table` whose first column is `column` (on MySQL and
+/// MariaDB `drop` is `DROP INDEX ... ON table`). InnoDB lets a later index stand in for
+/// the index a foreign key made for itself, dropping the key's own; `DROP INDEX` then
+/// fails (error 1553). The down then drops the key, drops the index and adds the key
+/// back, with `foreign_key_checks` off for that statement, as it was first made: its
+/// rows are not checked again (they were all along), and InnoDB gives it its own index
+/// again, which a later index replaces as the first time. Which of the two runs is read
+/// from the catalog when the down runs, so the SQL is the same whatever the earlier
+/// migrations did.
+pub(crate) fn drop_index_keeping_foreign_key(drop: &str, index: &str, column: &str) -> String {
+    let table = drop
+        .rsplit(" ON ")
+        .next()
+        .unwrap_or_default()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .trim_matches('`')
+        .replace("``", "`");
+    // A text inside an SQL string literal, and a name inside a quoted name inside one.
+    let text = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
+    let name = |s: &str| text(&s.replace('`', "``"));
+    DROP_INDEX_KEEPING_FOREIGN_KEY
+        .replace("{table_q}", &name(&table))
+        .replace("{index_q}", &name(index))
+        .replace("{table}", &text(&table))
+        .replace("{index}", &text(index))
+        .replace("{column}", &text(column))
+        .replace("{drop}", &text(drop))
+}
+
+const DROP_INDEX_KEEPING_FOREIGN_KEY: &str = "-- the foreign key of `{table}` on `{column}` whose index this one replaced, if any
+SET @shiplap_fk = (SELECT k.constraint_name FROM information_schema.key_column_usage k
+  WHERE k.table_schema = DATABASE() AND k.table_name = '{table}' AND k.referenced_table_name IS NOT NULL
+    AND k.ordinal_position = 1 AND k.column_name = '{column}'
+    AND NOT EXISTS (SELECT 1 FROM information_schema.statistics s WHERE s.table_schema = DATABASE()
+      AND s.table_name = '{table}' AND s.index_name <> '{index}' AND s.seq_in_index = 1 AND s.column_name = '{column}')
+  LIMIT 1);
+SET @shiplap_readd = (SELECT CONCAT('ALTER TABLE `{table_q}` DROP INDEX `{index_q}`, ADD CONSTRAINT `',
+    REPLACE(r.constraint_name, '`', '``'), '` FOREIGN KEY (',
+    GROUP_CONCAT(CONCAT('`', REPLACE(k.column_name, '`', '``'), '`') ORDER BY k.ordinal_position SEPARATOR ', '),
+    ') REFERENCES `', REPLACE(r.referenced_table_name, '`', '``'), '` (',
+    GROUP_CONCAT(CONCAT('`', REPLACE(k.referenced_column_name, '`', '``'), '`') ORDER BY k.ordinal_position SEPARATOR ', '),
+    ') ON DELETE ', r.delete_rule, ' ON UPDATE ', r.update_rule)
+  FROM information_schema.referential_constraints r JOIN information_schema.key_column_usage k
+    ON k.constraint_schema = r.constraint_schema AND k.constraint_name = r.constraint_name AND k.table_name = r.table_name
+  WHERE r.constraint_schema = DATABASE() AND r.table_name = '{table}' AND r.constraint_name = @shiplap_fk
+  GROUP BY r.constraint_name, r.referenced_table_name, r.delete_rule, r.update_rule);
+SET @shiplap_down = IF(@shiplap_fk IS NULL, '{drop}',
+  CONCAT('ALTER TABLE `{table_q}` DROP FOREIGN KEY `', REPLACE(@shiplap_fk, '`', '``'), '`'));
+PREPARE shiplap_down FROM @shiplap_down;
+EXECUTE shiplap_down;
+DEALLOCATE PREPARE shiplap_down;
+SET @shiplap_checks = @@SESSION.foreign_key_checks, SESSION foreign_key_checks = 0;
+SET @shiplap_down = COALESCE(@shiplap_readd, 'DO 0');
+PREPARE shiplap_down FROM @shiplap_down;
+EXECUTE shiplap_down;
+DEALLOCATE PREPARE shiplap_down;
+SET SESSION foreign_key_checks = @shiplap_checks";
+
 pub(crate) const CURRENT_DATABASE: &str = "SELECT CAST(COALESCE(DATABASE(), '') AS CHAR)";
 
 /// A `GET_LOCK` name (at most 64 characters, no quotes) for a database and table.

@@ -121,6 +121,26 @@ pub enum Command {
     /// drift.
     Validate(ValidateArgs),
 
+    /// Print the database's schema, normalised and sorted: tables, columns, keys,
+    /// indexes, checks, views, sequences, enum types, functions, triggers.
+    ///
+    /// Example: `migrate schema --database-url postgres://localhost/app`.
+    Schema(SchemaArgs),
+
+    /// Apply, revert and apply again every migration on a scratch database: each down
+    /// must give back the schema before its migration. Exits 3 on a mismatch.
+    ///
+    /// The scratch database is a temporary SQLite file, or on PostgreSQL and MySQL a
+    /// database created on the server of `--database-url` and dropped after; the database
+    /// the URL names is not touched. Example: `migrate verify`.
+    Verify(VerifyArgs),
+
+    /// Compare the database with the schema its applied migrations build (on a scratch
+    /// database): objects added, removed or changed by hand. Exits 3 on drift.
+    ///
+    /// Example: `migrate diff --database-url "$STAGING_URL"`.
+    Diff(DiffArgs),
+
     /// Record that an existing database already has every migration up to a version.
     Baseline(BaselineArgs),
 
@@ -279,6 +299,31 @@ pub struct ValidateArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Arguments of `schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The server to make the scratch database on (SQLite: a temporary file, whatever
+    /// the URL names).
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Arguments of `baseline`.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -366,6 +411,9 @@ impl Command {
             Command::Status(a) => Some(&a.connection),
             Command::History(a) => Some(&a.connection),
             Command::Validate(a) => Some(&a.connection),
+            Command::Schema(a) => Some(&a.connection),
+            Command::Verify(a) => Some(&a.connection),
+            Command::Diff(a) => Some(&a.connection),
             Command::Baseline(a) => Some(&a.connection),
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),

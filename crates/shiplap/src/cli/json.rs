@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use crate::backend::Backend;
 use crate::history::HistoryRow;
+use crate::inspect::DatabaseSchema;
 use crate::migration::Kind;
 use crate::migrator::{Done, Repaired};
+use crate::migrator::{Drift, Verified};
 use crate::render::{Direction, RenderedStatement};
 use crate::status::MigrationStatus;
 
@@ -50,6 +52,27 @@ pub(super) struct ValidateDoc<'a> {
 pub(super) struct HistoryDoc<'a> {
     pub(super) database: String,
     pub(super) history: &'a [HistoryRow],
+}
+
+/// `schema`.
+#[derive(Debug, Serialize)]
+pub(super) struct SchemaDoc<'a> {
+    pub(super) database: String,
+    pub(super) schema: &'a DatabaseSchema,
+}
+
+/// `verify`.
+#[derive(Debug, Serialize)]
+pub(super) struct VerifyDoc<'a> {
+    pub(super) scratch_on: String,
+    pub(super) migrations: &'a [Verified],
+}
+
+/// `diff`.
+#[derive(Debug, Serialize)]
+pub(super) struct DiffDoc<'a> {
+    pub(super) database: String,
+    pub(super) drift: &'a Drift,
 }
 
 /// `baseline`.

@@ -4,9 +4,12 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::Outcome;
-use super::json::{DryRunDoc, HistoryDoc, RunDoc, StatusDoc, text};
+use super::json::{DiffDoc, DryRunDoc, HistoryDoc, RunDoc, StatusDoc, VerifyDoc, text};
+use crate::backend::Backend;
 use crate::history::HistoryRow;
+use crate::inspect::changes_text;
 use crate::migrator::{Done, Migrator, Report};
+use crate::migrator::{Drift, Verified, VerifyOutcome};
 use crate::render::Direction;
 use crate::status::MigrationStatus;
 
@@ -226,6 +229,136 @@ fn line(out: &mut String, widths: [usize; 5], cells: [&str; 5]) {
         }
     }
     out.push('\n');
+}
+
+/// `verify`: a line per migration, the diff under each mismatch, a summary; exit 3 when
+/// a down does not restore the schema, applying again differs, or a run fails.
+pub(super) fn verify_output(m: &Migrator<'_>, verified: &[Verified], json: bool) -> Outcome {
+    let check_failed = verified.iter().any(|v| v.outcome.is_problem());
+    let scratch_on = match m.url().backend() {
+        Backend::Sqlite => "a temporary SQLite file".to_owned(),
+        _ => format!("a scratch database on the server of {}", m.url()),
+    };
+    if json {
+        return Outcome {
+            output: text(&VerifyDoc {
+                scratch_on,
+                migrations: verified,
+            }),
+            check_failed,
+            error: None,
+        };
+    }
+    let mut out =
+        format!("verify: each migration applied, reverted and applied again on {scratch_on}\n");
+    let (mut ok, mut irreversible, mut problems) = (0, 0, 0);
+    for v in verified {
+        let head = format!("{} {}", v.version, v.name);
+        match &v.outcome {
+            VerifyOutcome::Ok => {
+                ok += 1;
+                let _ = writeln!(out, "ok            {head} ({} ms)", v.duration_ms);
+            }
+            VerifyOutcome::Irreversible { reason } => {
+                irreversible += 1;
+                let _ = writeln!(
+                    out,
+                    "irreversible  {head}: applied, not reverted ({reason})"
+                );
+            }
+            VerifyOutcome::Inexact { reason, changes } => {
+                irreversible += 1;
+                let _ = writeln!(
+                    out,
+                    "inexact       {head}: its down differs from the schema before it, as its code says ({reason}):\n{}",
+                    changes_text(changes, "    ")
+                );
+            }
+            VerifyOutcome::DownMismatch { changes } => {
+                problems += 1;
+                let _ = writeln!(
+                    out,
+                    "MISMATCH      {head} ({}): its down did not restore the schema before it \
+                     (- lost, + left behind, ~ changed):\n{}",
+                    v.source,
+                    changes_text(changes, "    ")
+                );
+            }
+            VerifyOutcome::ReapplyMismatch { changes } => {
+                problems += 1;
+                let _ = writeln!(
+                    out,
+                    "MISMATCH      {head} ({}): applied again after its down, it built another \
+                     schema (- first time, + second):\n{}",
+                    v.source,
+                    changes_text(changes, "    ")
+                );
+            }
+            VerifyOutcome::Failed { step, error } => {
+                problems += 1;
+                let _ = writeln!(
+                    out,
+                    "FAILED        {head} ({}) at {step}; the verification stops here:\n    {}",
+                    v.source,
+                    error.replace('\n', "\n    ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} migration(s): {ok} reversed cleanly, {irreversible} irreversible or inexact as their code says, {problems} with a problem",
+        verified.len()
+    );
+    Outcome {
+        output: out,
+        check_failed,
+        error: None,
+    }
+}
+
+/// `diff`: each object that differs from what the applied migrations build; exit 3 on
+/// drift.
+pub(super) fn diff_output(m: &Migrator<'_>, drift: &Drift, json: bool) -> Outcome {
+    let check_failed = !drift.changes.is_empty();
+    let output = if json {
+        text(&DiffDoc {
+            database: m.url().to_string(),
+            drift,
+        })
+    } else {
+        let mut out = String::new();
+        if !drift.missing.is_empty() {
+            let _ = writeln!(
+                out,
+                "note: applied but missing from the code, so not rebuilt: {:?}",
+                drift.missing
+            );
+        }
+        if check_failed {
+            let _ = write!(
+                out,
+                "drift: {} differs from what its {} applied migration(s) build \
+                 (+ added by hand, - removed, ~ changed):\n{}",
+                m.url(),
+                drift.applied.len(),
+                changes_text(&drift.changes, "  ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "ok: {} has exactly the schema its {} applied migration(s) build",
+                m.url(),
+                drift.applied.len()
+            );
+        }
+        out
+    };
+    Outcome {
+        output,
+        check_failed,
+        error: None,
+    }
 }
 
 #[cfg(test)]
