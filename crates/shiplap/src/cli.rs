@@ -286,6 +286,9 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
     let m = || migrator.expect("a command with connection options");
     match &cli.command {
         Command::Sql(args) => sql(args, cli.format, registry).map(Outcome::from),
+        Command::New(args) if args.from_diff => {
+            new::from_diff(args, &m(), json).await.map(Outcome::from)
+        }
         Command::New(args) => new::new(args, json).map(Outcome::from),
         #[cfg(feature = "lint")]
         Command::Lint(args) => lint::lint(args, registry, json).await,

@@ -212,6 +212,13 @@ pub struct NewArgs {
     /// calls `shiplap::migrations!()`).
     #[arg(long, value_name = "DIR", env = "SHIPLAP_MIGRATIONS_DIR")]
     pub dir: Option<std::path::PathBuf>,
+    /// Write the steps that turn the schema the migrations build into the schema of the
+    /// database (`--database-url`, a development database changed by hand).
+    #[arg(long, conflicts_with_all = ["data", "no_transaction"])]
+    pub from_diff: bool,
+    /// With --from-diff: the database changed by hand.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
 }
 
 /// Arguments of `up`.
@@ -417,6 +424,7 @@ impl Command {
             Command::Baseline(a) => Some(&a.connection),
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),
+            Command::New(a) if a.from_diff => Some(&a.connection),
             Command::Sql(_) | Command::New(_) => None,
             #[cfg(feature = "lint")]
             Command::Lint(_) => None,

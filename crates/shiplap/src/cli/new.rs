@@ -5,14 +5,72 @@ use std::path::Path;
 use super::args::NewArgs;
 use super::json::{NewDoc, text};
 use crate::authoring;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::migrator::Migrator;
+
+fn crate_dir(args: &NewArgs) -> Result<std::path::PathBuf> {
+    match &args.dir {
+        Some(dir) => Ok(dir.clone()),
+        None => authoring::find_migrations_crate(Path::new(".")),
+    }
+}
+
+/// `--from-diff`: the schema the migrations build (on a scratch database, like `verify`)
+/// against the database's; the migration that turns the one into the other.
+pub(super) async fn from_diff(args: &NewArgs, m: &Migrator<'_>, json: bool) -> Result<String> {
+    let dir = crate_dir(args)?;
+    authoring::check_name(&args.name)?;
+    let live = m.schema().await?;
+    let built = m.built_schema().await?;
+    if built.diff(&live).is_empty() {
+        return Err(Error::InvalidArgument {
+            message: format!(
+                "{} has exactly the schema the migrations build: there is nothing to generate",
+                m.url()
+            ),
+        });
+    }
+    let written = authoring::create_from_diff(
+        &dir,
+        &args.name,
+        crate::clock::now_seconds(),
+        m.url().backend(),
+        &m.url().to_string(),
+        &built,
+        &live,
+    )?;
+    let created = &written.created;
+    // Formatted as the rest of the crate is, when rustfmt is there (it is with cargo).
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(&created.path)
+        .stderr(std::process::Stdio::null())
+        .status();
+    Ok(if json {
+        text(&NewDoc {
+            version: created.version,
+            name: &args.name,
+            file: &created.path,
+            registered_in: &created.lib,
+        })
+    } else {
+        format!(
+            "created {} (version {}) from the differences with {}: {} step(s), {} marked REVIEW\n\
+             registered in {}\nread it, then `migrate sql --version {}` shows its SQL; `migrate verify` checks its down\n",
+            created.path.display(),
+            created.version,
+            m.url(),
+            written.steps,
+            written.reviews,
+            created.lib.display(),
+            created.version,
+        )
+    })
+}
 
 /// Writes the file; returns what to print.
 pub(super) fn new(args: &NewArgs, json: bool) -> Result<String> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => authoring::find_migrations_crate(Path::new("."))?,
-    };
+    let dir = crate_dir(args)?;
     let template = authoring::Template {
         data: args.data,
         transaction: !args.no_transaction,
