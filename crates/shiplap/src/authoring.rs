@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::inspect::DatabaseSchema;
 
 mod from_diff;
+mod import;
+
+pub use import::{Source, import, sources};
 
 /// What kind of migration to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +25,7 @@ pub struct Template {
 }
 
 /// A migration [`create`] wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Created {
     /// Its version.
     pub version: i64,
@@ -237,39 +240,93 @@ pub fn create_from_diff(
     })
 }
 
-/// Writes the migration file `contents(version)` gives, and registers it.
+/// The migrations crate at `crate_dir` as a new migration finds it: its `src/`, its
+/// `lib.rs` (which must call `shiplap::migrations!()`) and that file's text.
+struct CrateFiles {
+    src: PathBuf,
+    lib: PathBuf,
+    lib_text: String,
+}
+
+impl CrateFiles {
+    fn read(crate_dir: &Path) -> Result<CrateFiles> {
+        let src = crate_dir.join("src");
+        let lib = src.join("lib.rs");
+        let lib_text = std::fs::read_to_string(&lib).map_err(io("read", &lib))?;
+        if !calls_migrations_macro(&lib_text) {
+            return Err(invalid(format!(
+                "{} does not call `shiplap::migrations!()`: is {} the migrations crate?",
+                lib.display(),
+                crate_dir.display()
+            )));
+        }
+        Ok(CrateFiles { src, lib, lib_text })
+    }
+
+    /// Its Rust files, each with its text.
+    fn sources(&self) -> Result<Vec<(PathBuf, String)>> {
+        rust_files(&self.src)?
+            .into_iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(&file).map_err(io("read", &file))?;
+                Ok((file, text))
+            })
+            .collect()
+    }
+
+    /// The versions `sources` hold; an error when `name` is taken (a file or a function
+    /// has it).
+    fn versions(sources: &[(PathBuf, String)], name: &str) -> Result<Vec<i64>> {
+        check_name(name)?;
+        let mut versions = Vec::new();
+        for (file, text) in sources {
+            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+            let taken_file = stem
+                .split_once('_')
+                .is_some_and(|(prefix, rest)| prefix.starts_with('m') && rest == name);
+            if taken_file || text.contains(&format!("fn {name}(")) {
+                return Err(invalid(format!(
+                    "the name `{name}` is taken: {} already has it",
+                    file.display()
+                )));
+            }
+            versions.extend(versions_in(text));
+        }
+        Ok(versions)
+    }
+
+    /// Writes `src/m<version>_<name>.rs` and registers it in `lib.rs`.
+    fn write(&mut self, name: &str, version: i64, contents: String) -> Result<Created> {
+        let module = format!("m{version}_{name}");
+        let path = self.src.join(format!("{module}.rs"));
+        std::fs::write(&path, contents).map_err(io("write", &path))?;
+        let registered = register(&self.lib_text, &module);
+        if let Err(e) = std::fs::write(&self.lib, &registered).map_err(io("write", &self.lib)) {
+            // Leave nothing half-done behind.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        self.lib_text = registered;
+        Ok(Created {
+            version,
+            path,
+            lib: self.lib.clone(),
+        })
+    }
+}
+
+/// Writes the migration file `contents(version)` gives, with a version after the newest
+/// (and `now`), and registers it.
 fn create_with(
     crate_dir: &Path,
     name: &str,
     now: i64,
     contents: impl FnOnce(i64) -> String,
 ) -> Result<Created> {
-    check_name(name)?;
-    let src = crate_dir.join("src");
-    let lib = src.join("lib.rs");
-    let lib_text = std::fs::read_to_string(&lib).map_err(io("read", &lib))?;
-    if !calls_migrations_macro(&lib_text) {
-        return Err(invalid(format!(
-            "{} does not call `shiplap::migrations!()`: is {} the migrations crate?",
-            lib.display(),
-            crate_dir.display()
-        )));
-    }
-    let mut newest = i64::MIN;
-    for file in rust_files(&src)? {
-        let text = std::fs::read_to_string(&file).map_err(io("read", &file))?;
-        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-        let taken_file = stem
-            .split_once('_')
-            .is_some_and(|(prefix, rest)| prefix.starts_with('m') && rest == name);
-        if taken_file || text.contains(&format!("fn {name}(")) {
-            return Err(invalid(format!(
-                "the name `{name}` is taken: {} already has it",
-                file.display()
-            )));
-        }
-        newest = versions_in(&text).into_iter().fold(newest, i64::max);
-    }
+    let mut files = CrateFiles::read(crate_dir)?;
+    let newest = CrateFiles::versions(&files.sources()?, name)?
+        .into_iter()
+        .fold(i64::MIN, i64::max);
     let after_newest = seconds_of_version(newest).map(|s| s + 1);
     let version = version_at(after_newest.map_or(now, |next| now.max(next)));
     if version <= newest {
@@ -278,17 +335,26 @@ fn create_with(
              cannot choose a version after it"
         )));
     }
+    files.write(name, version, contents(version))
+}
 
-    let module = format!("m{version}_{name}");
-    let path = src.join(format!("{module}.rs"));
-    std::fs::write(&path, contents(version)).map_err(io("write", &path))?;
-    let registered = register(&lib_text, &module);
-    if let Err(e) = std::fs::write(&lib, registered).map_err(io("write", &lib)) {
-        // Leave nothing half-done behind.
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
+/// Writes migration files with given versions and names, and registers them; refuses
+/// before writing any when a version or a name is taken.
+fn create_all(crate_dir: &Path, migrations: Vec<(i64, String, String)>) -> Result<Vec<Created>> {
+    let mut files = CrateFiles::read(crate_dir)?;
+    let sources = files.sources()?;
+    for (version, name, _) in &migrations {
+        if CrateFiles::versions(&sources, name)?.contains(version) {
+            return Err(invalid(format!(
+                "version {version} (for `{name}`) is taken in {}",
+                files.src.display()
+            )));
+        }
     }
-    Ok(Created { version, path, lib })
+    migrations
+        .into_iter()
+        .map(|(version, name, contents)| files.write(&name, version, contents))
+        .collect()
 }
 
 /// `lib.rs` with `mod <module>;` after the last migration module (or before

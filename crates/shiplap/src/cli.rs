@@ -393,6 +393,29 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let drift = m.diff().await?;
             Ok(diff_output(&m, &drift, json))
         }
+        Command::Import(args) => new::import(args, json).map(Outcome::from),
+        Command::ImportHistory(args) => {
+            let m = m();
+            let imported = m.import_history(args.from).await?;
+            Ok(if json {
+                json::text(&json::ImportHistoryDoc {
+                    database: m.url().to_string(),
+                    from: args.from.name(),
+                    imported: &imported,
+                })
+            } else {
+                let mut out = format!(
+                    "recorded {} migration(s) {} applied as applied, with its timestamps; nothing ran\n",
+                    imported.len(),
+                    args.from
+                );
+                for row in &imported {
+                    let _ = writeln!(out, "  {} {} (applied {})", row.version, row.name, row.applied_at);
+                }
+                out
+            }
+            .into())
+        }
         Command::History(_) => {
             let m = m();
             let rows = m.history().await?;

@@ -21,6 +21,12 @@ pub(crate) fn now_rfc3339() -> String {
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
 }
 
+/// An instant (seconds since 1970-01-01 UTC) as RFC 3339: `2025-02-24T12:00:00.000Z`.
+pub(crate) fn rfc3339_at(seconds: i64) -> String {
+    let (year, month, day, hour, minute, second) = parts(seconds);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.000Z")
+}
+
 /// A migration version for an instant: `YYYYMMDDHHMMSS` in UTC.
 #[cfg(feature = "cli")]
 pub(crate) fn version_at(seconds: i64) -> i64 {

@@ -265,6 +265,16 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// `import-history` found what it cannot record: migrations of the other tool's
+    /// history that the code lacks, that failed, or whose SQL changed.
+    #[error("refusing to import {tool}'s history, nothing recorded:\n  {}", problems.join("\n  "))]
+    ImportRefused {
+        /// The tool.
+        tool: &'static str,
+        /// Each problem, naming its migration.
+        problems: Vec<String>,
+    },
+
     /// A migration is recorded as dirty: it (or its down) started and did not finish.
     #[error(
         "migration {version} {name} is dirty: {}",

@@ -54,6 +54,7 @@ mod data;
 mod database_url;
 mod error;
 mod history;
+pub mod import;
 pub mod inspect;
 #[cfg(feature = "lint")]
 pub mod lint;
@@ -80,8 +81,8 @@ pub use history::{DEFAULT_TABLE, HistoryRow, RowState, SizeChange, TableSize};
 pub use lock::LockMode;
 pub use migration::{Allow, Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{
-    Database, Done, DownTarget, Drift, Lent, Mark, Migrator, Options, Repaired, Report, Up,
-    Verified, VerifyOutcome,
+    Database, Done, DownTarget, Drift, ImportedRow, Lent, Mark, Migrator, Options, Repaired,
+    Report, Up, Verified, VerifyOutcome,
 };
 pub use progress::ProgressOutput;
 pub use registry::Registry;

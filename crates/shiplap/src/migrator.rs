@@ -30,6 +30,7 @@ use crate::status::MigrationStatus;
 mod database;
 mod execute;
 mod history_table;
+mod import_history;
 mod options;
 mod plan;
 mod repair;
@@ -40,6 +41,7 @@ use database::Target;
 pub use database::{Database, Lent};
 use execute::taken;
 use history_table::check_table_name;
+pub use import_history::ImportedRow;
 pub use options::{Options, Up};
 pub use repair::{Mark, Repaired};
 pub use verify::{Drift, Verified, VerifyOutcome};
@@ -346,7 +348,8 @@ impl<'c> Migrator<'c> {
             for _ in 0..=self.registry.len() {
                 let plan = async {
                     let rows = if std::mem::take(&mut first) {
-                        self.prepared_history(conn, lock, true).await?
+                        let rows = self.prepared_history(conn, lock, true).await?;
+                        self.import_first(conn, lock, rows).await?
                     } else {
                         self.history_if_exists(conn).await?
                     };

@@ -141,6 +141,19 @@ pub enum Command {
     /// Example: `migrate diff --database-url "$STAGING_URL"`.
     Diff(DiffArgs),
 
+    /// Write a shiplap migration for each migration of sqlx, diesel or refinery in DIR,
+    /// its SQL kept as the file holds it, registered in the migrations crate.
+    ///
+    /// Example: `migrate import --from sqlx ../app/migrations`.
+    Import(ImportArgs),
+
+    /// Record in shiplap's history the migrations sqlx, diesel or refinery applied (with
+    /// their timestamps), running none. Refuses on migrations missing from the code,
+    /// failed ones, or checksums that differ.
+    ///
+    /// Example: `migrate import-history --from sqlx --database-url "$DATABASE_URL"`.
+    ImportHistory(ImportHistoryArgs),
+
     /// Record that an existing database already has every migration up to a version.
     Baseline(BaselineArgs),
 
@@ -331,6 +344,35 @@ pub struct DiffArgs {
     pub connection: ConnectionArgs,
 }
 
+fn tool(name: &str) -> Result<crate::import::Tool, String> {
+    crate::import::Tool::parse(name).map_err(|e| e.to_string())
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The tool the migrations are written for: sqlx, diesel or refinery.
+    #[arg(long, value_parser = tool, value_name = "TOOL")]
+    pub from: crate::import::Tool,
+    /// The folder of the tool's migrations.
+    pub source: std::path::PathBuf,
+    /// The migrations crate (default: the one crate of the workspace whose src/lib.rs
+    /// calls `shiplap::migrations!()`).
+    #[arg(long, value_name = "DIR", env = "SHIPLAP_MIGRATIONS_DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `import-history`.
+#[derive(Debug, Args)]
+pub struct ImportHistoryArgs {
+    /// The tool whose history table to read: sqlx, diesel or refinery.
+    #[arg(long, value_parser = tool, value_name = "TOOL")]
+    pub from: crate::import::Tool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Arguments of `baseline`.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -421,11 +463,12 @@ impl Command {
             Command::Schema(a) => Some(&a.connection),
             Command::Verify(a) => Some(&a.connection),
             Command::Diff(a) => Some(&a.connection),
+            Command::ImportHistory(a) => Some(&a.connection),
             Command::Baseline(a) => Some(&a.connection),
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),
             Command::New(a) if a.from_diff => Some(&a.connection),
-            Command::Sql(_) | Command::New(_) => None,
+            Command::Sql(_) | Command::New(_) | Command::Import(_) => None,
             #[cfg(feature = "lint")]
             Command::Lint(_) => None,
         }

@@ -75,6 +75,21 @@ pub(super) struct DiffDoc<'a> {
     pub(super) drift: &'a Drift,
 }
 
+/// `import`.
+#[derive(Debug, Serialize)]
+pub(super) struct ImportDoc<'a> {
+    pub(super) from: &'static str,
+    pub(super) created: &'a [crate::authoring::Created],
+}
+
+/// `import-history`.
+#[derive(Debug, Serialize)]
+pub(super) struct ImportHistoryDoc<'a> {
+    pub(super) database: String,
+    pub(super) from: &'static str,
+    pub(super) imported: &'a [crate::migrator::ImportedRow],
+}
+
 /// `baseline`.
 #[derive(Debug, Serialize)]
 pub(super) struct BaselineDoc<'a> {

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use super::args::NewArgs;
-use super::json::{NewDoc, text};
+use super::args::{ImportArgs, NewArgs};
+use super::json::{ImportDoc, NewDoc, text};
 use crate::authoring;
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
@@ -65,6 +65,36 @@ pub(super) async fn from_diff(args: &NewArgs, m: &Migrator<'_>, json: bool) -> R
             created.lib.display(),
             created.version,
         )
+    })
+}
+
+/// `import`: a migration for each of the other tool's; returns what to print.
+pub(super) fn import(args: &ImportArgs, json: bool) -> Result<String> {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => authoring::find_migrations_crate(Path::new("."))?,
+    };
+    let created = authoring::import(&dir, args.from, &args.source)?;
+    Ok(if json {
+        text(&ImportDoc {
+            from: args.from.name(),
+            created: &created,
+        })
+    } else {
+        let mut out = format!(
+            "imported {} {} migration(s) from {} into {}:\n",
+            created.len(),
+            args.from,
+            args.source.display(),
+            dir.display()
+        );
+        for c in &created {
+            out.push_str(&format!("  {} {}\n", c.version, c.path.display()));
+        }
+        out.push_str("then, on each database the tool migrated: `migrate import-history --from ");
+        out.push_str(args.from.name());
+        out.push_str("`\n");
+        out
     })
 }
 
