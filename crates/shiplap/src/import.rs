@@ -63,12 +63,14 @@ impl fmt::Display for Tool {
 }
 
 /// The shiplap version of a migration the tool knows by `version` (its text as the tool
-/// writes it in its history: diesel's without dashes): the same number, except diesel's
-/// `00000000000000_diesel_initial_setup`, version 0, which becomes 1 (shiplap versions
-/// are positive).
+/// writes it in its history: diesel's without dashes): the same number, except for
+/// diesel, whose versions are timestamps ordered as text: its first 14 digits
+/// (`YYYYMMDDHHMMSS`: newer diesel writes `2024-01-01-120000-0000`, whose 18 digits would
+/// sort after every older 14-digit one as numbers), and `00000000000000_diesel_initial_setup`,
+/// version 0, becomes 1 (shiplap versions are positive).
 pub fn shiplap_version(tool: Tool, version: &str) -> Option<i64> {
     let digits: String = match tool {
-        Tool::Diesel => version.replace('-', ""),
+        Tool::Diesel => version.replace('-', "").chars().take(14).collect(),
         _ => version.to_owned(),
     };
     let number: i64 = digits.trim().parse().ok()?;

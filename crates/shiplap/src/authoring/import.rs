@@ -258,6 +258,11 @@ mod tests {
             Some(20230102030405)
         );
         assert_eq!(shiplap_version(Tool::Diesel, "00000000000000"), Some(1));
+        // Newer diesel adds a counter; as numbers, 18 digits would sort after 2099.
+        assert_eq!(
+            shiplap_version(Tool::Diesel, "2026-07-08-184840-0000"),
+            Some(20260708184840)
+        );
         assert_eq!(
             shiplap_version(Tool::Sqlx, "20230101000000"),
             Some(20230101000000)
