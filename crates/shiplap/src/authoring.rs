@@ -12,8 +12,10 @@ use crate::inspect::DatabaseSchema;
 
 mod from_diff;
 mod import;
+mod renumber;
 
 pub use import::{Source, import, sources};
+pub use renumber::{Move, Renumbered, next_version, renumber};
 
 /// What kind of migration to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

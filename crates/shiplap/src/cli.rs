@@ -394,6 +394,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             Ok(diff_output(&m, &drift, json))
         }
         Command::Import(args) => new::import(args, json).map(Outcome::from),
+        Command::Renumber(_) => new::renumber(&m(), json).await.map(Outcome::from),
         Command::ImportHistory(args) => {
             let m = m();
             let imported = m.import_history(args.from).await?;

@@ -215,6 +215,24 @@ pub enum Error {
         source: Box<sqlx::Error>,
     },
 
+    /// A check of a migration ([`crate::Schema::check`]) found rows.
+    #[error(
+        "migration {migration} failed ({direction}): its check \"{what}\" does not hold (its query returned a row)\n  query: {sql}\n{}",
+        after_failure(*dirty, migration.version(), false)
+    )]
+    CheckFailed {
+        /// The migration.
+        migration: MigrationRef,
+        /// `up` or `down`.
+        direction: &'static str,
+        /// What must hold.
+        what: String,
+        /// The check's query.
+        sql: String,
+        /// Whether the migration was left dirty.
+        dirty: bool,
+    },
+
     /// The bookkeeping around a migration failed: its `BEGIN`, its `COMMIT` (a deferred
     /// constraint, say) or its history write.
     #[error(
@@ -323,8 +341,9 @@ pub enum Error {
 
     /// Pending migrations older than the newest applied one.
     #[error(
-        "pending migrations {versions:?} are older than the newest applied one ({newest}); \
-         pass --allow-out-of-order to apply them anyway"
+        "pending migrations {versions:?} are older than the newest applied one ({newest}): \
+         after a merge, `migrate renumber` gives them versions above it (then rebuild); or \
+         pass --allow-out-of-order to apply them as they are"
     )]
     OutOfOrder {
         /// Their versions.

@@ -59,6 +59,9 @@ pub struct RenderedStatement {
     pub sql: String,
     /// Whether the text is the user's own raw SQL (not rendered by sea-query).
     pub raw: bool,
+    /// For a check: what must hold (the query must return no row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
 }
 
 impl Rendered {
@@ -145,11 +148,19 @@ pub fn render(
     match direction {
         Direction::Up => {
             for (number, step) in steps.iter().filter(|(_, s)| s.runs_on(backend)) {
-                if let Some(sql) = render_one(*number, step.up())? {
+                if let Some(mut sql) = render_one(*number, step.up())? {
+                    let check = step.checked().map(str::to_owned);
+                    if let Some(what) = &check {
+                        sql = format!(
+                            "-- check: {}: the migration fails if this returns a row\n{sql}",
+                            what.replace('\n', " ")
+                        );
+                    }
                     rendered.statements.push(RenderedStatement {
                         step: *number,
                         sql,
                         raw: step.up().is_raw(),
+                        check,
                     });
                 }
             }
@@ -194,6 +205,7 @@ pub fn render(
                             step: *number,
                             sql,
                             raw: statement.is_raw(),
+                            check: None,
                         });
                     }
                 }
@@ -366,6 +378,7 @@ mod tests {
                 step: i + 1,
                 sql: sql.into(),
                 raw: i == 1,
+                check: None,
             })
             .collect(),
             sql_checksum: None,

@@ -58,6 +58,8 @@ pub struct Step {
     /// Backends on which its down knowingly gives back a schema that differs from the one
     /// before the step, and why (see [`WithDown::inexact_on`]).
     inexact: Vec<(Backend, String)>,
+    /// For a check ([`Schema::check`]): what must hold.
+    check: Option<String>,
 }
 
 /// What a step does to its table (see [`Step`]'s `table`).
@@ -120,6 +122,11 @@ impl Step {
             spec.get_name()?.to_owned(),
             spec.get_column_names().first()?.clone(),
         ))
+    }
+
+    /// For a check: what must hold (see [`Schema::check`]).
+    pub fn checked(&self) -> Option<&str> {
+        self.check.as_deref()
     }
 
     /// Why the step's down does not give back exactly the schema before it on `backend`,
@@ -213,6 +220,7 @@ impl Schema {
             only: self.only.clone(),
             table: None,
             inexact: Vec::new(),
+            check: None,
         });
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -352,6 +360,33 @@ impl Schema {
             None => Down::Irreversible("the index has no name, so it cannot be dropped".into()),
         };
         self.push(index.into(), down).table = Some((TableUse::Indexes, table));
+        self
+    }
+
+    /// A check: `query` must return no row, or the migration fails there, inside its
+    /// transaction (rolled back with everything it did; a migration without one is left
+    /// dirty). `what` says what must hold, and is the failure's message. For example, no
+    /// NULL left after a backfill:
+    ///
+    /// ```
+    /// # use shiplap::prelude::*;
+    /// # fn m(s: &mut Schema) {
+    /// s.check(
+    ///     "every order has placed_at",
+    ///     Query::select().expr(Expr::val(1)).from("orders").and_where(Expr::col("placed_at").is_null()),
+    /// );
+    /// s.check("exactly 3 plans", "SELECT 1 FROM (SELECT COUNT(*) AS n FROM plans) c WHERE n <> 3");
+    /// # }
+    /// ```
+    ///
+    /// Its down is nothing; it never runs in a script sent with other migrations, since
+    /// its rows must be read.
+    pub fn check(&mut self, what: impl Into<String>, query: impl Into<Statement>) -> &mut Self {
+        let step = self.push(
+            query.into(),
+            Down::Nothing("a check changes nothing".into()),
+        );
+        step.check = Some(what.into());
         self
     }
 

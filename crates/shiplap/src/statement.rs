@@ -4,9 +4,9 @@
 use sea_query::{
     DeleteStatement, ForeignKeyCreateStatement, ForeignKeyDropStatement, IndexCreateStatement,
     IndexDropStatement, InsertStatement, MysqlQueryBuilder, PostgresQueryBuilder,
-    QueryStatementWriter, SchemaStatementBuilder, SqliteQueryBuilder, TableAlterStatement,
-    TableCreateStatement, TableDropStatement, TableRenameStatement, TableTruncateStatement,
-    UpdateStatement,
+    QueryStatementWriter, SchemaStatementBuilder, SelectStatement, SqliteQueryBuilder,
+    TableAlterStatement, TableCreateStatement, TableDropStatement, TableRenameStatement,
+    TableTruncateStatement, UpdateStatement,
 };
 
 use crate::backend::Backend;
@@ -33,6 +33,8 @@ pub enum Statement {
     Insert(InsertStatement),
     Update(UpdateStatement),
     Delete(DeleteStatement),
+    /// A query: the body of a check ([`crate::Schema::check`]).
+    Select(SelectStatement),
     Raw(Raw),
 }
 
@@ -142,6 +144,7 @@ from_statements!(
     Insert(InsertStatement),
     Update(UpdateStatement),
     Delete(DeleteStatement),
+    Select(SelectStatement),
     Raw(Raw),
 );
 
@@ -178,6 +181,7 @@ impl Statement {
             Statement::Insert(_) => "insert",
             Statement::Update(_) => "update",
             Statement::Delete(_) => "delete",
+            Statement::Select(_) => "select",
             Statement::Raw(_) => "raw SQL",
         }
     }
@@ -210,6 +214,7 @@ impl Statement {
             Statement::Insert(s) => catch(|| query_sql(s, backend))?,
             Statement::Update(s) => catch(|| query_sql(s, backend))?,
             Statement::Delete(s) => catch(|| query_sql(s, backend))?,
+            Statement::Select(s) => catch(|| query_sql(s, backend))?,
         };
         Ok((!sql.is_empty()).then_some(sql))
     }

@@ -154,6 +154,12 @@ pub enum Command {
     /// Example: `migrate import-history --from sqlx --database-url "$DATABASE_URL"`.
     ImportHistory(ImportHistoryArgs),
 
+    /// After a merge: give the pending migrations older than the newest applied one new
+    /// versions above it, in their order (attribute, file name, module, SQL snapshots).
+    ///
+    /// Example: `migrate renumber --database-url "$DATABASE_URL"`, then rebuild.
+    Renumber(RenumberArgs),
+
     /// Record that an existing database already has every migration up to a version.
     Baseline(BaselineArgs),
 
@@ -373,6 +379,14 @@ pub struct ImportHistoryArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Arguments of `renumber`.
+#[derive(Debug, Args)]
+pub struct RenumberArgs {
+    /// The database whose history says which migrations are applied.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Arguments of `baseline`.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -464,6 +478,7 @@ impl Command {
             Command::Verify(a) => Some(&a.connection),
             Command::Diff(a) => Some(&a.connection),
             Command::ImportHistory(a) => Some(&a.connection),
+            Command::Renumber(a) => Some(&a.connection),
             Command::Baseline(a) => Some(&a.connection),
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),

@@ -75,6 +75,13 @@ pub(super) struct DiffDoc<'a> {
     pub(super) drift: &'a Drift,
 }
 
+/// `renumber`.
+#[derive(Debug, Serialize)]
+pub(super) struct RenumberDoc<'a> {
+    pub(super) database: String,
+    pub(super) renumbered: &'a [crate::authoring::Renumbered],
+}
+
 /// `import`.
 #[derive(Debug, Serialize)]
 pub(super) struct ImportDoc<'a> {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::args::{ImportArgs, NewArgs};
-use super::json::{ImportDoc, NewDoc, text};
+use super::json::{ImportDoc, NewDoc, RenumberDoc, text};
 use crate::authoring;
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
@@ -96,6 +96,64 @@ pub(super) fn import(args: &ImportArgs, json: bool) -> Result<String> {
         out.push_str("`\n");
         out
     })
+}
+
+/// `renumber`: the pending migrations older than the newest applied one, moved above it.
+pub(super) async fn renumber(m: &Migrator<'_>, json: bool) -> Result<String> {
+    let recorded: Vec<i64> = m.history().await?.iter().map(|r| r.version).collect();
+    let Some(&newest) = recorded.iter().max() else {
+        return Ok(format!(
+            "nothing to renumber: {} has no applied migration\n",
+            m.url()
+        ));
+    };
+    let moves: Vec<authoring::Move> = m
+        .registry()
+        .iter()
+        .filter(|migration| {
+            migration.version() < newest && !recorded.contains(&migration.version())
+        })
+        .map(|migration| authoring::Move {
+            from: migration.version(),
+            name: migration.name().to_owned(),
+            file: migration.location().file.to_owned(),
+        })
+        .collect();
+    let start = std::env::current_dir().map_err(|source| Error::Io {
+        action: "read",
+        path: ".".into(),
+        source,
+    })?;
+    let renumbered = authoring::renumber(&start, &moves, newest, crate::clock::now_seconds())?;
+    if json {
+        return Ok(text(&RenumberDoc {
+            database: m.url().to_string(),
+            renumbered: &renumbered,
+        }));
+    }
+    if renumbered.is_empty() {
+        return Ok(format!(
+            "nothing to renumber: no pending migration is older than {newest}, the newest applied on {}\n",
+            m.url()
+        ));
+    }
+    let mut out = format!(
+        "renumbered {} pending migration(s) older than {newest}, the newest applied on {}:\n",
+        renumbered.len(),
+        m.url()
+    );
+    for r in &renumbered {
+        out.push_str(&format!(
+            "  {} -> {} {} ({}; {} snapshot(s) renamed)\n",
+            r.from,
+            r.to,
+            r.name,
+            r.file.display(),
+            r.snapshots.len()
+        ));
+    }
+    out.push_str("rebuild, review the diff, and `migrate up` applies them in order\n");
+    Ok(out)
 }
 
 /// Writes the file; returns what to print.

@@ -457,6 +457,32 @@ impl Migrator<'_> {
                 });
         };
         let count = p.rendered.statements.len();
+        if let Some(what) = &p.rendered.statements[index].check {
+            return match conn.has_rows(&sql).await {
+                Ok(false) => Ok(None),
+                Ok(true) => Err(Error::CheckFailed {
+                    migration: p.migration.reference(),
+                    direction: p.rendered.direction.name(),
+                    what: what.clone(),
+                    sql: sql
+                        .lines()
+                        .filter(|l| !l.starts_with("-- check: "))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    dirty,
+                }),
+                Err(source) => Err(Error::Statement {
+                    migration: p.migration.reference(),
+                    direction: p.rendered.direction.name(),
+                    index: index + 1,
+                    count,
+                    details: crate::error::details(&source, &sql),
+                    sql,
+                    dirty,
+                    source: Box::new(source),
+                }),
+            };
+        }
         tracing::debug!(
             version = p.migration.version(),
             statement = index + 1,

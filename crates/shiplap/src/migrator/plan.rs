@@ -551,7 +551,9 @@ pub(super) struct Planned {
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a
 /// transaction and run no Rust code).
 pub(super) fn batchable(p: &Planned) -> bool {
-    matches!(p.ops.first(), Some(Op::Begin)) && !p.ops.iter().any(|op| matches!(op, Op::Data))
+    matches!(p.ops.first(), Some(Op::Begin))
+        && !p.ops.iter().any(|op| matches!(op, Op::Data))
+        && !p.rendered.statements.iter().any(|s| s.check.is_some())
 }
 
 /// Every migration of `registry` rendered up for `backend`.
