@@ -346,7 +346,7 @@ impl Gen {
                 .all(|c| c.chars().all(|ch| ch.is_alphanumeric() || ch == '_'))
     }
 
-    fn create_index_statement(table: &str, name: &str, index: &Index) -> String {
+    fn create_index_statement(name: &str, index: &Index) -> String {
         let mut text = format!("Index::create().name({})", lit(name));
         for column in &index.columns {
             let _ = write!(text, ".col({})", lit(column));
@@ -354,7 +354,6 @@ impl Gen {
         if index.unique {
             text.push_str(".unique()");
         }
-        let _ = table;
         text
     }
 
@@ -392,7 +391,7 @@ impl Gen {
                 self.out,
                 "    // + index {name} on {table}\n    s.create_index({}, {});",
                 lit(table),
-                Self::create_index_statement(table, name, index)
+                Self::create_index_statement(name, index)
             );
             self.steps += 1;
         } else {
@@ -563,10 +562,7 @@ impl Gen {
                 continue;
             }
             let (t, c) = (self.quote(name), self.quote(check));
-            let down = match self.backend {
-                Backend::MySql => format!("ALTER TABLE {t} DROP CONSTRAINT {c}"),
-                _ => format!("ALTER TABLE {t} DROP CONSTRAINT {c}"),
-            };
+            let down = format!("ALTER TABLE {t} DROP CONSTRAINT {c}");
             self.raw(
                 &format!("+ check {check} on {name}"),
                 &format!(
@@ -615,7 +611,7 @@ impl Gen {
                      s.drop_index(Index::drop().name({}).table({}))\n        .down({}.table({}).to_owned());",
                     lit(index_name),
                     lit(name),
-                    Self::create_index_statement(name, index_name, index),
+                    Self::create_index_statement(index_name, index),
                     lit(name)
                 );
                 self.steps += 1;
