@@ -64,6 +64,36 @@ impl Scratch {
         output
     }
 
+    /// `cargo xtask migrate <args> --database-url <url> -q`.
+    fn migrate(&self, args: &[&str], url: &str) -> Output {
+        let mut full = vec!["xtask", "migrate"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--database-url", url, "-q"]);
+        self.cargo(&full, &[])
+    }
+
+    /// The migration file whose name ends with `_<name>.rs`.
+    fn migration_file(&self, name: &str) -> PathBuf {
+        std::fs::read_dir(self.dir.join("migrations/src"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(&format!("_{name}.rs")))
+            .unwrap_or_else(|| panic!("no migration named {name}"))
+    }
+
+    /// Back to the recipe's one migration: every other migration file removed, and
+    /// `lib.rs` as `recipe_workspace` left it.
+    fn back_to_the_recipe(&self, lib: &str) {
+        for entry in std::fs::read_dir(self.dir.join("migrations/src")).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if file.starts_with('m') && !file.ends_with("_create_things.rs") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        std::fs::write(self.dir.join("migrations/src/lib.rs"), lib).unwrap();
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let output = self.cargo(args, &[]);
         assert!(output.status.success(), "cargo {} failed", args.join(" "));
@@ -122,11 +152,7 @@ fn recipe_workspace(tag: &str) -> (Scratch, i64, String) {
     // `migrate new`, then its example step filled in.
     let created = scratch.ok(&["xtask", "migrate", "new", "create_things"]);
     assert!(created.contains("registered in"), "{created}");
-    let migration = std::fs::read_dir(dir.join("migrations/src"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("_create_things.rs"))
-        .expect("the new migration's file");
+    let migration = scratch.migration_file("create_things");
     let version: i64 = file_version(&migration);
     let source = std::fs::read_to_string(&migration).unwrap();
     let filled: String = source
@@ -148,6 +174,16 @@ fn recipe_workspace(tag: &str) -> (Scratch, i64, String) {
 /// The two tests build their workspaces into one target folder (only the first build is
 /// cold), where each writes its `xtask` binary: they take turns.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `test` on a runtime of its own, in this file's turn (see [`ONE_AT_A_TIME`]).
+fn in_turn(test: impl std::future::Future<Output = ()>) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(test);
+}
 
 #[test]
 fn the_readme_recipe_works_in_a_workspace_of_its_own() {
@@ -267,23 +303,13 @@ fn hand_change(engine: tests::Engine) -> &'static [&'static str] {
 /// schema, and passes `verify`; on each backend in turn, in one recipe workspace.
 #[test]
 fn a_prototype_becomes_a_migration_on_every_backend() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(prototype_to_migration());
+    in_turn(prototype_to_migration());
 }
 
 async fn prototype_to_migration() {
     let (scratch, _, lib) = recipe_workspace("from-diff");
     let dir = scratch.dir.clone();
-    let migrate = |args: &[&str], url: &str| {
-        let mut full = vec!["xtask", "migrate"];
-        full.extend_from_slice(args);
-        full.extend_from_slice(&["--database-url", url, "-q"]);
-        scratch.cargo(&full, &[])
-    };
+    let migrate = |args: &[&str], url: &str| scratch.migrate(args, url);
     for engine in [
         tests::Engine::Sqlite,
         tests::Engine::Postgres,
@@ -324,13 +350,7 @@ async fn prototype_to_migration() {
         assert!(!again.status.success(), "{engine:?}");
 
         // The next backend starts from the recipe's one migration.
-        for entry in std::fs::read_dir(dir.join("migrations/src")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.to_string_lossy().ends_with("_gadgets.rs") {
-                std::fs::remove_file(path).unwrap();
-            }
-        }
-        std::fs::write(dir.join("migrations/src/lib.rs"), &lib).unwrap();
+        scratch.back_to_the_recipe(&lib);
         dev.drop().await;
         fresh.drop().await;
     }
@@ -546,22 +566,14 @@ async fn run_as_the_tool(db: &tests::TestDb, tool: &str, versions: &[String]) {
 /// `status --check` is clean, and `down` of an imported one runs its original down.
 #[test]
 fn migrations_and_history_come_over_from_sqlx_diesel_and_refinery() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(import_from_each_tool());
+    in_turn(import_from_each_tool());
 }
 
 async fn import_from_each_tool() {
     let (scratch, own_version, lib) = recipe_workspace("import");
     let dir = scratch.dir.clone();
     let migrate = |args: &[&str], url: &str| {
-        let mut full = vec!["xtask", "migrate"];
-        full.extend_from_slice(args);
-        full.extend_from_slice(&["--database-url", url, "-q"]);
-        let output = scratch.cargo(&full, &[]);
+        let output = scratch.migrate(args, url);
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -790,14 +802,7 @@ async fn import_from_each_tool() {
         }
 
         // The next tool starts from the recipe's one migration.
-        for entry in std::fs::read_dir(dir.join("migrations/src")).unwrap() {
-            let path = entry.unwrap().path();
-            let file = path.file_name().unwrap().to_string_lossy().into_owned();
-            if file.starts_with('m') && !file.ends_with("_create_things.rs") {
-                std::fs::remove_file(path).unwrap();
-            }
-        }
-        std::fs::write(dir.join("migrations/src/lib.rs"), &lib).unwrap();
+        scratch.back_to_the_recipe(&lib);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -814,11 +819,7 @@ fn renumber_fixes_a_merge() {
     let mut made = Vec::new();
     for name in ["from_the_other_branch", "from_this_branch"] {
         scratch.ok(&["xtask", "migrate", "new", name]);
-        let file = std::fs::read_dir(dir.join("migrations/src"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.to_string_lossy().ends_with(&format!("_{name}.rs")))
-            .unwrap();
+        let file = scratch.migration_file(name);
         let source = std::fs::read_to_string(&file).unwrap();
         let filled = source
             .lines()

@@ -40,6 +40,15 @@ impl Backend {
         }
     }
 
+    /// `name` quoted as an identifier in this backend's SQL: `` `name` `` on MySQL,
+    /// `"name"` elsewhere, the quote character doubled inside.
+    pub(crate) fn quote_name(self, name: &str) -> String {
+        match self {
+            Backend::MySql => format!("`{}`", name.replace('`', "``")),
+            _ => format!("\"{}\"", name.replace('"', "\"\"")),
+        }
+    }
+
     /// Whether DDL on this backend commits implicitly, so that a migration's schema
     /// changes cannot be rolled back with its transaction.
     pub fn ddl_commits_implicitly(self) -> bool {

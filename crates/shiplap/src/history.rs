@@ -257,10 +257,7 @@ impl HistoryTable {
 
     /// The table's name quoted for this backend's SQL.
     pub(crate) fn quoted(&self) -> String {
-        match self.backend {
-            Backend::MySql => format!("`{}`", self.table.replace('`', "``")),
-            _ => sqlite_quoted(&self.table),
-        }
+        self.backend.quote_name(&self.table)
     }
 
     fn name(&self) -> Alias {
@@ -521,7 +518,7 @@ impl HistoryTable {
 
 /// An SQLite identifier, quoted.
 fn sqlite_quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    Backend::Sqlite.quote_name(name)
 }
 
 /// What [`HistoryTable::select_all_by_column`] joins a column's values with: the ASCII

@@ -3,15 +3,18 @@
 
 use sea_query::{
     Alias, ColumnDef, ForeignKey, ForeignKeyCreateStatement, Index, IndexCreateStatement, IntoIden,
-    IntoTableRef, Table, TableCreateStatement, TableRef,
+    IntoTableRef, Table, TableCreateStatement,
 };
 
 use crate::backend::Backend;
 use crate::statement::Statement;
 
 mod collect;
+mod step;
 
 pub use collect::{Plan, plan};
+use step::TableUse;
+pub use step::{Down, NeedsDown, Step, WithDown};
 
 /// The steps of one schema migration, in order.
 ///
@@ -44,164 +47,6 @@ pub struct Schema {
     only: Option<Vec<Backend>>,
 }
 
-/// One step: the statement going up, and how to undo it.
-#[derive(Debug, Clone)]
-pub struct Step {
-    up: Statement,
-    down: Down,
-    only: Option<Vec<Backend>>,
-    /// The table a `create_table` step creates, or a `create_index` step indexes: a
-    /// derived `DROP INDEX` is left out of the down when the same migration's down drops
-    /// its table afterwards (which drops the index), since MariaDB refuses to drop an
-    /// index a foreign key stands on (error 1553).
-    table: Option<(TableUse, TableRef)>,
-    /// Backends on which its down knowingly gives back a schema that differs from the one
-    /// before the step, and why (see [`WithDown::inexact_on`]).
-    inexact: Vec<(Backend, String)>,
-    /// For a check ([`Schema::check`]): what must hold.
-    check: Option<String>,
-}
-
-/// What a step does to its table (see [`Step`]'s `table`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TableUse {
-    Creates,
-    Indexes,
-}
-
-/// How a step is undone.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Down {
-    /// These statements, in order (derived, or given with [`NeedsDown::down`]).
-    Statements(Vec<Statement>),
-    /// Nothing needs undoing, for this reason (a backfill of a column that an earlier
-    /// step's down drops, say).
-    Nothing(String),
-    /// The step cannot be undone, for this reason.
-    Irreversible(String),
-    /// Nobody said: the step has no down until one is given.
-    Missing,
-}
-
-impl Step {
-    /// The statement going up.
-    pub fn up(&self) -> &Statement {
-        &self.up
-    }
-
-    /// How the step is undone.
-    pub fn down(&self) -> &Down {
-        &self.down
-    }
-
-    /// Whether going down, this step's down is left out on `backend` because a step
-    /// before it (in `steps`, whose downs run after its own) drops its table anyway.
-    pub(crate) fn down_covered(&self, before: &[Step], backend: Backend) -> bool {
-        let Some((TableUse::Indexes, table)) = &self.table else {
-            return false;
-        };
-        before.iter().any(|s| {
-            s.runs_on(backend)
-                && s.table
-                    .as_ref()
-                    .is_some_and(|(use_, t)| *use_ == TableUse::Creates && t == table)
-        })
-    }
-
-    /// For a `create_index` step whose down is derived: the index's name and first
-    /// column (MySQL's down checks whether a foreign key needs the index, see
-    /// `backend::mysql::drop_index_keeping_foreign_key`).
-    pub(crate) fn derived_index_drop(&self) -> Option<(String, String)> {
-        let (Some((TableUse::Indexes, _)), Statement::CreateIndex(index)) = (&self.table, &self.up)
-        else {
-            return None;
-        };
-        let spec = index.get_index_spec();
-        Some((
-            spec.get_name()?.to_owned(),
-            spec.get_column_names().first()?.clone(),
-        ))
-    }
-
-    /// For a check: what must hold (see [`Schema::check`]).
-    pub fn checked(&self) -> Option<&str> {
-        self.check.as_deref()
-    }
-
-    /// Why the step's down does not give back exactly the schema before it on `backend`,
-    /// when its author said so (see [`WithDown::inexact_on`]).
-    pub fn inexact_on(&self, backend: Backend) -> Option<&str> {
-        self.inexact
-            .iter()
-            .find(|(b, _)| *b == backend)
-            .map(|(_, why)| why.as_str())
-    }
-
-    /// Whether the step runs on `backend` (see [`Schema::only_on`]).
-    pub fn runs_on(&self, backend: Backend) -> bool {
-        self.only
-            .as_ref()
-            .is_none_or(|only| only.contains(&backend))
-    }
-}
-
-/// A step whose down shiplap cannot derive: give it with [`NeedsDown::down`], or say why
-/// there is none with [`NeedsDown::irreversible`].
-#[must_use = "give the step a down with `.down(...)`, or mark it `.irreversible(\"why\")`"]
-#[derive(Debug)]
-pub struct NeedsDown<'a> {
-    step: &'a mut Step,
-}
-
-/// A step that has a down; more statements can be added to it with [`WithDown::down`].
-#[derive(Debug)]
-pub struct WithDown<'a> {
-    step: &'a mut Step,
-}
-
-impl<'a> WithDown<'a> {
-    /// Adds another statement to the step's down, run after the ones before it.
-    pub fn down(self, statement: impl Into<Statement>) -> Self {
-        if let Down::Statements(statements) = &mut self.step.down {
-            statements.push(statement.into());
-        }
-        self
-    }
-
-    /// Says that on `backends` the down cannot give back exactly the schema before the
-    /// step, and why (SQLite cannot drop a column's default without rebuilding the
-    /// table, say). `migrate verify` then reports the difference without failing.
-    pub fn inexact_on(self, backends: &[Backend], why: impl Into<String>) -> Self {
-        let why = why.into();
-        self.step
-            .inexact
-            .extend(backends.iter().map(|b| (*b, why.clone())));
-        self
-    }
-}
-
-impl<'a> NeedsDown<'a> {
-    /// Gives the step its down (add more statements with [`WithDown::down`]; they run in
-    /// order).
-    pub fn down(self, statement: impl Into<Statement>) -> WithDown<'a> {
-        self.step.down = Down::Statements(vec![statement.into()]);
-        WithDown { step: self.step }
-    }
-
-    /// Says that undoing the step needs no statement, and why: a backfill of a column
-    /// that an earlier step's down drops, for instance. The reason shows in the down SQL.
-    pub fn nothing_to_undo(self, reason: impl Into<String>) {
-        self.step.down = Down::Nothing(reason.into());
-    }
-
-    /// Marks the step irreversible: `down` will refuse to revert this migration, before
-    /// touching the database, and show `reason`.
-    pub fn irreversible(self, reason: impl Into<String>) {
-        self.step.down = Down::Irreversible(reason.into());
-    }
-}
-
 impl Schema {
     /// An empty schema plan; shiplap makes one per migration.
     pub fn new() -> Self {
@@ -214,22 +59,13 @@ impl Schema {
     }
 
     fn push(&mut self, up: Statement, down: Down) -> &mut Step {
-        self.steps.push(Step {
-            up,
-            down,
-            only: self.only.clone(),
-            table: None,
-            inexact: Vec::new(),
-            check: None,
-        });
+        self.steps.push(Step::new(up, down, self.only.clone()));
         let last = self.steps.len() - 1;
         &mut self.steps[last]
     }
 
     fn needs_down(&mut self, up: Statement) -> NeedsDown<'_> {
-        NeedsDown {
-            step: self.push(up, Down::Missing),
-        }
+        NeedsDown::new(self.push(up, Down::Missing))
     }
 
     /// Steps added inside `f` run only on `backends` (and render nothing elsewhere): for

@@ -192,10 +192,7 @@ fn lit(s: &str) -> String {
 
 impl Gen {
     fn quote(&self, name: &str) -> String {
-        match self.backend {
-            Backend::MySql => format!("`{}`", name.replace('`', "``")),
-            _ => format!("\"{}\"", name.replace('"', "\"\"")),
-        }
+        self.backend.quote_name(name)
     }
 
     fn note(&mut self, text: &str) {

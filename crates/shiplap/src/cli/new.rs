@@ -8,8 +8,19 @@ use crate::authoring;
 use crate::error::{Error, Result};
 use crate::migrator::Migrator;
 
-fn crate_dir(args: &NewArgs) -> Result<std::path::PathBuf> {
-    match &args.dir {
+/// `new`'s JSON document for the file it wrote.
+fn new_doc(name: &str, created: &authoring::Created) -> String {
+    text(&NewDoc {
+        version: created.version,
+        name,
+        file: &created.path,
+        registered_in: &created.lib,
+    })
+}
+
+/// The migrations crate: `--dir`, or the one the workspace has.
+fn crate_dir(dir: Option<&std::path::PathBuf>) -> Result<std::path::PathBuf> {
+    match dir {
         Some(dir) => Ok(dir.clone()),
         None => authoring::find_migrations_crate(Path::new(".")),
     }
@@ -18,7 +29,7 @@ fn crate_dir(args: &NewArgs) -> Result<std::path::PathBuf> {
 /// `--from-diff`: the schema the migrations build (on a scratch database, like `verify`)
 /// against the database's; the migration that turns the one into the other.
 pub(super) async fn from_diff(args: &NewArgs, m: &Migrator<'_>, json: bool) -> Result<String> {
-    let dir = crate_dir(args)?;
+    let dir = crate_dir(args.dir.as_ref())?;
     authoring::check_name(&args.name)?;
     let live = m.schema().await?;
     let built = m.built_schema().await?;
@@ -47,12 +58,7 @@ pub(super) async fn from_diff(args: &NewArgs, m: &Migrator<'_>, json: bool) -> R
         .stderr(std::process::Stdio::null())
         .status();
     Ok(if json {
-        text(&NewDoc {
-            version: created.version,
-            name: &args.name,
-            file: &created.path,
-            registered_in: &created.lib,
-        })
+        new_doc(&args.name, created)
     } else {
         format!(
             "created {} (version {}) from the differences with {}: {} step(s), {} marked REVIEW\n\
@@ -70,10 +76,7 @@ pub(super) async fn from_diff(args: &NewArgs, m: &Migrator<'_>, json: bool) -> R
 
 /// `import`: a migration for each of the other tool's; returns what to print.
 pub(super) fn import(args: &ImportArgs, json: bool) -> Result<String> {
-    let dir = match &args.dir {
-        Some(dir) => dir.clone(),
-        None => authoring::find_migrations_crate(Path::new("."))?,
-    };
+    let dir = crate_dir(args.dir.as_ref())?;
     let created = authoring::import(&dir, args.from, &args.source)?;
     Ok(if json {
         text(&ImportDoc {
@@ -158,19 +161,14 @@ pub(super) async fn renumber(m: &Migrator<'_>, json: bool) -> Result<String> {
 
 /// Writes the file; returns what to print.
 pub(super) fn new(args: &NewArgs, json: bool) -> Result<String> {
-    let dir = crate_dir(args)?;
+    let dir = crate_dir(args.dir.as_ref())?;
     let template = authoring::Template {
         data: args.data,
         transaction: !args.no_transaction,
     };
     let created = authoring::create(&dir, &args.name, template, crate::clock::now_seconds())?;
     Ok(if json {
-        text(&NewDoc {
-            version: created.version,
-            name: &args.name,
-            file: &created.path,
-            registered_in: &created.lib,
-        })
+        new_doc(&args.name, &created)
     } else {
         format!(
             "created {} (version {})\nregistered in {}\nit is pending until applied: fill it in, then `migrate status`, `migrate up`\n",
