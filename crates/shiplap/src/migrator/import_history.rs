@@ -14,7 +14,7 @@ use crate::clock::rfc3339_at;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, RowState};
 use crate::import::{Tool, shiplap_version};
-use crate::lock::RunLock;
+use crate::lock::{LockMode, RunLock};
 use crate::migration::Migration;
 use crate::schema::{Plan, plan};
 use crate::statement::Statement;
@@ -181,23 +181,30 @@ impl Migrator<'_> {
     /// The tool whose history table the database has, when shiplap's history is empty:
     /// the first `up` imports it. Two such tables: an error asking which.
     pub(super) async fn other_tool(&self, conn: &mut Connection<'_>) -> Result<Option<Tool>> {
-        let mut found = Vec::new();
-        for tool in [Tool::Sqlx, Tool::Diesel, Tool::Refinery] {
-            let table = tool.history_table();
-            let sql = match conn.backend() {
-                Backend::Postgres => format!("SELECT 1 WHERE to_regclass('{table}') IS NOT NULL"),
-                Backend::MySql => format!(
-                    "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() \
-                     AND table_name = '{table}'"
-                ),
-                Backend::Sqlite => {
-                    format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
-                }
-            };
-            if conn.has_rows(&sql).await? {
-                found.push(tool);
+        const TOOLS: [Tool; 3] = [Tool::Sqlx, Tool::Diesel, Tool::Refinery];
+        let names = TOOLS
+            .iter()
+            .map(|t| format!("'{}'", t.history_table()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // One query for the three, on a run that finds shiplap's history empty.
+        let sql = match conn.backend() {
+            Backend::Postgres => format!(
+                "SELECT t FROM unnest(ARRAY[{names}]) AS t WHERE to_regclass(t) IS NOT NULL"
+            ),
+            Backend::MySql => format!(
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name IN ({names})"
+            ),
+            Backend::Sqlite => {
+                format!("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ({names})")
             }
-        }
+        };
+        let present = conn.strings(&sql).await?;
+        let found: Vec<Tool> = TOOLS
+            .into_iter()
+            .filter(|t| present.iter().any(|p| p == t.history_table()))
+            .collect();
         match found.as_slice() {
             [] => Ok(None),
             [tool] => Ok(Some(*tool)),
@@ -291,14 +298,29 @@ impl Migrator<'_> {
                 problems,
             });
         }
+        // All or none: a runner killed half-way must not leave some rows, which would make
+        // the next `up` skip the import and run the rest. (In transaction lock mode the
+        // caller's transaction already holds them.)
+        let own_transaction = self.options.lock != LockMode::Transaction && !rows.is_empty();
+        if own_transaction {
+            conn.execute(self.begin()).await?;
+        }
         let mut imported = Vec::new();
         for (row, name) in rows {
-            conn.execute(&table.insert(&row)).await?;
+            if let Err(e) = conn.execute(&table.insert(&row)).await {
+                if own_transaction {
+                    let _ = conn.execute("ROLLBACK").await;
+                }
+                return Err(e.into());
+            }
             imported.push(ImportedRow {
                 version: row.version,
                 name,
                 applied_at: row.applied_at,
             });
+        }
+        if own_transaction {
+            conn.execute("COMMIT").await?;
         }
         Ok(imported)
     }
