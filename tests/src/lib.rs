@@ -4,6 +4,8 @@
 //! Postgres and MariaDB come from `TEST_POSTGRES_URL` and `TEST_MYSQL_URL`. Given a URL,
 //! a test that cannot connect fails; without one it says it is skipped and passes.
 
+pub mod recipe;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
