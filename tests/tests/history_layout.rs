@@ -1,5 +1,5 @@
 //! The history table's own layout: a table written by an earlier build (layout 1, before
-//! `rows_affected`, `raw_checksum` and `sizes`) is read as it is and upgraded under the lock by the
+//! `rows_affected`, `raw_checksum`, `sizes` and `environment`) is read as it is and upgraded under the lock by the
 //! next run; a table
 //! of a newer layout, or of columns no layout has, is refused and left as it is.
 
@@ -17,6 +17,8 @@ async fn layout_one(db: &TestDb) {
     db.execute("ALTER TABLE shiplap_migrations DROP COLUMN raw_checksum")
         .await;
     db.execute("ALTER TABLE shiplap_migrations DROP COLUMN sizes")
+        .await;
+    db.execute("ALTER TABLE shiplap_migrations DROP COLUMN environment")
         .await;
     db.execute("DELETE FROM shiplap_migrations WHERE version = 0")
         .await;
@@ -72,12 +74,12 @@ async fn an_earlier_layout_is_read_then_upgraded(db: &TestDb) {
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(
         up.stderr
-            .contains("upgrading the history table `shiplap_migrations` from layout 1 to 4"),
+            .contains("upgrading the history table `shiplap_migrations` from layout 1 to 5"),
         "{}",
         up.stderr
     );
-    assert_eq!(columns(db).await, 11);
-    assert_eq!(layout_row(db).await, ["4"]);
+    assert_eq!(columns(db).await, 12);
+    assert_eq!(layout_row(db).await, ["5"]);
     let status = migrate(&db.url, &["status", "--check"]);
     assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
     let history = migrate(&db.url, &["history", "--format", "json"]);
@@ -97,7 +99,7 @@ async fn a_newer_layout_is_refused(db: &TestDb) {
     let run = migrate(&db.url, &["up", "--to", FIRST]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     db.execute(
-        "UPDATE shiplap_migrations SET duration_ms = 5, shiplap_version = '9.9.9' WHERE version = 0",
+        "UPDATE shiplap_migrations SET duration_ms = 6, shiplap_version = '9.9.9' WHERE version = 0",
     )
     .await;
     for args in [
@@ -111,13 +113,13 @@ async fn a_newer_layout_is_refused(db: &TestDb) {
         assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
         assert!(
             run.stderr.contains(
-                "the history table `shiplap_migrations` cannot be used: it has layout 5 (written by shiplap 9.9.9), newer than the layout 4 this shiplap"
+                "the history table `shiplap_migrations` cannot be used: it has layout 6 (written by shiplap 9.9.9), newer than the layout 5 this shiplap"
             ),
             "{args:?}: {}",
             run.stderr
         );
     }
-    assert_eq!(layout_row(db).await, ["5"], "left as it is");
+    assert_eq!(layout_row(db).await, ["6"], "left as it is");
 }
 
 async fn a_table_of_another_shape_is_never_read(db: &TestDb) {

@@ -307,7 +307,7 @@ async fn the_command_line_as_a_subcommand_of_the_application() {
     #[allow(dead_code, reason = "the application's own command, not run here")]
     enum AppCommand {
         Serve,
-        Migrate(shiplap::cli::Cli),
+        Migrate(Box<shiplap::cli::Cli>),
     }
 
     let dir = std::env::temp_dir().join(format!("shiplap-subcommand-{}", std::process::id()));
@@ -319,7 +319,7 @@ async fn the_command_line_as_a_subcommand_of_the_application() {
         panic!("parsed as migrate");
     };
     assert_eq!(
-        shiplap::cli::run_cli(cli, Ok(registry())).await,
+        shiplap::cli::run_cli(*cli, Ok(registry())).await,
         std::process::ExitCode::SUCCESS
     );
     let version = App::try_parse_from(["myapp", "migrate", "--version"])

@@ -7,7 +7,10 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, LitBool, LitStr, Meta, Token, UnOp};
 
 /// The checked arguments of one `#[migration(...)]`.
 pub(crate) struct Args {
+    /// The version; 0 for a repeatable migration.
     pub(crate) version: i64,
+    /// `repeatable`: no version, applied again whenever its SQL changes.
+    pub(crate) repeatable: bool,
     pub(crate) name: Option<LitStr>,
     pub(crate) transaction: bool,
     /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
@@ -28,7 +31,8 @@ pub(crate) struct Allow {
     pub(crate) step: Option<usize>,
 }
 
-const KEYS: &str = "`version`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
+const KEYS: &str =
+    "`version`, `repeatable`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -40,8 +44,21 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut nothing_to_undo = None;
     let mut allow: Option<Vec<Allow>> = None;
     let mut krate: Option<syn::Path> = None;
+    let mut repeatable: Option<&syn::Path> = None;
 
     for meta in &metas {
+        if let Meta::Path(path) = meta
+            && path.is_ident("repeatable")
+        {
+            if repeatable.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    "duplicate key `repeatable`: give it once",
+                ));
+            }
+            repeatable = Some(path);
+            continue;
+        }
         if let Meta::List(list) = meta
             && list.path.is_ident("allow")
         {
@@ -108,20 +125,32 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         }
     }
 
-    let version = match version {
-        Some(v) => v,
-        None if errors.is_empty() => {
+    let version = match (version, repeatable) {
+        (Some(_), Some(path)) => {
+            errors.push(syn::Error::new_spanned(
+                path,
+                "a repeatable migration has no version: it is applied after the versioned \
+                 ones whenever its SQL changes; remove `version` or `repeatable`",
+            ));
+            0
+        }
+        (None, Some(_)) => 0,
+        (Some(v), None) => v,
+        (None, None) if errors.is_empty() => {
             return Err(syn::Error::new(
                 Span::call_site(),
                 "missing `version`: every migration needs one, e.g. \
-                 `#[migration(version = 20250224120000)]` (a UTC timestamp YYYYMMDDHHMMSS)",
+                 `#[migration(version = 20250224120000)]` (a UTC timestamp YYYYMMDDHHMMSS), \
+                 or `#[migration(repeatable)]` for a view or function applied again whenever \
+                 its SQL changes",
             ));
         }
-        None => 0, // only reached with other errors, which are reported below
+        (None, None) => 0, // only reached with other errors, which are reported below
     };
     errors.finish()?;
     Ok(Args {
         version,
+        repeatable: repeatable.is_some(),
         name,
         transaction: transaction.unwrap_or(true),
         nothing_to_undo,

@@ -32,6 +32,25 @@ pub(crate) fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
         (Err(e), _) | (_, Err(e)) => return with_error(&func, e),
     };
+    if args.repeatable && kind == Kind::Data {
+        return with_error(
+            &func,
+            syn::Error::new_spanned(
+                &func.sig,
+                "a repeatable migration is `fn name(s: &mut Schema)`: its SQL is what decides \
+                 when it is applied again, and Rust code has none to compare",
+            ),
+        );
+    }
+    if args.repeatable && args.nothing_to_undo.is_some() {
+        return with_error(
+            &func,
+            syn::Error::new_spanned(
+                &func.sig,
+                "`nothing_to_undo` is for data migrations, not repeatable ones",
+            ),
+        );
+    }
     if let (Kind::Schema, Some(reason)) = (kind, &args.nothing_to_undo) {
         return with_error(
             &func,
@@ -59,6 +78,7 @@ fn first_tokens(item: &TokenStream) -> TokenStream {
 fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
     let ident = &func.sig.ident;
     let version = args.version;
+    let repeatable = args.repeatable;
     let name = match &args.name {
         Some(name) => name.value(),
         None => ident.to_string().trim_start_matches("r#").to_owned(),
@@ -119,6 +139,7 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                         #line,
                         ::core::module_path!(),
                     ),
+                    #repeatable,
                 )
             }
         };

@@ -40,6 +40,10 @@ mod signature;
 /// Keys:
 /// - `version` (required): a positive integer literal that fits in `i64`, by convention
 ///   the UTC time `YYYYMMDDHHMMSS`;
+/// - `repeatable` (instead of `version`): a view, function, procedure or trigger defined
+///   in one place, applied after the versioned migrations whenever its SQL changes (or
+///   versioned migrations were applied or reverted since its last application), by name
+///   order; its statements should be re-runnable (`CREATE OR REPLACE`);
 /// - `name`: default the function's name;
 /// - `transaction`: default `true`; `false` runs each statement on its own (for
 ///   `CREATE INDEX CONCURRENTLY`, or a resumable `Backfill`);

@@ -29,14 +29,14 @@
 //!     /// Serve requests.
 //!     Serve,
 //!     /// Database migrations.
-//!     Migrate(shiplap::cli::Cli),
+//!     Migrate(Box<shiplap::cli::Cli>), // boxed: clippy's large_enum_variant
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {
 //!     match App::parse().command {
 //!         AppCommand::Serve => std::process::ExitCode::SUCCESS,
-//!         AppCommand::Migrate(cli) => shiplap::cli::run_cli(cli, my_migrations::migrations()).await,
+//!         AppCommand::Migrate(cli) => shiplap::cli::run_cli(*cli, my_migrations::migrations()).await,
 //!     }
 //! }
 //! ```
@@ -59,11 +59,11 @@ use crate::migrator::{DownTarget, Migrator, Up};
 use crate::progress::ProgressOutput;
 use crate::registry::Registry;
 use crate::render::{Direction, render, script};
-use crate::status::{MigrationStatus, State};
+use crate::status::{MigrationStatus, RepeatableState, State};
 
 mod args;
-#[cfg(feature = "lint")]
 mod config;
+mod environment;
 mod json;
 #[cfg(feature = "lint")]
 mod lint;
@@ -243,18 +243,35 @@ fn init_logging(cli: &Cli) {
 /// The migrator a command's connection options describe; says on stderr which database
 /// the command works on (unless `-q`).
 fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrator<'static>> {
-    let env = std::env::var("DATABASE_URL").ok();
-    let url = DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
+    let selected = environment::selected(cli)?;
+    let (url, source) = match selected.as_ref().and_then(|s| s.url_from(c)) {
+        Some(found) => found?,
+        None => {
+            let env = std::env::var("DATABASE_URL").ok();
+            let url =
+                DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
+            let source = url.source().to_string();
+            (url, source)
+        }
+    };
     if !cli.quiet {
-        let _ = writeln!(
-            std::io::stderr(),
-            "shiplap: database {url} ({})",
-            url.source()
-        );
+        if let Some(selected) = &selected {
+            let _ = writeln!(
+                std::io::stderr(),
+                "shiplap: environment {} ({})",
+                selected.name,
+                selected.source
+            );
+        }
+        let _ = writeln!(std::io::stderr(), "shiplap: database {url} ({source})");
     }
+    let lock_timeout = c
+        .lock_timeout
+        .or_else(|| selected.as_ref().and_then(|s| s.settings.lock_timeout))
+        .unwrap_or(std::time::Duration::from_secs(60));
     let mut m = Migrator::new(registry.clone(), url)
         .table(c.table.clone())
-        .lock_timeout(c.lock_timeout)
+        .lock_timeout(lock_timeout)
         .lock(c.lock)
         .connect_retries(c.connect_retries)
         .progress_every(c.progress_every)
@@ -271,6 +288,9 @@ fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrat
     }
     if let Some(pause) = c.backfill_pause {
         m = m.backfill_pause(pause);
+    }
+    if let Some(selected) = selected {
+        m = selected.apply(m);
     }
     Ok(m)
 }
@@ -293,10 +313,13 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         #[cfg(feature = "lint")]
         Command::Lint(args) => lint::lint(args, registry, json).await,
         Command::Up(args) => {
-            let m = m()
+            let m = m();
+            // The environment's lint policy may have turned it off already.
+            let lint = m.options().lint && !args.skip_lint;
+            let m = m
                 .allow_out_of_order(args.allow_out_of_order)
                 .ignore_missing(args.ignore_missing)
-                .lint(!args.skip_lint)
+                .lint(lint)
                 .strict_checksums(args.strict_checksums);
             let up = Up {
                 to: args.to,
@@ -312,9 +335,12 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         Command::Down(args) => {
             let target = match (args.to, args.steps) {
                 (Some(to), _) => DownTarget::To(to),
-                (None, steps) => DownTarget::Steps(steps.unwrap_or(1)),
+                (None, Some(steps)) => DownTarget::Steps(steps),
+                (None, None) if args.repeatables => DownTarget::Steps(0),
+                (None, None) => DownTarget::Steps(1),
             };
-            let m = m();
+            let mut m = m();
+            m.options_mut().revert_repeatables = args.repeatables;
             if args.dry_run {
                 let script = m.down_dry_run(target).await?;
                 return Ok(dry_run_output(&m, &script, json).into());
@@ -335,13 +361,17 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         Command::Status(args) => {
             let m = m();
             let statuses = m.status().await?;
+            let repeatables = m.repeatable_status().await?;
             // Applied is applied, however sea-query spells it now (`validate` reports that).
             let check_failed = args.check
-                && statuses
+                && (statuses
                     .iter()
-                    .any(|s| !matches!(s.state, State::Applied | State::RenderingChanged));
+                    .any(|s| !matches!(s.state, State::Applied | State::RenderingChanged))
+                    || repeatables
+                        .iter()
+                        .any(|r| r.state != RepeatableState::Applied));
             Ok(Outcome {
-                output: status_output(&m, &statuses, json),
+                output: status_output(&m, &statuses, &repeatables, json),
                 check_failed,
                 error: None,
             })
@@ -362,7 +392,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             } else if problems.is_empty() {
                 format!("ok: {} matches the code\n", m.url())
             } else {
-                status_output(&m, &problems, false)
+                status_output(&m, &problems, &[], false)
             };
             Ok(Outcome {
                 output,

@@ -71,6 +71,8 @@ pub(crate) struct RunInfo {
     pub(crate) pause: Option<Duration>,
     /// Checked before each backfill batch: the run must still hold its lock.
     pub(crate) lock: LockCheck,
+    /// The environment the run is in (`--env`), if one was selected.
+    pub(crate) environment: Option<String>,
 }
 
 #[derive(Debug)]
@@ -236,6 +238,22 @@ impl<'c> DataContext<'c> {
     /// table when the migration finishes.
     pub fn rows_affected(&self) -> u64 {
         self.rows
+    }
+
+    /// The environment the run is in (`--env NAME`, `SHIPLAP_ENV`, or
+    /// [`Migrator::environment`](crate::Migrator::environment)); `None` when none was
+    /// selected. Schema migrations render the same SQL everywhere (their snapshots and
+    /// checksums depend on it); a data migration can differ by environment:
+    ///
+    /// ```no_run
+    /// # async fn f(ctx: &mut shiplap::DataContext<'_>) -> shiplap::Result<()> {
+    /// if ctx.environment() == Some("development") {
+    ///     ctx.execute_raw("INSERT INTO users (name) VALUES ('test user')").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn environment(&self) -> Option<&str> {
+        self.run.as_ref()?.environment.as_deref()
     }
 
     /// Writes a line to the migration's log (stderr; a JSON event with `--format json`).

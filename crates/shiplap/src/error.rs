@@ -25,6 +25,28 @@ pub enum Error {
         second: MigrationRef,
     },
 
+    /// The environment forbids what was asked (`shiplap.toml`'s guards).
+    #[error("refused in environment `{environment}`: {what}")]
+    Guarded {
+        /// The environment.
+        environment: String,
+        /// What was refused, why, and what to do instead.
+        what: String,
+    },
+
+    /// Two repeatable migrations have the same name.
+    #[error(
+        "two repeatable migrations are named `{}`: at {} and at {}; rename one of them \
+         (`name = \"...\"` in its attribute)",
+        first.name(), first.location(), second.location()
+    )]
+    DuplicateRepeatable {
+        /// The first.
+        first: MigrationRef,
+        /// The second.
+        second: MigrationRef,
+    },
+
     /// A migration's function panicked while its steps were being planned.
     #[error("migration {migration} panicked while planning its steps: {message}")]
     Plan {
@@ -192,7 +214,7 @@ pub enum Error {
     /// recorded as dirty.
     #[error(
         "migration {migration} failed ({direction}) at statement {index} of {count}: {}{details}\n  statement: {sql}\n{}",
-        message(source), after_failure(*dirty, migration.version(), connection_lost(source))
+        message(source), after_failure(*dirty, *migration, connection_lost(source))
     )]
     Statement {
         /// The migration.
@@ -218,7 +240,7 @@ pub enum Error {
     /// A check of a migration ([`crate::Schema::check`]) found rows.
     #[error(
         "migration {migration} failed ({direction}): its check \"{what}\" does not hold (its query returned a row)\n  query: {sql}\n{}",
-        after_failure(*dirty, migration.version(), false)
+        after_failure(*dirty, *migration, false)
     )]
     CheckFailed {
         /// The migration.
@@ -237,7 +259,7 @@ pub enum Error {
     /// constraint, say) or its history write.
     #[error(
         "migration {migration} failed ({direction}) at {what}: {}{details}\n{}",
-        message(source), after_failure(*dirty, migration.version(), connection_lost(source))
+        message(source), after_failure(*dirty, *migration, connection_lost(source))
     )]
     Bookkeeping {
         /// The migration.
@@ -259,7 +281,7 @@ pub enum Error {
     #[error(
         "the connection was lost while migration {migration} ran ({direction}, sent with \
          others as one script): {}\n{}",
-        message(source), after_failure(false, migration.version(), true)
+        message(source), after_failure(false, *migration, true)
     )]
     ConnectionLost {
         /// The migration that was running.
@@ -272,7 +294,7 @@ pub enum Error {
     },
 
     /// A data migration returned an error.
-    #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, migration.version(), false))]
+    #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, *migration, false))]
     DataMigration {
         /// The migration.
         migration: MigrationRef,
@@ -438,7 +460,19 @@ pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
 }
 
 /// What a failed migration left, and what to do.
-fn after_failure(dirty: bool, version: i64, lost: bool) -> String {
+fn after_failure(dirty: bool, migration: MigrationRef, lost: bool) -> String {
+    let version = migration.version();
+    if migration.migration().is_repeatable() {
+        return format!(
+            "nothing was recorded for it: fix it and run `up` again, which applies it again \
+             (the versioned migrations before it stay applied{})",
+            if migration.migration().transaction() {
+                "; on PostgreSQL and SQLite its statements were rolled back"
+            } else {
+                ""
+            }
+        );
+    }
     if lost {
         return format!(
             "the connection was lost while it ran, so whether it committed is not known here. \

@@ -13,9 +13,11 @@ use crate::statement::{query_sql, schema_sql};
 mod backfill_positions;
 mod layout;
 mod read;
+mod runs;
 mod script_clock;
 
 pub(crate) use layout::{LAYOUT, Layout, Shape};
+pub use runs::RunRow;
 pub(crate) use script_clock::{SQLITE_CLOCK, began, elapsed_ms};
 
 /// The default name of the history table.
@@ -49,6 +51,9 @@ pub struct HistoryRow {
     /// The tables its statements named, with their sizes before and after it ran
     /// (PostgreSQL and MySQL; empty for a data migration, on SQLite, or before layout 4).
     pub sizes: Vec<SizeChange>,
+    /// The environment it was applied in (`--env`, `SHIPLAP_ENV`); none when no
+    /// environment was selected, or for a row written before layout 5.
+    pub environment: Option<String>,
 }
 
 /// A table's size as the database estimates it (PostgreSQL's statistics, MySQL's
@@ -188,6 +193,19 @@ pub(crate) mod sizes_text {
     }
 }
 
+/// What a repeatable migration's application records of the versioned history it came
+/// after: the rows (dirty ones too), the newest version, and the latest time of
+/// application. A migration applied or reverted since changes it.
+pub(crate) fn history_mark(rows: &[HistoryRow]) -> String {
+    let newest = rows.iter().map(|r| r.version).max().unwrap_or(0);
+    let latest = rows
+        .iter()
+        .map(|r| r.applied_at.as_str())
+        .max()
+        .unwrap_or("");
+    format!("{}:{newest}:{latest}", rows.len())
+}
+
 /// The state recorded in a history row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -232,7 +250,7 @@ pub(crate) struct HistoryTable {
     layout: i64,
 }
 
-const COLUMNS: [&str; 11] = [
+const COLUMNS: [&str; 12] = [
     "version",
     "name",
     "source_checksum",
@@ -244,6 +262,7 @@ const COLUMNS: [&str; 11] = [
     "rows_affected",
     "raw_checksum",
     "sizes",
+    "environment",
 ];
 
 impl HistoryTable {
@@ -321,7 +340,8 @@ impl HistoryTable {
                 )
                 .col(ColumnDef::new(Alias::new("rows_affected")).big_integer())
                 .col(ColumnDef::new(Alias::new("raw_checksum")).string_len(64))
-                .col(ColumnDef::new(Alias::new("sizes")).text()),
+                .col(ColumnDef::new(Alias::new("sizes")).text())
+                .col(ColumnDef::new(Alias::new("environment")).string_len(64)),
         ) + ";\n"
             + &self.schema_sql(
                 Table::create()
@@ -451,6 +471,7 @@ impl HistoryTable {
                         || Option::<String>::None.into(),
                         |s| Expr::cust(s.to_owned()),
                     ),
+                    row.environment.clone().into(),
                 ]),
         )
     }
@@ -554,6 +575,7 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
         rows,
         raw,
         _sizes, // SQLite records none
+        environment,
     ] = columns.as_slice()
     else {
         return None;
@@ -575,6 +597,9 @@ pub(crate) fn rows_from_columns(count: i64, columns: &[Option<String>]) -> Optio
             },
             raw_checksum: Some(raw[i]).filter(|r| !r.is_empty()).map(str::to_owned),
             sizes: Vec::new(),
+            environment: Some(environment[i])
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
         });
     }
     out.sort_by_key(|row| row.version);
@@ -587,7 +612,7 @@ mod tests {
 
     #[test]
     fn rows_from_columns_splits_each_column() {
-        let columns = |texts: [&str; 11]| texts.map(|t| Some(t.to_owned()));
+        let columns = |texts: [&str; 12]| texts.map(|t| Some(t.to_owned()));
         let rows = rows_from_columns(
             2,
             &columns([
@@ -602,9 +627,12 @@ mod tests {
                 "7\x1f",
                 "r2\x1f",
                 "\x1f",
+                "\x1fstaging",
             ]),
         )
         .unwrap();
+        assert_eq!(rows[0].environment.as_deref(), Some("staging"));
+        assert_eq!(rows[1].environment, None);
         assert_eq!(rows[0].version, 1);
         assert_eq!(rows[0].sql_checksum, "q1");
         assert_eq!(rows[0].rows_affected, None);
@@ -617,7 +645,7 @@ mod tests {
         assert_eq!(rows_from_columns(0, &[None, None]), Some(Vec::new()));
         // A name holding the separator: one value too many, so the caller reads otherwise.
         let mut odd = columns([
-            "1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", "", "", "",
+            "1", "a\x1fb", "s", "q", "t", "0", "applied", "0.1.0", "", "", "", "",
         ]);
         assert_eq!(rows_from_columns(1, &odd), None);
         odd[1] = Some("a".into());
@@ -641,6 +669,7 @@ mod tests {
             rows_affected: None,
             raw_checksum: None,
             sizes: Vec::new(),
+            environment: None,
         };
         let mut rows = vec![row(1), row(2), row(3)];
         let texts = vec![

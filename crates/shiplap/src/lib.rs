@@ -77,12 +77,12 @@ pub use data::row;
 pub use data::{Backfill, BackfillReport, DataContext, Dml, FetchRow};
 pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
-pub use history::{DEFAULT_TABLE, HistoryRow, RowState, SizeChange, TableSize};
+pub use history::{DEFAULT_TABLE, HistoryRow, RowState, RunRow, SizeChange, TableSize};
 pub use lock::LockMode;
 pub use migration::{Allow, Kind, Location, Migration, MigrationFn, MigrationRef};
 pub use migrator::{
-    Database, Done, DownTarget, Drift, ImportedRow, Lent, Mark, Migrator, Options, Repaired,
-    Report, Up, Verified, VerifyOutcome,
+    Database, Done, DownTarget, Drift, Guards, ImportedRow, Lent, Mark, Migrator, Options,
+    Repaired, Report, Up, Verified, VerifyOutcome,
 };
 pub use progress::ProgressOutput;
 pub use registry::Registry;
@@ -94,7 +94,7 @@ pub use shiplap_macros::migration;
 /// of the same version (`shiplap::sqlx::PgPool`), so the types match.
 pub use sqlx;
 pub use statement::{Raw, Statement};
-pub use status::{MigrationStatus, State};
+pub use status::{MigrationStatus, RepeatableState, RepeatableStatus, State};
 
 /// What a file of migrations needs: `use shiplap::prelude::*;`.
 pub mod prelude {

@@ -21,6 +21,7 @@ pub struct Migration {
     nothing_to_undo: Option<&'static str>,
     allow: &'static [Allow],
     location: Location,
+    repeatable: bool,
 }
 
 /// The future a data migration returns.
@@ -131,6 +132,7 @@ impl Migration {
         nothing_to_undo: Option<&'static str>,
         allow: &'static [Allow],
         location: Location,
+        repeatable: bool,
     ) -> Self {
         Migration {
             version,
@@ -142,7 +144,15 @@ impl Migration {
             nothing_to_undo,
             allow,
             location,
+            repeatable,
         }
+    }
+
+    /// Whether it is a repeatable migration (`#[migration(repeatable)]`): no version,
+    /// applied again, after the versioned ones, whenever its SQL changes or the versioned
+    /// migrations applied have changed since its last application.
+    pub fn is_repeatable(&self) -> bool {
+        self.repeatable
     }
 
     /// The lint findings acknowledged with `allow(rule = "why")` or
@@ -151,7 +161,8 @@ impl Migration {
         self.allow
     }
 
-    /// The version: a positive integer, by convention a UTC timestamp `YYYYMMDDHHMMSS`.
+    /// The version: a positive integer, by convention a UTC timestamp `YYYYMMDDHHMMSS`
+    /// (0 for a repeatable migration, which has none).
     pub fn version(&self) -> i64 {
         self.version
     }
@@ -244,6 +255,9 @@ impl Eq for MigrationRef {}
 
 impl fmt::Display for MigrationRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.repeatable {
+            return write!(f, "repeatable {} ({})", self.0.name, self.0.location);
+        }
         write!(
             f,
             "{} {} ({})",
@@ -287,6 +301,7 @@ pub(crate) mod testing {
             None,
             allow,
             Location::__new("src/test.rs", line, "shiplap::tests"),
+            false,
         )))
     }
 }

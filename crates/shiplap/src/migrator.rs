@@ -34,6 +34,7 @@ mod import_history;
 mod options;
 mod plan;
 mod repair;
+mod repeatable;
 mod sizes;
 mod verify;
 
@@ -42,7 +43,7 @@ pub use database::{Database, Lent};
 use execute::taken;
 use history_table::check_table_name;
 pub use import_history::ImportedRow;
-pub use options::{Options, Up};
+pub use options::{Guards, Options, Up};
 pub use repair::{Mark, Repaired};
 pub use verify::{Drift, Verified, VerifyOutcome};
 
@@ -60,6 +61,8 @@ pub enum DownTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Done {
+    /// Whether it is a repeatable migration (then `version` is 0).
+    pub repeatable: bool,
     /// Its version.
     pub version: i64,
     /// Its name.
@@ -181,6 +184,11 @@ impl<'c> Migrator<'c> {
             target,
             options: Options::default(),
         }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The options, to change before a run.
@@ -372,12 +380,58 @@ impl<'c> Migrator<'c> {
                     Some(e) if taken(&e) => {
                         tracing::info!("{e}; reading the history again");
                     }
+                    None => break,
                     error => return Report { done, error },
                 }
             }
-            Report { done, error: None }
+            // Up to a version, later versioned migrations may still be pending: the
+            // repeatable ones wait for the `up` that applies them all.
+            if to.is_some() {
+                return Report { done, error: None };
+            }
+            let mut report = self.apply_repeatables(conn, lock, Direction::Up).await;
+            done.append(&mut report.done);
+            Report {
+                done,
+                error: report.error,
+            }
         })
         .await
+    }
+
+    /// Applies (or reverts) the repeatable migrations the history as it is now calls for;
+    /// in transaction mode, one another runner applied meanwhile is planned again.
+    pub(super) async fn apply_repeatables(
+        &self,
+        conn: &mut Connection<'_>,
+        lock: &RunLock,
+        direction: Direction,
+    ) -> Report {
+        let mut done = Vec::new();
+        for _ in 0..=self.registry.repeatables().len() {
+            let planned = async {
+                let plan = self.planned_repeatables(conn, direction).await?;
+                if !plan.is_empty() {
+                    let create = self.table_sql().runs_create();
+                    self.guarded(conn, lock, async |conn| {
+                        conn.execute(&create).await?;
+                        Ok(())
+                    })
+                    .await?;
+                }
+                Ok(plan)
+            };
+            let report = match planned.await {
+                Ok(plan) => self.run(conn, lock, plan, false).await,
+                Err(e) => Report::failure(e),
+            };
+            done.extend(report.done);
+            match report.error {
+                Some(e) if taken(&e) => tracing::info!("{e}; reading the runs again"),
+                error => return Report { done, error },
+            }
+        }
+        Report { done, error: None }
     }
 
     /// The SQL `up` would run, history writes included. Reads only.
@@ -424,7 +478,7 @@ impl<'c> Migrator<'c> {
         for line in &warnings {
             script.push_str(&format!("-- lint warning: {line}\n"));
         }
-        if let Some(file) = missing {
+        if let Some(file) = &missing {
             script.push_str(&format!(
                 "-- there is no database at {} yet: `up` creates it\n",
                 file.display()
@@ -437,7 +491,35 @@ impl<'c> Migrator<'c> {
             script.push_str(&table.layout_insert());
             script.push_str(";\n\n");
         }
-        script.push_str(&self.script(&plan, single_transaction));
+        let repeatables = if to.is_none() && !self.registry.repeatables().is_empty() {
+            // What this read of the history is from before the versioned migrations run:
+            // any of them pending makes every repeatable one due again.
+            let rows = match rows {
+                Some(rows) if plan.is_empty() => rows,
+                _ => Vec::new(),
+            };
+            let runs = match missing {
+                Some(_) => Vec::new(),
+                None => {
+                    let mut conn = self.connect().await?;
+                    let runs = self.repeatable_runs(&mut conn).await;
+                    self.finish(conn, runs.is_err()).await;
+                    runs?
+                }
+            };
+            self.plan_repeatables(&rows, &runs)?
+        } else {
+            Vec::new()
+        };
+        if !plan.is_empty() || repeatables.is_empty() {
+            script.push_str(&self.script(&plan, single_transaction));
+        }
+        if !repeatables.is_empty() {
+            script.push('\n');
+            script.push_str(&self.table_sql().runs_create());
+            script.push_str(";\n");
+            script.push_str(&self.script(&repeatables, false));
+        }
         Ok(script)
     }
 
@@ -450,9 +532,28 @@ impl<'c> Migrator<'c> {
     /// [`down`](Self::down), reporting what was reverted before a failure too.
     pub async fn down_report(&self, target: DownTarget) -> Report {
         self.locked(false, async |conn, lock| {
-            match self.planned_down(conn, lock, target).await {
-                Ok(plan) => self.run(conn, lock, plan, false).await,
-                Err(e) => Report::failure(e),
+            // Planned first: a versioned down that cannot run refuses before anything is
+            // reverted, the repeatable migrations included.
+            let plan = match self.planned_down(conn, lock, target).await {
+                Ok(plan) => plan,
+                Err(e) => return Report::failure(e),
+            };
+            let mut done = Vec::new();
+            if self.options.revert_repeatables {
+                let mut report = self.apply_repeatables(conn, lock, Direction::Down).await;
+                done.append(&mut report.done);
+                if report.error.is_some() {
+                    return Report {
+                        done,
+                        error: report.error,
+                    };
+                }
+            }
+            let mut report = self.run(conn, lock, plan, false).await;
+            done.append(&mut report.done);
+            Report {
+                done,
+                error: report.error,
             }
         })
         .await
@@ -463,8 +564,21 @@ impl<'c> Migrator<'c> {
         let mut conn = self.connect().await?;
         let rows = self.read_history(&mut conn).await;
         self.finish(conn, rows.is_err()).await;
-        let plan = self.plan_down(&rows?, target)?;
-        Ok(self.script(&plan, false))
+        let rows = rows?;
+        let plan = self.plan_down(&rows, target)?;
+        let mut script = String::new();
+        if self.options.revert_repeatables {
+            let mut conn = self.connect().await?;
+            let runs = self.repeatable_runs(&mut conn).await;
+            self.finish(conn, runs.is_err()).await;
+            let repeatables = self.plan_repeatables_down(&rows, &runs?)?;
+            if !repeatables.is_empty() {
+                script.push_str(&self.script(&repeatables, false));
+                script.push('\n');
+            }
+        }
+        script.push_str(&self.script(&plan, false));
+        Ok(script)
     }
 
     /// Reverts the newest `steps` migrations, then applies them again, holding the lock

@@ -11,6 +11,8 @@ use crate::migration::Migration;
 #[derive(Debug, Clone)]
 pub struct Registry {
     migrations: Vec<&'static Migration>,
+    /// The repeatable migrations, by name.
+    repeatables: Vec<&'static Migration>,
 }
 
 impl Registry {
@@ -30,10 +32,19 @@ impl Registry {
         Registry::new(inventory::iter::<Migration>)
     }
 
-    /// A registry of the given migrations: sorted by version; two with the same version
-    /// are [`Error::DuplicateVersion`], naming both.
+    /// A registry of the given migrations: the versioned ones sorted by version, the
+    /// repeatable ones by name; two with the same version are [`Error::DuplicateVersion`],
+    /// two repeatable ones with the same name [`Error::DuplicateRepeatable`], naming both.
     pub fn new(migrations: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
-        let mut migrations: Vec<&'static Migration> = migrations.into_iter().collect();
+        let (mut repeatables, mut migrations): (Vec<&'static Migration>, Vec<_>) =
+            migrations.into_iter().partition(|m| m.is_repeatable());
+        repeatables.sort_by_key(|m| (m.name(), m.location().file, m.location().line));
+        if let Some(pair) = repeatables.windows(2).find(|w| w[0].name() == w[1].name()) {
+            return Err(Error::DuplicateRepeatable {
+                first: pair[0].reference(),
+                second: pair[1].reference(),
+            });
+        }
         migrations.sort_by_key(|m| (m.version(), m.location().file, m.location().line));
         if let Some(pair) = migrations
             .windows(2)
@@ -45,20 +56,28 @@ impl Registry {
                 second: pair[1].reference(),
             });
         }
-        Ok(Registry { migrations })
+        Ok(Registry {
+            migrations,
+            repeatables,
+        })
     }
 
-    /// The migrations, by version.
+    /// The repeatable migrations, by name (the order they are applied in).
+    pub fn repeatables(&self) -> &[&'static Migration] {
+        &self.repeatables
+    }
+
+    /// The versioned migrations, by version.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'static Migration> + '_ {
         self.migrations.iter().copied()
     }
 
-    /// How many migrations there are.
+    /// How many versioned migrations there are.
     pub fn len(&self) -> usize {
         self.migrations.len()
     }
 
-    /// Whether there are none.
+    /// Whether there are no versioned migrations.
     pub fn is_empty(&self) -> bool {
         self.migrations.is_empty()
     }
@@ -102,7 +121,8 @@ macro_rules! migrations {
 
 /// The snapshot test of a migrations crate, in one call: the up and down SQL of every
 /// migration of a registry, for every backend (or those listed), each compared with its
-/// [insta](https://insta.rs) snapshot `<version>_<name>@<backend>.snap` in the test's
+/// [insta](https://insta.rs) snapshot `<version>_<name>@<backend>.snap` (a repeatable
+/// migration's: `repeatable_<name>@<backend>.snap`) in the test's
 /// `snapshots/` folder. Every migration is checked before the test fails, and the failure
 /// names each that differs, so one run writes every `.snap.new` to review
 /// (`cargo insta review`). Needs `insta` among the crate's dev-dependencies.
@@ -124,12 +144,15 @@ macro_rules! assert_sql_snapshots {
     ($registry:expr, $backends:expr) => {{
         let registry: $crate::Registry = $registry;
         let mut differ: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
-        for migration in registry.iter() {
+        for migration in registry.iter().chain(registry.repeatables().iter().copied()) {
             for backend in $backends {
                 let backend: $crate::Backend = backend;
                 let sql = $crate::snapshot(migration, backend)
                     .unwrap_or_else(|e| ::core::panic!("{e}"));
-                let name = ::std::format!("{}_{}", migration.version(), migration.name());
+                let name = match migration.is_repeatable() {
+                    true => ::std::format!("repeatable_{}", migration.name()),
+                    false => ::std::format!("{}_{}", migration.version(), migration.name()),
+                };
                 let checked = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
                     insta::with_settings!({
                         snapshot_suffix => backend.name(),

@@ -227,6 +227,57 @@ pub(crate) fn table_of(sql: &str) -> Option<String> {
     (!unquoted.is_empty()).then(|| unquoted.to_owned())
 }
 
+/// What a statement destroys, read from its text: `drops table users`, `drops a column of
+/// users`, `truncates users`, `deletes rows of users`; `None` for a statement that keeps
+/// every row and column (a `DROP INDEX`, a `DROP VIEW`, an `ALTER` that adds).
+pub(crate) fn destroys_data(sql: &str) -> Option<String> {
+    let sql = without_leading_comments(sql);
+    let upper: Vec<String> = sql
+        .split_whitespace()
+        .map(|w| w.to_ascii_uppercase())
+        .collect();
+    let is = |i: usize, w: &str| upper.get(i).is_some_and(|u| u == w);
+    let table = || table_of(sql).unwrap_or_else(|| "a table".to_owned());
+    if is(0, "DROP") && is(1, "TABLE") {
+        return Some(format!("drops table {}", table()));
+    }
+    if is(0, "DROP") && (is(1, "SCHEMA") || is(1, "DATABASE")) {
+        return Some(format!("drops a whole {}", upper[1].to_ascii_lowercase()));
+    }
+    if is(0, "TRUNCATE") {
+        return Some(format!("truncates {}", table()));
+    }
+    if is(0, "DELETE") {
+        return Some(format!("deletes rows of {}", table()));
+    }
+    if is(0, "ALTER") && is(1, "TABLE") {
+        // `DROP COLUMN x`, or MySQL's and SQLite's `DROP x`; not `DROP CONSTRAINT`,
+        // `DROP INDEX`, `DROP DEFAULT`, `DROP NOT NULL` and the like.
+        let keeps = [
+            "CONSTRAINT",
+            "INDEX",
+            "KEY",
+            "DEFAULT",
+            "NOT",
+            "PRIMARY",
+            "FOREIGN",
+            "CHECK",
+            "IDENTITY",
+            "EXPRESSION",
+            "PARTITION",
+        ];
+        let drops_column = upper.windows(2).any(|w| {
+            w[0] == "DROP" && (w[1] == "COLUMN" || !keeps.contains(&w[1].trim_end_matches(',')))
+        });
+        // `ALTER COLUMN x DROP DEFAULT` is `DROP` after `ALTER COLUMN`: the words above
+        // keep it.
+        if drops_column {
+            return Some(format!("drops a column of {}", table()));
+        }
+    }
+    None
+}
+
 /// The tables `statements` (SQL texts, each split into its statements) create, change or
 /// fill, each once, in the order they are first named; for the sizes `up` records.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
@@ -331,8 +382,44 @@ pub(crate) fn concurrent_index(sql: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Piece, concurrent_index, split, table_of, touched_tables};
+    use super::{Piece, concurrent_index, destroys_data, split, table_of, touched_tables};
     use crate::backend::Backend;
+
+    #[test]
+    fn what_destroys_data() {
+        let cases = [
+            ("DROP TABLE \"users\"", Some("drops table users")),
+            ("drop table if exists users", Some("drops table users")),
+            (
+                "-- gone\nTRUNCATE TABLE sessions",
+                Some("truncates sessions"),
+            ),
+            (
+                "DELETE FROM users WHERE id > 3",
+                Some("deletes rows of users"),
+            ),
+            (
+                "ALTER TABLE users DROP COLUMN name",
+                Some("drops a column of users"),
+            ),
+            (
+                "ALTER TABLE `users` DROP `name`",
+                Some("drops a column of users"),
+            ),
+            ("DROP SCHEMA app CASCADE", Some("drops a whole schema")),
+            ("ALTER TABLE users DROP CONSTRAINT users_name_check", None),
+            ("ALTER TABLE users ALTER COLUMN name DROP NOT NULL", None),
+            ("ALTER TABLE users ALTER COLUMN name DROP DEFAULT", None),
+            ("ALTER TABLE users DROP FOREIGN KEY fk_users_org", None),
+            ("ALTER TABLE users ADD COLUMN nickname text", None),
+            ("DROP INDEX users_name_idx", None),
+            ("DROP VIEW active_users", None),
+            ("UPDATE users SET name = ''", None),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(destroys_data(sql).as_deref(), expected, "{sql}");
+        }
+    }
 
     #[test]
     fn the_tables_a_migration_touches() {

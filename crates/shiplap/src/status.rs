@@ -29,6 +29,67 @@ pub struct MigrationStatus {
     pub duration_ms: Option<i64>,
 }
 
+/// Where one repeatable migration stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RepeatableStatus {
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: RepeatableState,
+    /// Where it is defined.
+    pub source: String,
+    /// When it was last applied (or reverted), as recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<String>,
+    /// How many times it was applied (and reverted) so far.
+    pub runs: i64,
+}
+
+/// The state of one repeatable migration: applied as it is, or why the next `up` applies
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RepeatableState {
+    /// Applied as its code renders now, after the versioned history as it is now.
+    Applied,
+    /// Never applied.
+    New,
+    /// Its SQL for this backend changed since its last application.
+    Changed,
+    /// Versioned migrations were applied or reverted since its last application.
+    AfterMigrations,
+    /// Reverted by `down --repeatables`.
+    Reverted,
+}
+
+impl RepeatableState {
+    /// The state's name as shown to people and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RepeatableState::Applied => "applied",
+            RepeatableState::New => "new",
+            RepeatableState::Changed => "changed",
+            RepeatableState::AfterMigrations => "after-migrations",
+            RepeatableState::Reverted => "reverted",
+        }
+    }
+
+    /// Why the next `up` applies it, for people (`None` when it does not).
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            RepeatableState::Applied => None,
+            RepeatableState::New => Some("never applied"),
+            RepeatableState::Changed => Some("its SQL changed"),
+            RepeatableState::AfterMigrations => {
+                Some("versioned migrations were applied or reverted since")
+            }
+            RepeatableState::Reverted => Some("reverted by `down --repeatables`"),
+        }
+    }
+}
+
 /// The state of one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -209,6 +270,7 @@ mod tests {
             rows_affected: None,
             raw_checksum: Some(NO_RAW_SQL.into()),
             sizes: Vec::new(),
+            environment: None,
         }
     }
 

@@ -41,3 +41,10 @@ fn drop_legacy_column(s: &mut Schema) {
     s.raw("ALTER TABLE users DROP COLUMN legacy")
         .irreversible("the data is gone");
 }
+
+/// A repeatable migration: no version, applied again whenever its SQL changes.
+#[migration(repeatable, name = "active_users", transaction = false)]
+fn active_users_view(s: &mut Schema) {
+    s.raw("CREATE OR REPLACE VIEW active_users AS SELECT id FROM users")
+        .down("DROP VIEW active_users");
+}

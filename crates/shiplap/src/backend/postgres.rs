@@ -214,36 +214,34 @@ pub(crate) fn guard(key: i64, timeout: Duration) -> String {
 
 /// In transaction mode, the statement that follows a migration's `BEGIN`: it waits for the
 /// lock of `table` (kept until `COMMIT`) for at most `timeout` (`--lock-timeout`), fails
-/// with SQLSTATE [`TAKEN`] if another runner applied (`up`) or reverted the migration
-/// meanwhile, so that it runs exactly once, then sets the migration's own `lock_timeout`
+/// with SQLSTATE [`TAKEN`] when `taken` (an SQL condition, and what to say) holds: another
+/// runner applied (`up`) or reverted the migration meanwhile, so that it runs exactly
+/// once. Then it sets the migration's own `lock_timeout`
 /// (`--statement-lock-timeout`, local to the transaction: on a pooled server connection a
 /// session setting would reach other clients).
 pub(crate) fn claim(
     table: &str,
-    quoted_table: &str,
-    version: i64,
-    up: bool,
+    taken: Option<(String, String)>,
     timeout: Duration,
     statement_timeout: Option<Duration>,
 ) -> String {
     let key = advisory_key(table);
-    let (test, what) = if up {
-        ("EXISTS", "applied")
-    } else {
-        ("NOT EXISTS", "reverted")
-    };
     let after = match statement_timeout {
         Some(t) => format!("'{}ms'", t.as_millis().max(1)),
         None => "previous".to_owned(),
     };
+    let taken = taken.map_or_else(String::new, |(condition, message)| {
+        format!(
+            "IF {condition} THEN RAISE EXCEPTION '{}' USING ERRCODE = '{TAKEN}'; END IF; ",
+            message.replace('\'', "''")
+        )
+    });
     format!(
         "DO $shiplap$ DECLARE previous text := current_setting('lock_timeout'); BEGIN \
          PERFORM set_config('lock_timeout', '{}ms', true); \
          PERFORM pg_advisory_xact_lock({key}); \
          PERFORM set_config('lock_timeout', {after}, true); \
-         IF {test} (SELECT 1 FROM {quoted_table} WHERE version = {version}) THEN \
-         RAISE EXCEPTION 'migration {version} was {what} by another runner meanwhile' \
-         USING ERRCODE = '{TAKEN}'; END IF; END $shiplap$",
+         {taken}END $shiplap$",
         timeout.as_millis().max(1)
     )
 }

@@ -28,6 +28,12 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// The environment (`[environments.NAME]` in ./shiplap.toml): its database URL's
+    /// variable, its guards, lint policy and lock timeout; recorded in the history.
+    /// Default: $SHIPLAP_ENV.
+    #[arg(long = "env", value_name = "NAME", global = true)]
+    pub environment: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -57,9 +63,10 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "NAME", default_value = crate::history::DEFAULT_TABLE)]
     pub table: String,
 
-    /// How long to wait for another runner's lock (e.g. 60s, 500ms, 2m).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    pub lock_timeout: Duration,
+    /// How long to wait for another runner's lock (e.g. 60s, 500ms, 2m). Default: the
+    /// environment's `lock_timeout`, then 60s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: Option<Duration>,
 
     /// How other runners are kept out: `session` (one lock for the run), `transaction`
     /// (PostgreSQL behind a pooler in transaction mode, e.g. PgBouncer: each migration's
@@ -276,9 +283,13 @@ pub struct DownArgs {
     /// Revert every migration newer than this version (0: all).
     #[arg(long, conflicts_with = "steps")]
     pub to: Option<i64>,
-    /// Revert this many migrations (default 1).
+    /// Revert this many migrations (default 1; with --repeatables alone, none).
     #[arg(long)]
     pub steps: Option<u32>,
+    /// Also revert the applied repeatable migrations (their downs, first); without it,
+    /// `down` leaves them as they are. Alone: only them.
+    #[arg(long)]
+    pub repeatables: bool,
     /// Print the SQL that would run (history writes included); change nothing.
     #[arg(long)]
     pub dry_run: bool,

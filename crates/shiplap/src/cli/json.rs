@@ -12,7 +12,7 @@ use crate::migration::Kind;
 use crate::migrator::{Done, Repaired};
 use crate::migrator::{Drift, Verified};
 use crate::render::{Direction, RenderedStatement};
-use crate::status::MigrationStatus;
+use crate::status::{MigrationStatus, RepeatableStatus};
 
 /// `up`, `down`, `redo`, `fresh`: what was applied or reverted, and the error that
 /// stopped the run.
@@ -38,6 +38,8 @@ pub(super) struct DryRunDoc<'a> {
 pub(super) struct StatusDoc<'a> {
     pub(super) database: String,
     pub(super) migrations: &'a [MigrationStatus],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub(super) repeatables: &'a [RepeatableStatus],
 }
 
 /// `validate`.
@@ -197,8 +199,10 @@ mod tests {
                 before: Some(TableSize::new(Some(1200), Some(81920))),
                 after: None,
             }],
+            environment: Some("production".into()),
         }];
         let done = [Done {
+            repeatable: false,
             version: 20250101090000,
             name: "create_users",
             direction: Direction::Up,
@@ -209,7 +213,7 @@ mod tests {
         let documents = serde_json::json!({
             "run": RunDoc { database: database.clone(), command: "up", migrations: &done, error: Some("boom".into()) },
             "dry_run": DryRunDoc { database: database.clone(), dry_run: true, sql: "BEGIN;" },
-            "status": StatusDoc { database: database.clone(), migrations: &status },
+            "status": StatusDoc { database: database.clone(), migrations: &status, repeatables: &[] },
             "validate": ValidateDoc { database: database.clone(), problems: &status },
             "history": HistoryDoc { database: database.clone(), history: &history },
             "baseline": BaselineDoc { database: database.clone(), baselined: &[1, 2] },

@@ -2,7 +2,6 @@
 //! database.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::Outcome;
 use super::args::LintArgs;
@@ -21,7 +20,7 @@ use crate::registry::Registry;
 /// With `--database-url`, on that database's backend only: the migrations it has not
 /// applied are the pending ones, and each finding gets its table's live size.
 pub(super) async fn lint(args: &LintArgs, registry: &Registry, json: bool) -> Result<Outcome> {
-    let config = Config::read(Path::new("shiplap.toml"))?;
+    let config = Config::here()?;
     let since = args.since.or(config.lint.since);
     let options = lint::LintOptions {
         since,

@@ -11,7 +11,7 @@ use crate::inspect::changes_text;
 use crate::migrator::{Done, Migrator, Report};
 use crate::migrator::{Drift, Verified, VerifyOutcome};
 use crate::render::Direction;
-use crate::status::MigrationStatus;
+use crate::status::{MigrationStatus, RepeatableStatus};
 
 pub(super) fn dry_run_output(m: &Migrator<'_>, script: &str, json: bool) -> String {
     if json {
@@ -86,10 +86,14 @@ pub(super) fn done_output(m: &Migrator<'_>, command: &str, done: &[Done], json: 
             Some(rows) => format!("data: {rows} row(s)"),
             None => format!("{} statement(s)", d.statements),
         };
+        let which = match d.repeatable {
+            true => "repeatable".to_owned(),
+            false => d.version.to_string(),
+        };
         let _ = writeln!(
             out,
-            "{verb} {} {} ({what}, {} ms)",
-            d.version, d.name, d.duration_ms
+            "{verb} {which} {} ({what}, {} ms)",
+            d.name, d.duration_ms
         );
     }
     if done.is_empty() {
@@ -98,11 +102,17 @@ pub(super) fn done_output(m: &Migrator<'_>, command: &str, done: &[Done], json: 
     out
 }
 
-pub(super) fn status_output(m: &Migrator<'_>, statuses: &[MigrationStatus], json: bool) -> String {
+pub(super) fn status_output(
+    m: &Migrator<'_>,
+    statuses: &[MigrationStatus],
+    repeatables: &[RepeatableStatus],
+    json: bool,
+) -> String {
     if json {
         return text(&StatusDoc {
             database: m.url().to_string(),
             migrations: statuses,
+            repeatables,
         });
     }
     let mut table = Table::new(["VERSION", "NAME", "STATE", "APPLIED AT", "MS"]);
@@ -121,6 +131,19 @@ pub(super) fn status_output(m: &Migrator<'_>, statuses: &[MigrationStatus], json
             state.into_owned(),
             s.applied_at.clone().unwrap_or_else(|| "-".to_owned()),
             ms,
+        ]);
+    }
+    for r in repeatables {
+        let state = match r.state.reason() {
+            Some(why) => format!("pending ({why})"),
+            None => r.state.name().to_owned(),
+        };
+        table.push([
+            "repeatable".to_owned(),
+            r.name.clone(),
+            state,
+            r.applied_at.clone().unwrap_or_else(|| "-".to_owned()),
+            "-".to_owned(),
         ]);
     }
     table.render()
@@ -143,7 +166,8 @@ pub(super) fn history_output(m: &Migrator<'_>, rows: &[HistoryRow], json: bool) 
             r.duration_ms.to_string(),
         ]);
     }
-    // Each row's table sizes, before and after, on lines of their own below it.
+    // Each row's environment, and its table sizes before and after, on lines of their
+    // own below it.
     let mut out = String::new();
     for (i, line) in table.render().lines().enumerate() {
         out.push_str(line);
@@ -151,6 +175,9 @@ pub(super) fn history_output(m: &Migrator<'_>, rows: &[HistoryRow], json: bool) 
         let Some(row) = i.checked_sub(1).and_then(|i| rows.get(i)) else {
             continue;
         };
+        if let Some(environment) = &row.environment {
+            let _ = writeln!(out, "  environment: {environment}");
+        }
         for change in &row.sizes {
             let size = |s: &Option<crate::TableSize>, none: &str| {
                 s.as_ref()

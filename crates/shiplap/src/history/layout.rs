@@ -10,12 +10,13 @@ use crate::clock::now_rfc3339;
 /// The layout of the history table this build writes. Each layout adds to the one before:
 /// 1, the first (eight columns); 2, `rows_affected` (and the `<table>_backfill` table of
 /// backfill positions, created with `IF NOT EXISTS` by every run); 3, `raw_checksum`;
-/// 4, `sizes`.
+/// 4, `sizes`; 5, `environment` (and the `<table>_runs` table of repeatable migrations'
+/// applications, created when the first one is applied).
 ///
 /// The layout is recorded in a row of the table itself, version [`LAYOUT_ROW`] (a
 /// migration's version is positive), so that reading it costs nothing more; a build finding
 /// a newer layout refuses the table rather than misread it.
-pub(crate) const LAYOUT: i64 = 4;
+pub(crate) const LAYOUT: i64 = 5;
 
 /// The version of the row recording the layout.
 pub(crate) const LAYOUT_ROW: i64 = 0;
@@ -79,6 +80,7 @@ fn columns_of(layout: i64) -> &'static [&'static str] {
         1 => &COLUMNS[..8],
         2 => &COLUMNS[..9],
         3 => &COLUMNS[..10],
+        4 => &COLUMNS[..11],
         _ => &COLUMNS,
     }
 }
@@ -125,6 +127,12 @@ impl HistoryTable {
                     .to_owned(),
             ),
             (4, ColumnDef::new(Alias::new("sizes")).text().to_owned()),
+            (
+                5,
+                ColumnDef::new(Alias::new("environment"))
+                    .string_len(64)
+                    .to_owned(),
+            ),
         ];
         let mut steps: Vec<String> = added
             .into_iter()
@@ -152,6 +160,7 @@ impl HistoryTable {
             rows_affected: None,
             raw_checksum: None,
             sizes: Vec::new(),
+            environment: None,
         })
         .replacen("'applied'", &format!("'{LAYOUT_STATE}'"), 1)
     }
@@ -165,7 +174,7 @@ impl HistoryTable {
                 if present.contains(c) {
                     quote(c)
                 } else {
-                    let text = *c == "raw_checksum" || *c == "sizes";
+                    let text = matches!(*c, "raw_checksum" | "sizes" | "environment");
                     match (self.backend, text) {
                         (Backend::MySql, false) => "CAST(NULL AS SIGNED)",
                         (Backend::MySql, true) => "CAST(NULL AS CHAR(64))",

@@ -20,6 +20,7 @@ type HistoryTuple = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 impl HistoryTable {
@@ -80,6 +81,7 @@ impl HistoryTable {
                     rows_affected: r.8,
                     raw_checksum: r.9,
                     sizes: Vec::new(),
+                    environment: r.11,
                 }
             })
             .collect();

@@ -13,7 +13,7 @@ use crate::backend::postgres::TAKEN;
 use crate::clock::now_rfc3339;
 use crate::data::RunInfo;
 use crate::error::{Error, Result};
-use crate::history::{HistoryRow, RowState, SQLITE_CLOCK};
+use crate::history::{HistoryRow, RowState, RunRow, SQLITE_CLOCK};
 use crate::lock::RunLock;
 use crate::migration::{Migration, MigrationFn};
 use crate::progress::Reporter;
@@ -43,7 +43,41 @@ impl Migrator<'_> {
             rows_affected: None,
             raw_checksum: rendered.raw_checksum().map(str::to_owned),
             sizes: Vec::new(),
+            environment: self.options.environment.clone(),
         }
+    }
+
+    /// In transaction mode, what a migration's claim finds when another runner did it
+    /// meanwhile (an SQL condition), and what it says then.
+    fn taken_condition(&self, p: &Planned) -> (String, String) {
+        let table = self.table_sql();
+        let up = p.rendered.direction == Direction::Up;
+        let what = if up { "applied" } else { "reverted" };
+        if let Some(run) = &p.run {
+            let quote = |name: &str| self.backend().quote_name(name);
+            return (
+                format!(
+                    "EXISTS (SELECT 1 FROM {} WHERE kind = '{}' AND name = '{}' AND run >= {})",
+                    quote(&table.runs_table()),
+                    run.kind,
+                    run.name.replace('\'', "''"),
+                    run.run
+                ),
+                format!(
+                    "{} was {what} by another runner meanwhile",
+                    p.migration.reference()
+                ),
+            );
+        }
+        let version = p.migration.version();
+        (
+            format!(
+                "{} (SELECT 1 FROM {} WHERE version = {version})",
+                if up { "EXISTS" } else { "NOT EXISTS" },
+                table.quoted()
+            ),
+            format!("migration {version} was {what} by another runner meanwhile"),
+        )
     }
 
     pub(super) fn begin(&self) -> &'static str {
@@ -68,9 +102,7 @@ impl Migrator<'_> {
             Op::Begin => self.begin().to_owned(),
             Op::Claim => postgres::claim(
                 &self.options.table,
-                &table.quoted(),
-                version,
-                p.rendered.direction == Direction::Up,
+                Some(self.taken_condition(p)),
                 self.options.lock_timeout,
                 self.options.statement_lock_timeout,
             ),
@@ -95,6 +127,11 @@ impl Migrator<'_> {
             Op::ForgetBackfills => table.backfill_delete(version),
             Op::MarkReverting => table.mark_reverting(version),
             Op::DeleteRow => table.delete(version),
+            Op::RecordRun => table.runs_insert(&RunRow {
+                applied_at: now_rfc3339(),
+                duration_ms,
+                ..p.run.clone()?
+            }),
         })
     }
 
@@ -409,6 +446,7 @@ impl Migrator<'_> {
                 reporter: Arc::clone(&reporter),
                 pause: self.options.backfill_pause,
                 lock: lock.check().clone(),
+                environment: self.options.environment.clone(),
             });
             // A panic in the migration's code is its failure, not the host's.
             let result = match crate::panic::catch_async(f(&mut ctx)).await {
@@ -448,6 +486,7 @@ impl Migrator<'_> {
                             Op::Claim => "its claim under the run lock (--lock transaction)",
                             Op::Commit => "COMMIT",
                             Op::ForgetBackfills => "forgetting its backfill positions",
+                            Op::RecordRun => "recording its application",
                             _ => "its history write",
                         },
                         dirty,
@@ -525,6 +564,7 @@ impl Migrator<'_> {
     /// Logs that `p` is done, and says so.
     pub(super) fn finished(&self, p: &Planned, duration_ms: i64, rows: Option<u64>) -> Done {
         let entry = Done {
+            repeatable: p.migration.is_repeatable(),
             version: p.migration.version(),
             name: p.migration.name(),
             direction: p.rendered.direction,

@@ -42,6 +42,29 @@ pub struct Options {
     pub strict_checksums: bool,
     /// How other runners are kept out.
     pub lock: LockMode,
+    /// The environment this run is in (`--env`, `SHIPLAP_ENV`): recorded in each history
+    /// row it writes, and what [`DataContext::environment`](crate::DataContext::environment)
+    /// answers.
+    pub environment: Option<String>,
+    /// `down` also reverts the applied repeatable migrations (their downs, by name in
+    /// reverse), before the versioned ones. With `DownTarget::Steps(0)`, only them.
+    pub revert_repeatables: bool,
+    /// What the environment forbids (`shiplap.toml`'s guards).
+    pub guards: Guards,
+}
+
+/// What an environment forbids, from `[environments.NAME]` in `shiplap.toml` (or set by
+/// an application): each refusal names the environment and the setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Guards {
+    /// `fresh` (drop everything, apply all) is refused.
+    pub refuse_fresh: bool,
+    /// A `down` or `redo` whose SQL destroys data (drops a table or a column, truncates,
+    /// deletes rows) is refused before anything runs.
+    pub refuse_destructive_down: bool,
+    /// Lint errors only warn: `up` applies what the lint flags.
+    pub lint_warns_only: bool,
 }
 
 impl Default for Options {
@@ -59,6 +82,9 @@ impl Default for Options {
             lint: false,
             strict_checksums: false,
             lock: LockMode::Session,
+            environment: None,
+            revert_repeatables: false,
+            guards: Guards::default(),
         }
     }
 }
@@ -171,6 +197,26 @@ impl Migrator<'_> {
     /// a warning).
     pub fn strict_checksums(mut self, strict: bool) -> Self {
         self.options.strict_checksums = strict;
+        self
+    }
+
+    /// The environment this run is in: recorded in each history row it writes (`--env`
+    /// and `SHIPLAP_ENV` on the command line).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.options.environment = Some(environment.into());
+        self
+    }
+
+    /// `down` also reverts the applied repeatable migrations (their downs, by name in
+    /// reverse), before the versioned ones; by default it leaves them.
+    pub fn revert_repeatables(mut self, revert: bool) -> Self {
+        self.options.revert_repeatables = revert;
+        self
+    }
+
+    /// What the environment forbids.
+    pub fn guards(mut self, guards: Guards) -> Self {
+        self.options.guards = guards;
         self
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use crate::backend::Backend;
 use crate::backend::connection::Connection;
 use crate::error::{Error, Result};
-use crate::history::{HistoryRow, RowState};
+use crate::history::{HistoryRow, RowState, RunRow};
 use crate::lock::{LockMode, RunLock};
 use crate::migration::{Kind, Migration};
 use crate::registry::Registry;
@@ -61,6 +61,15 @@ impl Migrator<'_> {
         let (blocking, warnings) = self.lint_pending(rendered, plan);
         for warning in &warnings {
             tracing::warn!("lint: {warning}");
+        }
+        if self.options.guards.lint_warns_only {
+            for error in &blocking {
+                tracing::warn!(
+                    "lint error, not enforced in environment `{}`: {error}",
+                    self.options.environment.as_deref().unwrap_or("(none)")
+                );
+            }
+            return Ok(());
         }
         if blocking.is_empty() {
             Ok(())
@@ -227,6 +236,7 @@ impl Migrator<'_> {
                     ops,
                     resume,
                     sizes: None,
+                    run: None,
                 });
             }
         }
@@ -397,6 +407,10 @@ impl Migrator<'_> {
     ) -> Result<Vec<Planned>> {
         let statuses = self.statuses(&self.rendered_up()?, rows);
         self.check_clean(&statuses, &HashSet::new())?;
+        if self.options.revert_repeatables && target == DownTarget::Steps(0) {
+            // `down --repeatables` alone: the repeatable migrations only.
+            return Ok(Vec::new());
+        }
         let mut applied: Vec<&HistoryRow> = rows.iter().collect();
         applied.sort_by_key(|r| std::cmp::Reverse(r.version));
         let selected: Vec<&HistoryRow> = match target {
@@ -446,11 +460,43 @@ impl Migrator<'_> {
                     ops,
                     resume: false,
                     sizes: None,
+                    run: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         self.check_lock_mode(&plan, false)?;
+        self.check_destructive(&plan)?;
         Ok(plan)
+    }
+
+    /// Under `refuse_destructive_down`: refuses a down plan with a statement that destroys
+    /// data, naming the migration and the statement.
+    fn check_destructive(&self, plan: &[Planned]) -> Result<()> {
+        if !self.options.guards.refuse_destructive_down {
+            return Ok(());
+        }
+        for p in plan {
+            for (i, statement) in p.rendered.statements.iter().enumerate() {
+                for piece in crate::split::split(&statement.sql, self.backend()) {
+                    let Some(what) = crate::split::destroys_data(piece.text) else {
+                        continue;
+                    };
+                    return Err(Error::Guarded {
+                        environment: self.options.environment.clone().unwrap_or_default(),
+                        what: format!(
+                            "reverting migration {} {what} (statement {} of its down: {}), and \
+                             shiplap.toml says `refuse_destructive_down = true` here. Nothing \
+                             was reverted. Undo it with a new migration instead (`migrate new`), \
+                             or revert it in an environment that allows it",
+                            p.migration.reference(),
+                            i + 1,
+                            piece.text
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The ops of a plan, as one transaction when `single`.
@@ -478,10 +524,12 @@ impl Migrator<'_> {
             let p = &plan[i];
             if i != current && !(single && matches!(op, Op::Begin)) {
                 current = i;
+                let what = match p.migration.is_repeatable() {
+                    true => format!("repeatable {}", p.migration.name()),
+                    false => format!("{} {}", p.migration.version(), p.migration.name()),
+                };
                 out.push_str(&format!(
-                    "\n-- {} {} ({}, {})\n",
-                    p.migration.version(),
-                    p.migration.name(),
+                    "\n-- {what} ({}, {})\n",
                     p.rendered.direction.name(),
                     p.migration.location()
                 ));
@@ -534,6 +582,8 @@ pub(super) enum Op {
     DeleteRow,
     /// Forget a reverted data migration's backfill positions.
     ForgetBackfills,
+    /// Record a repeatable migration's application in the runs table.
+    RecordRun,
 }
 
 /// A migration with its rendered SQL and the ops that run it.
@@ -546,12 +596,16 @@ pub(super) struct Planned {
     /// The SQL expression its history write records as `sizes`: the sizes of the tables
     /// it touches, before (as read when the run began) and after (read by the write).
     pub(super) sizes: Option<String>,
+    /// For a repeatable migration: the runs table row its application writes (its time
+    /// and duration filled in as it is written).
+    pub(super) run: Option<RunRow>,
 }
 
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a
 /// transaction and run no Rust code).
 pub(super) fn batchable(p: &Planned) -> bool {
-    matches!(p.ops.first(), Some(Op::Begin))
+    p.run.is_none()
+        && matches!(p.ops.first(), Some(Op::Begin))
         && !p.ops.iter().any(|op| matches!(op, Op::Data))
         && !p.rendered.statements.iter().any(|s| s.check.is_some())
 }

@@ -10,6 +10,7 @@ use crate::backend::connection::Connection;
 use crate::error::{Error, Result};
 use crate::history::RowState;
 use crate::lock::LockMode;
+use crate::render::Direction;
 use crate::status::{MigrationStatus, State};
 
 use super::{Done, Migrator};
@@ -191,6 +192,15 @@ impl Migrator<'_> {
     /// Drops every table (and view, sequence and enum type) in the database's current
     /// schema, then applies every migration. Destroys all data: for development only.
     pub async fn fresh_destroying_all_data(&self) -> Result<Vec<Done>> {
+        if self.options.guards.refuse_fresh {
+            return Err(Error::Guarded {
+                environment: self.options.environment.clone().unwrap_or_default(),
+                what: "`fresh` drops every table, and shiplap.toml says `refuse_fresh = true` \
+                       here. Nothing was dropped. Use `down` and `up`, or run `fresh` against a \
+                       database whose environment allows it (`--env NAME`)"
+                    .into(),
+            });
+        }
         if self.options.lock == LockMode::Transaction {
             return Err(Error::InvalidArgument {
                 message: "fresh drops everything while it holds the lock: it needs --lock \
@@ -202,7 +212,13 @@ impl Migrator<'_> {
             drop_everything(conn).await?;
             self.prepared_history(conn, lock, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
-            self.run(conn, lock, plan, false).await.into_result()
+            let mut done = self.run(conn, lock, plan, false).await.into_result()?;
+            done.extend(
+                self.apply_repeatables(conn, lock, Direction::Up)
+                    .await
+                    .into_result()?,
+            );
+            Ok(done)
         })
         .await
     }
