@@ -108,9 +108,9 @@ fn migrator(db: &TestDb, registry: Registry) -> Migrator<'static> {
 /// What was applied, as `version name` or `R name`.
 fn applied(done: &[shiplap::Done]) -> Vec<String> {
     done.iter()
-        .map(|d| match d.repeatable {
-            true => format!("R {}", d.name),
-            false => format!("{} {}", d.version, d.name),
+        .map(|d| match d.role {
+            shiplap::Role::Repeatable => format!("R {}", d.name),
+            _ => format!("{} {}", d.version, d.name),
         })
         .collect()
 }

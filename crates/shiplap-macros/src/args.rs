@@ -9,8 +9,12 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, LitBool, LitStr, Meta, Token, UnOp};
 pub(crate) struct Args {
     /// The version; 0 for a repeatable migration.
     pub(crate) version: i64,
-    /// `repeatable`: no version, applied again whenever its SQL changes.
-    pub(crate) repeatable: bool,
+    /// What it is, when not a versioned migration: `repeatable`, `seed` or `callback`.
+    pub(crate) role: Role,
+    /// `environments = ["development", ...]`: where a seed runs (empty: everywhere).
+    pub(crate) environments: Vec<LitStr>,
+    /// `callback = "after_run"`: the event's variant name (`AfterRun`).
+    pub(crate) event: Option<syn::Ident>,
     pub(crate) name: Option<LitStr>,
     pub(crate) transaction: bool,
     /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
@@ -23,6 +27,35 @@ pub(crate) struct Args {
     pub(crate) krate: Option<syn::Path>,
 }
 
+/// What the attribute registers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Versioned,
+    Repeatable,
+    Seed,
+    Callback,
+}
+
+impl Role {
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Role::Versioned => "Versioned",
+            Role::Repeatable => "Repeatable",
+            Role::Seed => "Seed",
+            Role::Callback => "Callback",
+        }
+    }
+}
+
+/// The events a callback can run at, with their variant names.
+const EVENTS: [(&str, &str); 5] = [
+    ("before_run", "BeforeRun"),
+    ("after_run", "AfterRun"),
+    ("before_each", "BeforeEach"),
+    ("after_each", "AfterEach"),
+    ("on_error", "OnError"),
+];
+
 /// One acknowledged rule.
 pub(crate) struct Allow {
     pub(crate) rule: String,
@@ -31,8 +64,8 @@ pub(crate) struct Allow {
     pub(crate) step: Option<usize>,
 }
 
-const KEYS: &str =
-    "`version`, `repeatable`, `name`, `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
+const KEYS: &str = "`version`, `repeatable`, `seed`, `callback`, `environments`, `name`, \
+                    `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -44,19 +77,59 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut nothing_to_undo = None;
     let mut allow: Option<Vec<Allow>> = None;
     let mut krate: Option<syn::Path> = None;
-    let mut repeatable: Option<&syn::Path> = None;
+    // `repeatable` or `seed`: the flag and where it was written.
+    let mut flag: Option<(Role, &syn::Path)> = None;
+    let mut callback: Option<(syn::Ident, &Expr)> = None;
+    let mut environments: Option<Vec<LitStr>> = None;
 
     for meta in &metas {
         if let Meta::Path(path) = meta
-            && path.is_ident("repeatable")
+            && (path.is_ident("repeatable") || path.is_ident("seed"))
         {
-            if repeatable.is_some() {
+            let role = if path.is_ident("seed") {
+                Role::Seed
+            } else {
+                Role::Repeatable
+            };
+            if flag.is_some() {
                 errors.push(syn::Error::new_spanned(
                     path,
-                    "duplicate key `repeatable`: give it once",
+                    "give one of `repeatable` and `seed`, once",
                 ));
             }
-            repeatable = Some(path);
+            flag = Some((role, path));
+            continue;
+        }
+        if let Meta::NameValue(nv) = meta
+            && nv.path.is_ident("callback")
+        {
+            if callback.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &nv.path,
+                    "duplicate key `callback`: one event per function",
+                ));
+                continue;
+            }
+            match parse_event(&nv.value) {
+                Ok(event) => callback = Some((event, &nv.value)),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        if let Meta::NameValue(nv) = meta
+            && nv.path.is_ident("environments")
+        {
+            if environments.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &nv.path,
+                    "duplicate key `environments`: list them all in one",
+                ));
+                continue;
+            }
+            match parse_environments(&nv.value) {
+                Ok(list) => environments = Some(list),
+                Err(e) => errors.push(e),
+            }
             continue;
         }
         if let Meta::List(list) = meta
@@ -125,18 +198,39 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         }
     }
 
-    let version = match (version, repeatable) {
-        (Some(_), Some(path)) => {
+    let role = match (&flag, &callback) {
+        (Some((role, _)), None) => *role,
+        (None, Some(_)) => Role::Callback,
+        (None, None) => Role::Versioned,
+        (Some((_, path)), Some(_)) => {
             errors.push(syn::Error::new_spanned(
                 path,
-                "a repeatable migration has no version: it is applied after the versioned \
-                 ones whenever its SQL changes; remove `version` or `repeatable`",
+                "a callback is neither repeatable nor a seed: give one of them",
             ));
+            Role::Callback
+        }
+    };
+    let version = match (version, role) {
+        (Some(_), Role::Repeatable | Role::Seed | Role::Callback) => {
+            let what = match role {
+                Role::Repeatable => {
+                    "a repeatable migration has no version: it is applied after the versioned \
+                     ones whenever its SQL changes; remove `version` or `repeatable`"
+                }
+                Role::Seed => "a seed has no version: it runs every time `migrate seed` does",
+                _ => "a callback has no version: it runs at its event",
+            };
+            let at: &dyn quote::ToTokens = match (&flag, &callback) {
+                (Some((_, path)), _) => path,
+                (_, Some((_, value))) => value,
+                _ => unreachable!("a role other than Versioned came from one of them"),
+            };
+            errors.push(syn::Error::new_spanned(at, what));
             0
         }
-        (None, Some(_)) => 0,
-        (Some(v), None) => v,
-        (None, None) if errors.is_empty() => {
+        (None, Role::Repeatable | Role::Seed | Role::Callback) => 0,
+        (Some(v), Role::Versioned) => v,
+        (None, Role::Versioned) if errors.is_empty() => {
             return Err(syn::Error::new(
                 Span::call_site(),
                 "missing `version`: every migration needs one, e.g. \
@@ -145,18 +239,72 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
                  its SQL changes",
             ));
         }
-        (None, None) => 0, // only reached with other errors, which are reported below
+        (None, Role::Versioned) => 0, // only reached with other errors, reported below
     };
+    if let (Some(list), false) = (&environments, role == Role::Seed) {
+        errors.push(syn::Error::new(
+            list.first().map_or_else(Span::call_site, LitStr::span),
+            "`environments` is for seeds: `#[migration(seed, environments = [\"development\"])]`",
+        ));
+    }
     errors.finish()?;
     Ok(Args {
         version,
-        repeatable: repeatable.is_some(),
+        role,
+        environments: environments.unwrap_or_default(),
+        event: callback.map(|(event, _)| event),
         name,
         transaction: transaction.unwrap_or(true),
         nothing_to_undo,
         allow: allow.unwrap_or_default(),
         krate,
     })
+}
+
+/// `callback = "after_run"`: one of the events, as the variant's identifier.
+fn parse_event(value: &Expr) -> syn::Result<syn::Ident> {
+    let names = EVENTS.map(|(name, _)| name).join(", ");
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`callback` takes an event's name as a string: one of {names}"),
+        ));
+    };
+    let given = text.value();
+    EVENTS
+        .iter()
+        .find(|(name, _)| *name == given)
+        .map(|(_, variant)| syn::Ident::new(variant, text.span()))
+        .ok_or_else(|| {
+            syn::Error::new(
+                text.span(),
+                format!("unknown event `{given}`: expected one of {names}"),
+            )
+        })
+}
+
+/// `environments = ["development", "test"]`: environment names, each a non-empty
+/// string literal.
+fn parse_environments(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let usage = "`environments` takes a list of names, e.g. `environments = [\"development\"]`";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, usage));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`environments = []` would never run: leave it out to run everywhere",
+        ));
+    }
+    array
+        .elems
+        .iter()
+        .map(|e| parse_name(e, "an environment"))
+        .collect()
 }
 
 /// `crate = path`: a path such as `my_app::shiplap` (or the same path as a string).

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::{Expr, ExprLit, ItemFn, Lit, Meta};
 
-use crate::args::{self, Args};
+use crate::args::{self, Args, Role};
 use crate::checksum::source_checksum;
 use crate::signature::{self, Kind};
 
@@ -32,7 +32,7 @@ pub(crate) fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
         (Err(e), _) | (_, Err(e)) => return with_error(&func, e),
     };
-    if args.repeatable && kind == Kind::Data {
+    if args.role == Role::Repeatable && kind == Kind::Data {
         return with_error(
             &func,
             syn::Error::new_spanned(
@@ -42,12 +42,12 @@ pub(crate) fn migration(attr: TokenStream, item: TokenStream) -> TokenStream {
             ),
         );
     }
-    if args.repeatable && args.nothing_to_undo.is_some() {
+    if args.role != Role::Versioned && args.nothing_to_undo.is_some() {
         return with_error(
             &func,
             syn::Error::new_spanned(
                 &func.sig,
-                "`nothing_to_undo` is for data migrations, not repeatable ones",
+                "`nothing_to_undo` is for versioned data migrations",
             ),
         );
     }
@@ -78,7 +78,6 @@ fn first_tokens(item: &TokenStream) -> TokenStream {
 fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
     let ident = &func.sig.ident;
     let version = args.version;
-    let repeatable = args.repeatable;
     let name = match &args.name {
         Some(name) => name.value(),
         None => ident.to_string().trim_start_matches("r#").to_owned(),
@@ -94,6 +93,12 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         Some(path) => quote!(#path),
         // Spanned like the rest, so errors point at the user's function.
         None => quote_spanned!(ident.span()=> ::shiplap),
+    };
+    let role = syn::Ident::new(args.role.variant(), ident.span());
+    let environments = &args.environments;
+    let event = match &args.event {
+        Some(event) => quote!(::core::option::Option::Some(#krate::__private::Event::#event)),
+        None => quote!(::core::option::Option::None),
     };
     let allow = args.allow.iter().map(|allow| {
         let (rule, why) = (&allow.rule, &allow.why);
@@ -139,7 +144,9 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                         #line,
                         ::core::module_path!(),
                     ),
-                    #repeatable,
+                    #krate::__private::Role::#role,
+                    &[#(#environments),*],
+                    #event,
                 )
             }
         };

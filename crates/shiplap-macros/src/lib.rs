@@ -44,6 +44,12 @@ mod signature;
 ///   in one place, applied after the versioned migrations whenever its SQL changes (or
 ///   versioned migrations were applied or reverted since its last application), by name
 ///   order; its statements should be re-runnable (`CREATE OR REPLACE`);
+/// - `seed` (instead of `version`): data run by `migrate seed` (and `up --seed`) every
+///   time, written to be re-runnable; `environments = ["development", ...]` limits it to
+///   those environments (`--env`);
+/// - `callback = "event"` (instead of `version`): run around `up`, at `before_run`,
+///   `after_run`, `before_each`, `after_each` (inside each migration's transaction) or
+///   `on_error`;
 /// - `name`: default the function's name;
 /// - `transaction`: default `true`; `false` runs each statement on its own (for
 ///   `CREATE INDEX CONCURRENTLY`, or a resumable `Backfill`);

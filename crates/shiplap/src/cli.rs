@@ -316,6 +316,8 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let m = m();
             // The environment's lint policy may have turned it off already.
             let lint = m.options().lint && !args.skip_lint;
+            let seed_after_up =
+                environment::selected(cli)?.is_some_and(|e| e.settings.seed_after_up);
             let m = m
                 .allow_out_of_order(args.allow_out_of_order)
                 .ignore_missing(args.ignore_missing)
@@ -324,6 +326,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let up = Up {
                 to: args.to,
                 single_transaction: args.single_transaction,
+                seed: args.seed || seed_after_up,
             };
             if args.dry_run {
                 let script = m.up_dry_run(up).await?;
@@ -357,6 +360,15 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let m = m();
             let done = m.fresh_destroying_all_data().await?;
             Ok(done_output(&m, "fresh", &done, json).into())
+        }
+        Command::Seed(args) => {
+            let m = m();
+            if args.dry_run {
+                let script = m.seed_dry_run().await?;
+                return Ok(dry_run_output(&m, &script, json).into());
+            }
+            let report = m.seed_report().await;
+            Ok(report_output(&m, "seed", report, json))
         }
         Command::Status(args) => {
             let m = m();

@@ -34,13 +34,15 @@ pub enum Error {
         what: String,
     },
 
-    /// Two repeatable migrations have the same name.
+    /// Two repeatable migrations, or two seeds, have the same name.
     #[error(
-        "two repeatable migrations are named `{}`: at {} and at {}; rename one of them \
+        "two {what} are named `{}`: at {} and at {}; rename one of them \
          (`name = \"...\"` in its attribute)",
         first.name(), first.location(), second.location()
     )]
-    DuplicateRepeatable {
+    DuplicateName {
+        /// `repeatable migrations` or `seeds`.
+        what: &'static str,
         /// The first.
         first: MigrationRef,
         /// The second.
@@ -293,6 +295,22 @@ pub enum Error {
         source: Box<sqlx::Error>,
     },
 
+    /// A callback that runs with each migration (`before_each`, `after_each`) failed.
+    #[error(
+        "{callback} failed, running with migration {migration}: {message}\n{}",
+        after_failure(*dirty, *migration, false)
+    )]
+    Callback {
+        /// The callback.
+        callback: MigrationRef,
+        /// The migration it ran with, which failed with it.
+        migration: MigrationRef,
+        /// What went wrong.
+        message: String,
+        /// Whether the migration was left dirty.
+        dirty: bool,
+    },
+
     /// A data migration returned an error.
     #[error("data migration {migration} failed: {source}\n{}", after_failure(*dirty, *migration, false))]
     DataMigration {
@@ -462,6 +480,28 @@ pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
 /// What a failed migration left, and what to do.
 fn after_failure(dirty: bool, migration: MigrationRef, lost: bool) -> String {
     let version = migration.version();
+    if migration.migration().role() == crate::migration::Role::Seed {
+        return format!(
+            "nothing was recorded for it{}: fix it and run `migrate seed` again",
+            if migration.migration().transaction() {
+                "; on PostgreSQL and SQLite what it wrote was rolled back"
+            } else {
+                ""
+            }
+        );
+    }
+    if migration.migration().role() == crate::migration::Role::Callback {
+        use crate::migration::Event;
+        return match migration.migration().event() {
+            Some(Event::AfterRun) => {
+                "the migrations of the run stay applied, and what the callback does did not \
+                 happen (rolled back where it had a transaction): fix it, and do that by hand, \
+                 or let it run with the next `up` that applies a migration"
+            }
+            _ => "nothing of the run was applied: fix the callback and run `up` again",
+        }
+        .into();
+    }
     if migration.migration().is_repeatable() {
         return format!(
             "nothing was recorded for it: fix it and run `up` again, which applies it again \

@@ -79,7 +79,7 @@ pub use database_url::{DEFAULT_DATABASE_URL, DatabaseUrl, UrlSource, redact};
 pub use error::{Error, Result};
 pub use history::{DEFAULT_TABLE, HistoryRow, RowState, RunRow, SizeChange, TableSize};
 pub use lock::LockMode;
-pub use migration::{Allow, Kind, Location, Migration, MigrationFn, MigrationRef};
+pub use migration::{Allow, Event, Kind, Location, Migration, MigrationFn, MigrationRef, Role};
 pub use migrator::{
     Database, Done, DownTarget, Drift, Guards, ImportedRow, Lent, Mark, Migrator, Options,
     Repaired, Report, Up, Verified, VerifyOutcome,
@@ -110,6 +110,6 @@ pub mod prelude {
 /// What `#[migration]`'s expansion uses. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::migration::{Allow, BoxFuture, Location, Migration, MigrationFn};
+    pub use crate::migration::{Allow, BoxFuture, Event, Location, Migration, MigrationFn, Role};
     pub use inventory;
 }

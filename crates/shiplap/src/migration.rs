@@ -21,7 +21,58 @@ pub struct Migration {
     nothing_to_undo: Option<&'static str>,
     allow: &'static [Allow],
     location: Location,
-    repeatable: bool,
+    role: Role,
+    /// For a seed: the environments it runs in (empty: every one).
+    environments: &'static [&'static str],
+    /// For a callback: when it runs.
+    event: Option<Event>,
+}
+
+/// What a registered function is: a versioned migration, or one of the functions that
+/// `#[migration]` registers beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Role {
+    /// `version = N`: applied once, in version order.
+    Versioned,
+    /// `repeatable`: applied again whenever its SQL changes or versioned migrations ran.
+    Repeatable,
+    /// `seed`: data, run by `migrate seed` (and `up --seed`), every time, in the
+    /// environments it names.
+    Seed,
+    /// `callback = "event"`: run around `up`.
+    Callback,
+}
+
+/// When a callback runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// Once, before `up` applies the first migration (only when there is one to apply).
+    BeforeRun,
+    /// Once, after `up` applied every pending migration (only when it applied one).
+    AfterRun,
+    /// Before each migration `up` applies, inside its transaction.
+    BeforeEach,
+    /// After each migration `up` applies, inside its transaction, before its history row.
+    AfterEach,
+    /// Once, after `up` failed (in a transaction of its own).
+    OnError,
+}
+
+impl Event {
+    /// The event's name, as `callback = "..."` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::BeforeRun => "before_run",
+            Event::AfterRun => "after_run",
+            Event::BeforeEach => "before_each",
+            Event::AfterEach => "after_each",
+            Event::OnError => "on_error",
+        }
+    }
 }
 
 /// The future a data migration returns.
@@ -132,7 +183,9 @@ impl Migration {
         nothing_to_undo: Option<&'static str>,
         allow: &'static [Allow],
         location: Location,
-        repeatable: bool,
+        role: Role,
+        environments: &'static [&'static str],
+        event: Option<Event>,
     ) -> Self {
         Migration {
             version,
@@ -144,15 +197,32 @@ impl Migration {
             nothing_to_undo,
             allow,
             location,
-            repeatable,
+            role,
+            environments,
+            event,
         }
+    }
+
+    /// What it is: a versioned migration, a repeatable one, a seed or a callback.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Whether it is a repeatable migration (`#[migration(repeatable)]`): no version,
     /// applied again, after the versioned ones, whenever its SQL changes or the versioned
     /// migrations applied have changed since its last application.
     pub fn is_repeatable(&self) -> bool {
-        self.repeatable
+        self.role == Role::Repeatable
+    }
+
+    /// For a seed: the environments it runs in (empty: every one).
+    pub fn environments(&self) -> &'static [&'static str] {
+        self.environments
+    }
+
+    /// For a callback: when it runs.
+    pub fn event(&self) -> Option<Event> {
+        self.event
     }
 
     /// The lint findings acknowledged with `allow(rule = "why")` or
@@ -162,7 +232,7 @@ impl Migration {
     }
 
     /// The version: a positive integer, by convention a UTC timestamp `YYYYMMDDHHMMSS`
-    /// (0 for a repeatable migration, which has none).
+    /// (0 for a repeatable migration, a seed or a callback, which have none).
     pub fn version(&self) -> i64 {
         self.version
     }
@@ -255,8 +325,16 @@ impl Eq for MigrationRef {}
 
 impl fmt::Display for MigrationRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.repeatable {
-            return write!(f, "repeatable {} ({})", self.0.name, self.0.location);
+        let event = self.0.event.map_or("", Event::name);
+        match self.0.role {
+            Role::Versioned => {}
+            Role::Repeatable => {
+                return write!(f, "repeatable {} ({})", self.0.name, self.0.location);
+            }
+            Role::Seed => return write!(f, "seed {} ({})", self.0.name, self.0.location),
+            Role::Callback => {
+                return write!(f, "callback {event} {} ({})", self.0.name, self.0.location);
+            }
         }
         write!(
             f,
@@ -301,7 +379,9 @@ pub(crate) mod testing {
             None,
             allow,
             Location::__new("src/test.rs", line, "shiplap::tests"),
-            false,
+            Role::Versioned,
+            &[],
+            None,
         )))
     }
 }

@@ -23,10 +23,12 @@ use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, HistoryTable};
 use crate::lock::{LockMode, RunLock};
+use crate::migration::{Event, Role};
 use crate::registry::Registry;
 use crate::render::Direction;
 use crate::status::MigrationStatus;
 
+mod callbacks;
 mod database;
 mod execute;
 mod history_table;
@@ -34,7 +36,7 @@ mod import_history;
 mod options;
 mod plan;
 mod repair;
-mod repeatable;
+mod runs;
 mod sizes;
 mod verify;
 
@@ -45,6 +47,7 @@ use history_table::check_table_name;
 pub use import_history::ImportedRow;
 pub use options::{Guards, Options, Up};
 pub use repair::{Mark, Repaired};
+use runs::{REPEATABLE, Runs};
 pub use verify::{Drift, Verified, VerifyOutcome};
 
 /// Which migrations `down` reverts.
@@ -61,8 +64,8 @@ pub enum DownTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Done {
-    /// Whether it is a repeatable migration (then `version` is 0).
-    pub repeatable: bool,
+    /// A versioned migration, a repeatable one or a seed (then `version` is 0).
+    pub role: Role,
     /// Its version.
     pub version: i64,
     /// Its name.
@@ -334,11 +337,7 @@ impl<'c> Migrator<'c> {
     /// [single transaction](Up::single_transaction)); the report says what was applied
     /// before a failure too.
     pub async fn up_report(&self, up: Up) -> Report {
-        let Up {
-            to,
-            single_transaction,
-        } = up;
-        if let Some(to) = to
+        if let Some(to) = up.to
             && let Err(e) = self.registry.get(to)
         {
             return Report::failure(e);
@@ -349,89 +348,114 @@ impl<'c> Migrator<'c> {
                 Ok(rendered) => rendered,
                 Err(e) => return Report::failure(e),
             };
-            let mut done = Vec::new();
-            let mut first = true;
-            // In transaction mode, a migration another runner took meanwhile sends us back
-            // to the history: each round, someone applied at least one migration.
-            for _ in 0..=self.registry.len() {
-                let plan = async {
-                    let rows = if std::mem::take(&mut first) {
-                        let rows = self.prepared_history(conn, lock, true).await?;
-                        self.import_first(conn, lock, rows).await?
-                    } else {
-                        self.history_if_exists(conn).await?
-                    };
-                    let rows = rows.unwrap_or_default();
-                    let resumable = self.resumable(conn, &rows).await?;
-                    let plan =
-                        self.plan_up(&rendered, &rows, &resumable, to, single_transaction)?;
-                    self.check_lint(&rendered, &plan)?;
-                    Ok(plan)
-                };
-                let report = match plan.await {
-                    Ok(plan) => {
-                        let plan = self.with_sizes(conn, plan).await;
-                        self.run(conn, lock, plan, single_transaction).await
+            let mut report = self.up_locked(conn, lock, &rendered, up).await;
+            // After the run: `after_run` when it applied something, `on_error` when it
+            // failed (then the report's error stands, whatever the callbacks do).
+            match &report.error {
+                None if !report.done.is_empty() => {
+                    if let Err(e) = self.fire(conn, lock, Event::AfterRun).await {
+                        report.error = Some(e);
                     }
-                    Err(e) => Report::failure(e),
-                };
-                done.extend(report.done);
-                match report.error {
-                    Some(e) if taken(&e) => {
-                        tracing::info!("{e}; reading the history again");
-                    }
-                    None => break,
-                    error => return Report { done, error },
                 }
+                None => {}
+                Some(_) => self.fire_on_error(conn, lock).await,
             }
-            // Up to a version, later versioned migrations may still be pending: the
-            // repeatable ones wait for the `up` that applies them all.
-            if to.is_some() {
-                return Report { done, error: None };
-            }
-            let mut report = self.apply_repeatables(conn, lock, Direction::Up).await;
-            done.append(&mut report.done);
-            Report {
-                done,
-                error: report.error,
-            }
+            report
         })
         .await
     }
 
-    /// Applies (or reverts) the repeatable migrations the history as it is now calls for;
-    /// in transaction mode, one another runner applied meanwhile is planned again.
-    pub(super) async fn apply_repeatables(
+    /// `up` under the lock: the versioned migrations, then (up to no version in
+    /// particular) the repeatable ones and, when asked, the seeds. `before_run` fires
+    /// before the first of them that runs.
+    async fn up_locked(
         &self,
         conn: &mut Connection<'_>,
         lock: &RunLock,
-        direction: Direction,
+        rendered: &[(
+            &'static crate::migration::Migration,
+            crate::render::Rendered,
+        )],
+        up: Up,
     ) -> Report {
+        let fired = &mut false;
+        let Up {
+            to,
+            single_transaction,
+            seed,
+        } = up;
         let mut done = Vec::new();
-        for _ in 0..=self.registry.repeatables().len() {
-            let planned = async {
-                let plan = self.planned_repeatables(conn, direction).await?;
-                if !plan.is_empty() {
-                    let create = self.table_sql().runs_create();
-                    self.guarded(conn, lock, async |conn| {
-                        conn.execute(&create).await?;
-                        Ok(())
-                    })
-                    .await?;
+        let mut first = true;
+        // In transaction mode, a migration another runner took meanwhile sends us back
+        // to the history: each round, someone applied at least one migration.
+        for _ in 0..=self.registry.len() {
+            let plan = async {
+                let rows = if std::mem::take(&mut first) {
+                    let rows = self.prepared_history(conn, lock, true).await?;
+                    self.import_first(conn, lock, rows).await?
+                } else {
+                    self.history_if_exists(conn).await?
+                };
+                let rows = rows.unwrap_or_default();
+                let resumable = self.resumable(conn, &rows).await?;
+                let plan = self.plan_up(rendered, &rows, &resumable, to, single_transaction)?;
+                self.check_lint(rendered, &plan)?;
+                if !plan.is_empty() && !std::mem::replace(fired, true) {
+                    self.fire(conn, lock, Event::BeforeRun).await?;
                 }
                 Ok(plan)
             };
-            let report = match planned.await {
-                Ok(plan) => self.run(conn, lock, plan, false).await,
+            let report = match plan.await {
+                Ok(plan) => {
+                    let plan = self.with_sizes(conn, plan).await;
+                    self.run(conn, lock, plan, single_transaction).await
+                }
                 Err(e) => Report::failure(e),
             };
             done.extend(report.done);
             match report.error {
-                Some(e) if taken(&e) => tracing::info!("{e}; reading the runs again"),
+                Some(e) if taken(&e) => {
+                    tracing::info!("{e}; reading the history again");
+                }
+                None => break,
                 error => return Report { done, error },
             }
         }
-        Report { done, error: None }
+        // Up to a version, later versioned migrations may still be pending: the
+        // repeatable ones wait for the `up` that applies them all.
+        if to.is_some() {
+            return Report { done, error: None };
+        }
+        if !*fired && self.registry.callbacks(Event::BeforeRun).next().is_some() {
+            let pending = self
+                .planned_runs(conn, Runs::Repeatables(Direction::Up))
+                .await
+                .map(|plan| !plan.is_empty());
+            let fire = match pending {
+                Ok(true) => self.fire(conn, lock, Event::BeforeRun).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            *fired = true;
+            if let Err(e) = fire {
+                return Report {
+                    done,
+                    error: Some(e),
+                };
+            }
+        }
+        let mut report = self
+            .apply_runs(conn, lock, Runs::Repeatables(Direction::Up))
+            .await;
+        done.append(&mut report.done);
+        if report.error.is_none() && seed {
+            report = self.apply_runs(conn, lock, Runs::Seeds).await;
+            done.append(&mut report.done);
+        }
+        Report {
+            done,
+            error: report.error,
+        }
     }
 
     /// The SQL `up` would run, history writes included. Reads only.
@@ -439,6 +463,7 @@ impl<'c> Migrator<'c> {
         let Up {
             to,
             single_transaction,
+            seed,
         } = up;
         if let Some(to) = to {
             self.registry.get(to)?;
@@ -502,7 +527,7 @@ impl<'c> Migrator<'c> {
                 Some(_) => Vec::new(),
                 None => {
                     let mut conn = self.connect().await?;
-                    let runs = self.repeatable_runs(&mut conn).await;
+                    let runs = self.latest_runs(&mut conn, REPEATABLE).await;
                     self.finish(conn, runs.is_err()).await;
                     runs?
                 }
@@ -519,6 +544,22 @@ impl<'c> Migrator<'c> {
             script.push_str(&self.table_sql().runs_create());
             script.push_str(";\n");
             script.push_str(&self.script(&repeatables, false));
+        }
+        if seed && !self.registry.seeds().is_empty() {
+            let runs = match missing {
+                Some(_) => Vec::new(),
+                None => {
+                    let mut conn = self.connect().await?;
+                    let runs = self.latest_runs(&mut conn, runs::SEED).await;
+                    self.finish(conn, runs.is_err()).await;
+                    runs?
+                }
+            };
+            let seeds = self.plan_seeds(&runs)?;
+            if !seeds.is_empty() {
+                script.push('\n');
+                script.push_str(&self.script(&seeds, false));
+            }
         }
         Ok(script)
     }
@@ -540,7 +581,9 @@ impl<'c> Migrator<'c> {
             };
             let mut done = Vec::new();
             if self.options.revert_repeatables {
-                let mut report = self.apply_repeatables(conn, lock, Direction::Down).await;
+                let mut report = self
+                    .apply_runs(conn, lock, Runs::Repeatables(Direction::Down))
+                    .await;
                 done.append(&mut report.done);
                 if report.error.is_some() {
                     return Report {
@@ -569,7 +612,7 @@ impl<'c> Migrator<'c> {
         let mut script = String::new();
         if self.options.revert_repeatables {
             let mut conn = self.connect().await?;
-            let runs = self.repeatable_runs(&mut conn).await;
+            let runs = self.latest_runs(&mut conn, REPEATABLE).await;
             self.finish(conn, runs.is_err()).await;
             let repeatables = self.plan_repeatables_down(&rows, &runs?)?;
             if !repeatables.is_empty() {

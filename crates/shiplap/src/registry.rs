@@ -1,7 +1,7 @@
 //! The registry: the migrations of a crate, sorted by version, with no version twice.
 
 use crate::error::{Error, Result};
-use crate::migration::Migration;
+use crate::migration::{Event, Migration, Role};
 
 /// A set of migrations sorted by version, each version once.
 ///
@@ -13,6 +13,10 @@ pub struct Registry {
     migrations: Vec<&'static Migration>,
     /// The repeatable migrations, by name.
     repeatables: Vec<&'static Migration>,
+    /// The seeds, by name.
+    seeds: Vec<&'static Migration>,
+    /// The callbacks, by event then name.
+    callbacks: Vec<&'static Migration>,
 }
 
 impl Registry {
@@ -32,19 +36,35 @@ impl Registry {
         Registry::new(inventory::iter::<Migration>)
     }
 
-    /// A registry of the given migrations: the versioned ones sorted by version, the
-    /// repeatable ones by name; two with the same version are [`Error::DuplicateVersion`],
-    /// two repeatable ones with the same name [`Error::DuplicateRepeatable`], naming both.
-    pub fn new(migrations: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
-        let (mut repeatables, mut migrations): (Vec<&'static Migration>, Vec<_>) =
-            migrations.into_iter().partition(|m| m.is_repeatable());
-        repeatables.sort_by_key(|m| (m.name(), m.location().file, m.location().line));
-        if let Some(pair) = repeatables.windows(2).find(|w| w[0].name() == w[1].name()) {
-            return Err(Error::DuplicateRepeatable {
-                first: pair[0].reference(),
-                second: pair[1].reference(),
-            });
+    /// A registry of the given functions: the versioned migrations sorted by version, the
+    /// repeatable ones and the seeds by name, the callbacks by event then name. Two
+    /// migrations with the same version are [`Error::DuplicateVersion`], two repeatable
+    /// ones (or two seeds) with the same name [`Error::DuplicateName`], naming both.
+    pub fn new(functions: impl IntoIterator<Item = &'static Migration>) -> Result<Self> {
+        let mut migrations: Vec<&'static Migration> = Vec::new();
+        let (mut repeatables, mut seeds, mut callbacks) = (Vec::new(), Vec::new(), Vec::new());
+        for m in functions {
+            match m.role() {
+                Role::Versioned => migrations.push(m),
+                Role::Repeatable => repeatables.push(m),
+                Role::Seed => seeds.push(m),
+                Role::Callback => callbacks.push(m),
+            }
         }
+        for (list, what) in [
+            (&mut repeatables, "repeatable migrations"),
+            (&mut seeds, "seeds"),
+        ] {
+            list.sort_by_key(|m| (m.name(), m.location().file, m.location().line));
+            if let Some(pair) = list.windows(2).find(|w| w[0].name() == w[1].name()) {
+                return Err(Error::DuplicateName {
+                    what,
+                    first: pair[0].reference(),
+                    second: pair[1].reference(),
+                });
+            }
+        }
+        callbacks.sort_by_key(|m| (m.event(), m.name(), m.location().file, m.location().line));
         migrations.sort_by_key(|m| (m.version(), m.location().file, m.location().line));
         if let Some(pair) = migrations
             .windows(2)
@@ -59,7 +79,33 @@ impl Registry {
         Ok(Registry {
             migrations,
             repeatables,
+            seeds,
+            callbacks,
         })
+    }
+
+    /// The seeds, by name (the order they run in).
+    pub fn seeds(&self) -> &[&'static Migration] {
+        &self.seeds
+    }
+
+    /// The callbacks of `event`, by name (the order they run in).
+    pub fn callbacks(&self, event: Event) -> impl Iterator<Item = &'static Migration> + '_ {
+        self.callbacks
+            .iter()
+            .copied()
+            .filter(move |m| m.event() == Some(event))
+    }
+
+    /// Every function registered: versioned migrations, repeatable ones, seeds and
+    /// callbacks.
+    pub fn all(&self) -> impl Iterator<Item = &'static Migration> + '_ {
+        self.migrations
+            .iter()
+            .chain(&self.repeatables)
+            .chain(&self.seeds)
+            .chain(&self.callbacks)
+            .copied()
     }
 
     /// The repeatable migrations, by name (the order they are applied in).
@@ -122,7 +168,8 @@ macro_rules! migrations {
 /// The snapshot test of a migrations crate, in one call: the up and down SQL of every
 /// migration of a registry, for every backend (or those listed), each compared with its
 /// [insta](https://insta.rs) snapshot `<version>_<name>@<backend>.snap` (a repeatable
-/// migration's: `repeatable_<name>@<backend>.snap`) in the test's
+/// migration's `repeatable_<name>@..`, a seed's `seed_<name>@..`, a callback's
+/// `callback_<event>_<name>@..`) in the test's
 /// `snapshots/` folder. Every migration is checked before the test fails, and the failure
 /// names each that differs, so one run writes every `.snap.new` to review
 /// (`cargo insta review`). Needs `insta` among the crate's dev-dependencies.
@@ -144,14 +191,22 @@ macro_rules! assert_sql_snapshots {
     ($registry:expr, $backends:expr) => {{
         let registry: $crate::Registry = $registry;
         let mut differ: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
-        for migration in registry.iter().chain(registry.repeatables().iter().copied()) {
+        for migration in registry.all() {
             for backend in $backends {
                 let backend: $crate::Backend = backend;
                 let sql = $crate::snapshot(migration, backend)
                     .unwrap_or_else(|e| ::core::panic!("{e}"));
-                let name = match migration.is_repeatable() {
-                    true => ::std::format!("repeatable_{}", migration.name()),
-                    false => ::std::format!("{}_{}", migration.version(), migration.name()),
+                let name = match migration.role() {
+                    $crate::Role::Versioned => {
+                        ::std::format!("{}_{}", migration.version(), migration.name())
+                    }
+                    $crate::Role::Repeatable => ::std::format!("repeatable_{}", migration.name()),
+                    $crate::Role::Seed => ::std::format!("seed_{}", migration.name()),
+                    _ => ::std::format!(
+                        "callback_{}_{}",
+                        migration.event().map_or("", $crate::Event::name),
+                        migration.name()
+                    ),
                 };
                 let checked = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
                     insta::with_settings!({

@@ -48,3 +48,21 @@ fn active_users_view(s: &mut Schema) {
     s.raw("CREATE OR REPLACE VIEW active_users AS SELECT id FROM users")
         .down("DROP VIEW active_users");
 }
+
+/// Reference data, in every environment.
+#[migration(seed)]
+fn countries(s: &mut Schema) {
+    s.raw("DELETE FROM countries").nothing_to_undo("a seed");
+}
+
+/// Fixtures, in development and test only.
+#[migration(seed, environments = ["development", "test"], transaction = false)]
+async fn fixtures(_ctx: &mut shiplap::DataContext<'_>) -> Result<(), shiplap::Error> {
+    Ok(())
+}
+
+/// After each `up` that applied something.
+#[migration(callback = "after_run", name = "analyze")]
+fn analyze_after_run(s: &mut Schema) {
+    s.raw("ANALYZE").nothing_to_undo("a callback");
+}

@@ -177,6 +177,13 @@ pub enum Command {
     /// Drop every table and apply all migrations again. Destroys all data.
     Fresh(FreshArgs),
 
+    /// Run the seeds (`#[migration(seed)]`) of the environment, by name, each every time:
+    /// reference data everywhere, fixtures where `environments = [...]` names the
+    /// environment (`--env`).
+    ///
+    /// Examples: `migrate seed --env development`, `migrate seed --dry-run`.
+    Seed(SeedArgs),
+
     /// Check every migration's SQL for statements that lock, rewrite or break a live
     /// database. Exits 3 when it finds an error nobody acknowledged.
     ///
@@ -268,6 +275,10 @@ pub struct UpArgs {
     /// Apply migrations even if the lint finds errors nobody acknowledged in them.
     #[arg(long)]
     pub skip_lint: bool,
+    /// Then run the seeds of the environment, under the same lock (also
+    /// `seed_after_up = true` in the environment's shiplap.toml table).
+    #[arg(long)]
+    pub seed: bool,
     /// Refuse applied migrations whose SQL sea-query now renders differently (by default
     /// a warning when their code and raw SQL are unchanged).
     #[arg(long)]
@@ -434,6 +445,17 @@ pub struct FreshArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Arguments of `seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Print what would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Arguments of `sql`.
 #[derive(Debug, Args)]
 pub struct SqlArgs {
@@ -493,6 +515,7 @@ impl Command {
             Command::Baseline(a) => Some(&a.connection),
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),
+            Command::Seed(a) => Some(&a.connection),
             Command::New(a) if a.from_diff => Some(&a.connection),
             Command::Sql(_) | Command::New(_) | Command::Import(_) => None,
             #[cfg(feature = "lint")]

@@ -39,6 +39,9 @@ pub(super) struct Environment {
     /// What `up` does with the lint's errors: `enforce` (refuse, the default), `warn`,
     /// `off`.
     pub(super) lint: Option<LintPolicy>,
+    /// `up` runs the environment's seeds afterwards, as `up --seed` does.
+    #[serde(default)]
+    pub(super) seed_after_up: bool,
     /// How long to wait for another runner's lock (`--lock-timeout` wins), e.g. `"5m"`.
     #[serde(default, with = "duration_text")]
     pub(super) lock_timeout: Option<Duration>,

@@ -202,7 +202,7 @@ mod tests {
             environment: Some("production".into()),
         }];
         let done = [Done {
-            repeatable: false,
+            role: crate::migration::Role::Versioned,
             version: 20250101090000,
             name: "create_users",
             direction: Direction::Up,

@@ -8,6 +8,7 @@ use super::json::{DiffDoc, DryRunDoc, HistoryDoc, RunDoc, StatusDoc, VerifyDoc, 
 use crate::backend::Backend;
 use crate::history::HistoryRow;
 use crate::inspect::changes_text;
+use crate::migration::Role;
 use crate::migrator::{Done, Migrator, Report};
 use crate::migrator::{Drift, Verified, VerifyOutcome};
 use crate::render::Direction;
@@ -86,9 +87,10 @@ pub(super) fn done_output(m: &Migrator<'_>, command: &str, done: &[Done], json: 
             Some(rows) => format!("data: {rows} row(s)"),
             None => format!("{} statement(s)", d.statements),
         };
-        let which = match d.repeatable {
-            true => "repeatable".to_owned(),
-            false => d.version.to_string(),
+        let which = match d.role {
+            Role::Versioned => d.version.to_string(),
+            Role::Seed => "seed".to_owned(),
+            _ => "repeatable".to_owned(),
         };
         let _ = writeln!(
             out,

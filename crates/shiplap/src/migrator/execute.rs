@@ -15,7 +15,7 @@ use crate::data::RunInfo;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, RowState, RunRow, SQLITE_CLOCK};
 use crate::lock::RunLock;
-use crate::migration::{Migration, MigrationFn};
+use crate::migration::{Event, Migration, MigrationFn};
 use crate::progress::Reporter;
 use crate::render::{Direction, Rendered};
 
@@ -108,7 +108,7 @@ impl Migrator<'_> {
             ),
             Op::Commit => "COMMIT".to_owned(),
             Op::Statement(i) => p.rendered.statements[i].sql.clone(),
-            Op::Data => return None,
+            Op::Data | Op::Callback(..) => return None,
             Op::Insert(state) => table.insert_sized(
                 &HistoryRow {
                     rows_affected: rows.map(rows_i64),
@@ -434,6 +434,22 @@ impl Migrator<'_> {
         in_transaction: bool,
         rows: Option<u64>,
     ) -> Result<Option<u64>> {
+        if let Op::Callback(event, i) = op {
+            return self
+                .run_callback(conn, lock, p, event, i, in_transaction)
+                .await
+                .map(|()| None)
+                .map_err(|message| Error::Callback {
+                    callback: self
+                        .registry
+                        .callbacks(event)
+                        .nth(i)
+                        .map_or_else(|| p.migration.reference(), Migration::reference),
+                    migration: p.migration.reference(),
+                    message,
+                    dirty,
+                });
+        }
         if let Op::Data = op {
             let MigrationFn::Data(f) = p.migration.function() else {
                 return Ok(None);
@@ -561,10 +577,68 @@ impl Migrator<'_> {
         }
     }
 
+    /// Runs the `i`-th callback of `event` as part of `p`: its statements, or its Rust
+    /// code on the same connection (in `p`'s transaction when it has one). The error is
+    /// said in one line, for [`Error::Callback`].
+    async fn run_callback(
+        &self,
+        conn: &mut Connection<'_>,
+        lock: &RunLock,
+        p: &Planned,
+        event: Event,
+        i: usize,
+        in_transaction: bool,
+    ) -> std::result::Result<(), String> {
+        let Some(callback) = self.registry.callbacks(event).nth(i) else {
+            return Ok(());
+        };
+        match callback.function() {
+            MigrationFn::Data(f) => {
+                let reporter = Arc::new(Reporter::new(self.options.progress, callback));
+                let mut ctx = conn.data_context().with_run(RunInfo {
+                    migration: callback,
+                    in_transaction,
+                    history: self.table_sql(),
+                    reporter,
+                    pause: self.options.backfill_pause,
+                    lock: lock.check().clone(),
+                    environment: self.options.environment.clone(),
+                });
+                match crate::panic::catch_async(f(&mut ctx)).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(message) => Err(format!("it panicked: {message}")),
+                }
+            }
+            MigrationFn::Schema(_) => {
+                let rendered = crate::render::render(callback, self.backend(), Direction::Up)
+                    .map_err(|e| e.to_string())?;
+                let count = rendered.statements.len();
+                for (n, statement) in rendered.statements.iter().enumerate() {
+                    if let Err(e) = conn.execute(&statement.sql).await {
+                        return Err(format!(
+                            "statement {} of {count}: {}{}\n  statement: {}",
+                            n + 1,
+                            crate::error::message(&e),
+                            crate::error::details(&e, &statement.sql),
+                            statement.sql
+                        ));
+                    }
+                }
+                tracing::debug!(
+                    "callback {} {} ran with migration {}",
+                    event.name(),
+                    callback.name(),
+                    p.migration.reference()
+                );
+                Ok(())
+            }
+        }
+    }
+
     /// Logs that `p` is done, and says so.
     pub(super) fn finished(&self, p: &Planned, duration_ms: i64, rows: Option<u64>) -> Done {
         let entry = Done {
-            repeatable: p.migration.is_repeatable(),
+            role: p.migration.role(),
             version: p.migration.version(),
             name: p.migration.name(),
             direction: p.rendered.direction,

@@ -98,6 +98,9 @@ pub struct Up {
     pub to: Option<i64>,
     /// All migrations in one transaction (PostgreSQL and SQLite): all or nothing.
     pub single_transaction: bool,
+    /// Then run the seeds of the environment (as [`Migrator::seed`] does), under the
+    /// same lock.
+    pub seed: bool,
 }
 
 impl Up {
@@ -117,6 +120,12 @@ impl Up {
     /// All in one transaction (PostgreSQL and SQLite).
     pub fn single_transaction(mut self) -> Self {
         self.single_transaction = true;
+        self
+    }
+
+    /// Then the seeds of the environment, under the same lock.
+    pub fn and_seed(mut self) -> Self {
+        self.seed = true;
         self
     }
 }

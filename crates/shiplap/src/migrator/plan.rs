@@ -8,7 +8,7 @@ use crate::backend::connection::Connection;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, RowState, RunRow};
 use crate::lock::{LockMode, RunLock};
-use crate::migration::{Kind, Migration};
+use crate::migration::{Event, Kind, Migration, Role};
 use crate::registry::Registry;
 use crate::render::{Direction, Rendered, render};
 use crate::status::{MigrationStatus, State, diff};
@@ -350,6 +350,15 @@ impl Migrator<'_> {
             (Kind::Data, Direction::Up) => vec![Op::Data],
             _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
         };
+        // `before_each` and `after_each` callbacks run with each migration `up` applies,
+        // as part of it: in its transaction, before its history write.
+        if rendered.direction == Direction::Up && m.role() == Role::Versioned {
+            let around = |event| {
+                (0..self.registry.callbacks(event).count()).map(move |i| Op::Callback(event, i))
+            };
+            body.splice(0..0, around(Event::BeforeEach));
+            body.extend(around(Event::AfterEach));
+        }
         if m.kind() == Kind::Data && rendered.direction == Direction::Down {
             body.push(Op::ForgetBackfills);
         }
@@ -524,9 +533,12 @@ impl Migrator<'_> {
             let p = &plan[i];
             if i != current && !(single && matches!(op, Op::Begin)) {
                 current = i;
-                let what = match p.migration.is_repeatable() {
-                    true => format!("repeatable {}", p.migration.name()),
-                    false => format!("{} {}", p.migration.version(), p.migration.name()),
+                let what = match p.migration.role() {
+                    Role::Versioned => {
+                        format!("{} {}", p.migration.version(), p.migration.name())
+                    }
+                    Role::Seed => format!("seed {}", p.migration.name()),
+                    _ => format!("repeatable {}", p.migration.name()),
                 };
                 out.push_str(&format!(
                     "\n-- {what} ({}, {})\n",
@@ -584,6 +596,8 @@ pub(super) enum Op {
     ForgetBackfills,
     /// Record a repeatable migration's application in the runs table.
     RecordRun,
+    /// Run the `i`-th callback of the event (`before_each`, `after_each`).
+    Callback(Event, usize),
 }
 
 /// A migration with its rendered SQL and the ops that run it.
@@ -604,9 +618,12 @@ pub(super) struct Planned {
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a
 /// transaction and run no Rust code).
 pub(super) fn batchable(p: &Planned) -> bool {
-    p.run.is_none()
+    p.migration.role() == Role::Versioned
         && matches!(p.ops.first(), Some(Op::Begin))
-        && !p.ops.iter().any(|op| matches!(op, Op::Data))
+        && !p
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Data | Op::Callback(..)))
         && !p.rendered.statements.iter().any(|s| s.check.is_some())
 }
 

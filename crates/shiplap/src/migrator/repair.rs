@@ -214,7 +214,7 @@ impl Migrator<'_> {
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             let mut done = self.run(conn, lock, plan, false).await.into_result()?;
             done.extend(
-                self.apply_repeatables(conn, lock, Direction::Up)
+                self.apply_runs(conn, lock, super::runs::Runs::Repeatables(Direction::Up))
                     .await
                     .into_result()?,
             );

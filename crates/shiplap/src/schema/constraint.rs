@@ -1,0 +1,204 @@
+//! Constraints on existing tables, which sea-query has no statement for: a CHECK added
+//! (`NOT VALID` on PostgreSQL), a constraint validated, a foreign key added `NOT VALID`.
+
+use sea_query::ForeignKeyCreateStatement;
+
+use super::{Down, Owned, Schema};
+use crate::backend::Backend;
+use crate::statement::{Statement, schema_sql};
+
+/// A change to a table's constraints, rendered by shiplap for each backend.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Constraint {
+    /// `ALTER TABLE .. ADD CONSTRAINT name CHECK (condition)`, `NOT VALID` on PostgreSQL
+    /// when asked (existing rows are not checked, and no long lock is taken).
+    AddCheck {
+        /// The table.
+        table: String,
+        /// The constraint's name.
+        name: String,
+        /// The condition, as SQL.
+        condition: String,
+        /// `NOT VALID` on PostgreSQL.
+        not_valid: bool,
+    },
+    /// A foreign key added `NOT VALID` on PostgreSQL (as it is elsewhere).
+    ForeignKeyNotValid(ForeignKeyCreateStatement),
+    /// `ALTER TABLE .. VALIDATE CONSTRAINT name` on PostgreSQL; nothing elsewhere, where
+    /// constraints are checked as they are added.
+    Validate {
+        /// The table.
+        table: String,
+        /// The constraint's name.
+        name: String,
+    },
+    /// `ALTER TABLE .. DROP CONSTRAINT name`.
+    Drop {
+        /// The table.
+        table: String,
+        /// The constraint's name.
+        name: String,
+    },
+}
+
+/// What SQLite lacks, said where a migration meets it.
+const SQLITE_HAS_NO_ADD_CONSTRAINT: &str = "SQLite cannot add or drop a constraint of an \
+     existing table (its ALTER TABLE has no ADD CONSTRAINT): declare it in `create_table`, \
+     rebuild the table with raw SQL for SQLite, or put the step in `only_on` for the other \
+     backends";
+
+impl Constraint {
+    /// The SQL for `backend` (`None`: nothing to run there), or why it has none.
+    pub(crate) fn render(&self, backend: Backend) -> Result<Option<String>, String> {
+        let q = |name: &str| backend.quote_name(name);
+        Ok(match (self, backend) {
+            (Constraint::AddCheck { .. } | Constraint::Drop { .. }, Backend::Sqlite) => {
+                return Err(SQLITE_HAS_NO_ADD_CONSTRAINT.into());
+            }
+            (
+                Constraint::AddCheck {
+                    table,
+                    name,
+                    condition,
+                    not_valid,
+                },
+                _,
+            ) => Some(format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({condition}){}",
+                q(table),
+                q(name),
+                if *not_valid && backend == Backend::Postgres {
+                    " NOT VALID"
+                } else {
+                    ""
+                }
+            )),
+            (Constraint::ForeignKeyNotValid(key), Backend::Postgres) => crate::panic::catch(
+                || format!("{} NOT VALID", schema_sql(key, backend)),
+            )
+            .map(Some)?,
+            (Constraint::ForeignKeyNotValid(key), _) => {
+                crate::panic::catch(|| schema_sql(key, backend)).map(Some)?
+            }
+            (Constraint::Validate { table, name }, Backend::Postgres) => Some(format!(
+                "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+                q(table),
+                q(name)
+            )),
+            (Constraint::Validate { .. }, _) => None,
+            (Constraint::Drop { table, name }, _) => Some(format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                q(table),
+                q(name)
+            )),
+        })
+    }
+}
+
+impl Schema {
+    /// `ALTER TABLE table ADD CONSTRAINT name CHECK (condition)`; down: drop it. Existing
+    /// rows are checked while the table is locked: on a big PostgreSQL table prefer
+    /// [`add_check_not_valid`](Self::add_check_not_valid) then
+    /// [`validate_constraint`](Self::validate_constraint). (SQLite cannot: see there.)
+    pub fn add_check(&mut self, table: &str, name: &str, condition: &str) -> &mut Self {
+        self.constraint(table, name, condition, false)
+    }
+
+    /// The same CHECK, `NOT VALID` on PostgreSQL: new and changed rows are checked at
+    /// once, existing ones only by a later [`validate_constraint`](Self::validate_constraint),
+    /// which takes a lock that lets reads and writes go on. MySQL and MariaDB have no
+    /// `NOT VALID`: they check every row as the constraint is added. SQLite cannot add a
+    /// constraint to an existing table at all: rendering for it is an error naming the
+    /// step (declare the check in `create_table` there, or use `only_on`).
+    pub fn add_check_not_valid(&mut self, table: &str, name: &str, condition: &str) -> &mut Self {
+        self.constraint(table, name, condition, true)
+    }
+
+    fn constraint(&mut self, table: &str, name: &str, condition: &str, not_valid: bool) -> &mut Self {
+        let up = Constraint::AddCheck {
+            table: table.to_owned(),
+            name: name.to_owned(),
+            condition: condition.to_owned(),
+            not_valid,
+        };
+        let down = Constraint::Drop {
+            table: table.to_owned(),
+            name: name.to_owned(),
+        };
+        self.push(
+            Statement::Constraint(up),
+            Down::Statements(vec![Statement::Constraint(down)]),
+        );
+        self
+    }
+
+    /// `ALTER TABLE table VALIDATE CONSTRAINT name` on PostgreSQL (a check or foreign key
+    /// added `NOT VALID`): reads every row under a lock that blocks no reads or writes.
+    /// Nothing on MySQL and SQLite, which check rows as a constraint is added. Its down
+    /// is nothing: a valid constraint stays.
+    pub fn validate_constraint(&mut self, table: &str, name: &str) -> &mut Self {
+        self.push(
+            Statement::Constraint(Constraint::Validate {
+                table: table.to_owned(),
+                name: name.to_owned(),
+            }),
+            Down::Nothing("validating changes no schema".into()),
+        );
+        self
+    }
+
+    /// A foreign key added `NOT VALID` on PostgreSQL (existing rows checked later by
+    /// [`validate_constraint`](Self::validate_constraint)); as
+    /// [`create_foreign_key`](Self::create_foreign_key) elsewhere. Down: drop it.
+    pub fn create_foreign_key_not_valid(
+        &mut self,
+        statement: impl Owned<ForeignKeyCreateStatement>,
+    ) -> &mut Self {
+        let statement = statement.owned();
+        let down = super::foreign_key_down(&statement);
+        self.push(
+            Statement::Constraint(Constraint::ForeignKeyNotValid(statement)),
+            down,
+        );
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_per_backend() {
+        let add = Constraint::AddCheck {
+            table: "plans".into(),
+            name: "price_positive".into(),
+            condition: "price >= 0".into(),
+            not_valid: true,
+        };
+        assert_eq!(
+            add.render(Backend::Postgres).unwrap().unwrap(),
+            r#"ALTER TABLE "plans" ADD CONSTRAINT "price_positive" CHECK (price >= 0) NOT VALID"#
+        );
+        assert_eq!(
+            add.render(Backend::MySql).unwrap().unwrap(),
+            "ALTER TABLE `plans` ADD CONSTRAINT `price_positive` CHECK (price >= 0)"
+        );
+        assert!(
+            add.render(Backend::Sqlite)
+                .unwrap_err()
+                .starts_with("SQLite cannot add or drop a constraint")
+        );
+        let validate = Constraint::Validate {
+            table: "plans".into(),
+            name: "price_positive".into(),
+        };
+        assert_eq!(validate.render(Backend::MySql), Ok(None));
+        assert_eq!(validate.render(Backend::Sqlite), Ok(None));
+        assert_eq!(
+            validate.render(Backend::Postgres).unwrap().unwrap(),
+            r#"ALTER TABLE "plans" VALIDATE CONSTRAINT "price_positive""#
+        );
+    }
+}
