@@ -187,6 +187,11 @@ impl TestDb {
         run(self.engine, &self.url, sql).await;
     }
 
+    /// Runs SQL that may fail (a constraint's violation, say): the database's answer.
+    pub async fn try_execute(&self, sql: &str) -> Result<(), sqlx::Error> {
+        try_run(self.engine, &self.url, sql).await
+    }
+
     /// The first column of every row, as text, trimmed (`CAST(.. AS CHAR(n))` pads on
     /// Postgres).
     pub async fn strings(&self, sql: &str) -> Vec<String> {
@@ -306,8 +311,12 @@ async fn drop_database(engine: Engine, name: &str, server: &str) {
 /// Runs SQL (one statement or several) on the database at `url`; panics on failure,
 /// naming the URL when it cannot connect.
 async fn run(engine: Engine, url: &str, sql: &str) {
+    try_run(engine, url, sql).await.expect("test SQL runs");
+}
+
+async fn try_run(engine: Engine, url: &str, sql: &str) -> Result<(), sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(sql.to_owned());
-    let result = match engine {
+    match engine {
         Engine::Sqlite => {
             let mut c = connected(SqliteConnection::connect(url).await, url);
             sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
@@ -320,8 +329,7 @@ async fn run(engine: Engine, url: &str, sql: &str) {
             let mut c = connected(MySqlConnection::connect(url).await, url);
             sqlx::raw_sql(sql).execute(&mut c).await.map(|_| ())
         }
-    };
-    result.expect("test SQL runs");
+    }
 }
 
 /// The connection, or a panic that names the server (password redacted).

@@ -87,7 +87,7 @@ pub use migrator::{
 pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
-pub use schema::{Down, NeedsDown, Owned, Plan, Schema, Step, WithDown, plan};
+pub use schema::{Constraint, Down, NeedsDown, Owned, Plan, Schema, Step, WithDown, plan};
 pub use sea_query;
 pub use shiplap_macros::migration;
 /// The sqlx shiplap is built on (0.9): use it for `#[derive(sqlx::FromRow)]` and pools

@@ -10,9 +10,11 @@ use crate::backend::Backend;
 use crate::statement::Statement;
 
 mod collect;
+mod constraint;
 mod step;
 
 pub use collect::{Plan, plan};
+pub use constraint::Constraint;
 use step::TableUse;
 pub use step::{Down, NeedsDown, Step, WithDown};
 
@@ -58,7 +60,7 @@ impl Schema {
         &self.steps
     }
 
-    fn push(&mut self, up: Statement, down: Down) -> &mut Step {
+    pub(crate) fn push(&mut self, up: Statement, down: Down) -> &mut Step {
         self.steps.push(Step::new(up, down, self.only.clone()));
         let last = self.steps.len() - 1;
         &mut self.steps[last]
@@ -176,12 +178,13 @@ impl Schema {
     /// `CREATE INDEX` on `table` (the statement's own `.table(...)` is replaced); down:
     /// `DROP INDEX`, `CONCURRENTLY` on Postgres when the index was built so; none when
     /// the same migration created the table, whose `DROP TABLE` drops the index too. The index
-    /// needs a name, which is how the down finds it.
+    /// needs a name, which is how the down finds it. A down of your own (another name, a
+    /// per-backend text): `.replace_down(...)`.
     pub fn create_index(
         &mut self,
         table: impl IntoTableRef,
         index: impl Owned<IndexCreateStatement>,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let table = table.into_table_ref();
         let mut index = index.owned();
         index.table(table.clone());
@@ -195,8 +198,9 @@ impl Schema {
             }
             None => Down::Irreversible("the index has no name, so it cannot be dropped".into()),
         };
-        self.push(index.into(), down).table = Some((TableUse::Indexes, table));
-        self
+        let step = self.push(index.into(), down);
+        step.table = Some((TableUse::Indexes, table));
+        WithDown::new(step)
     }
 
     /// A check: `query` must return no row, or the migration fails there, inside its
@@ -238,19 +242,7 @@ impl Schema {
         statement: impl Owned<ForeignKeyCreateStatement>,
     ) -> &mut Self {
         let statement = statement.owned();
-        let key = statement.get_foreign_key();
-        let down = match (key.get_name(), key.get_table()) {
-            (Some(name), Some(table)) => Down::Statements(vec![
-                ForeignKey::drop()
-                    .name(name)
-                    .table(table.clone())
-                    .to_owned()
-                    .into(),
-            ]),
-            _ => {
-                Down::Irreversible("the foreign key needs a name and a table to be dropped".into())
-            }
-        };
+        let down = foreign_key_down(&statement);
         self.push(statement.into(), down);
         self
     }
@@ -308,6 +300,21 @@ impl<T: Clone> Owned<T> for &mut T {
 impl<T: Clone> Owned<T> for &T {
     fn owned(self) -> T {
         self.clone()
+    }
+}
+
+/// The down of a foreign key added by name: drop it (none without a name and a table).
+fn foreign_key_down(statement: &ForeignKeyCreateStatement) -> Down {
+    let key = statement.get_foreign_key();
+    match (key.get_name(), key.get_table()) {
+        (Some(name), Some(table)) => Down::Statements(vec![
+            ForeignKey::drop()
+                .name(name)
+                .table(table.clone())
+                .to_owned()
+                .into(),
+        ]),
+        _ => Down::Irreversible("the foreign key needs a name and a table to be dropped".into()),
     }
 }
 

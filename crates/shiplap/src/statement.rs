@@ -36,6 +36,9 @@ pub enum Statement {
     /// A query: the body of a check ([`crate::Schema::check`]).
     Select(SelectStatement),
     Raw(Raw),
+    /// A constraint added, validated or dropped on an existing table, which shiplap
+    /// renders itself ([`crate::Schema::add_check`] and the like).
+    Constraint(crate::schema::Constraint),
 }
 
 /// Raw SQL: one text for every backend, or one per backend.
@@ -183,6 +186,7 @@ impl Statement {
             Statement::Delete(_) => "delete",
             Statement::Select(_) => "select",
             Statement::Raw(_) => "raw SQL",
+            Statement::Constraint(_) => "constraint",
         }
     }
 
@@ -207,7 +211,21 @@ impl Statement {
             Statement::DropTable(s) => catch(|| schema_sql(s, backend))?,
             Statement::RenameTable(s) => catch(|| schema_sql(s, backend))?,
             Statement::TruncateTable(s) => catch(|| schema_sql(s, backend))?,
-            Statement::CreateIndex(s) => catch(|| schema_sql(s, backend))?,
+            Statement::CreateIndex(s) => {
+                let sql = catch(|| schema_sql(s, backend))?;
+                // sea-query writes a partial index's WHERE for MySQL too, which rejects it
+                // when the migration runs: say so when it is rendered instead.
+                if backend == Backend::MySql && sql.contains(" WHERE ") {
+                    return Err(
+                        "MySQL and MariaDB have no partial indexes (sea-query renders \
+                         the WHERE, which they reject): put the step in \
+                         `only_on(&[Backend::Postgres, Backend::Sqlite], ..)` and give MySQL \
+                         its own index (a full one, or on a generated column)"
+                            .into(),
+                    );
+                }
+                sql
+            }
             Statement::DropIndex(s) => catch(|| schema_sql(s, backend))?,
             Statement::CreateForeignKey(s) => catch(|| schema_sql(s, backend))?,
             Statement::DropForeignKey(s) => catch(|| schema_sql(s, backend))?,
@@ -215,6 +233,7 @@ impl Statement {
             Statement::Update(s) => catch(|| query_sql(s, backend))?,
             Statement::Delete(s) => catch(|| query_sql(s, backend))?,
             Statement::Select(s) => catch(|| query_sql(s, backend))?,
+            Statement::Constraint(c) => return c.render(backend),
         };
         Ok((!sql.is_empty()).then_some(sql))
     }
@@ -243,6 +262,31 @@ mod tests {
     use sea_query::{Alias, Table};
 
     use super::*;
+
+    #[test]
+    fn a_partial_index_is_refused_for_mysql_when_rendered() {
+        use sea_query::{ConditionalStatement, Expr, ExprTrait, Index};
+        let index = Statement::from(
+            Index::create()
+                .name("pending")
+                .table(Alias::new("orders"))
+                .col(Alias::new("id"))
+                .and_where(Expr::col(Alias::new("state")).eq("pending"))
+                .to_owned(),
+        );
+        assert!(
+            index
+                .render(Backend::Postgres)
+                .unwrap()
+                .unwrap()
+                .contains(" WHERE ")
+        );
+        let error = index.render(Backend::MySql).unwrap_err();
+        assert!(
+            error.starts_with("MySQL and MariaDB have no partial indexes"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn raw_sql_per_backend() {

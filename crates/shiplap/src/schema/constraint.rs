@@ -3,12 +3,12 @@
 
 use sea_query::ForeignKeyCreateStatement;
 
-use super::{Down, Owned, Schema};
+use super::{Down, Owned, Schema, foreign_key_down};
 use crate::backend::Backend;
 use crate::statement::{Statement, schema_sql};
 
 /// A change to a table's constraints, rendered by shiplap for each backend.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Constraint {
     /// `ALTER TABLE .. ADD CONSTRAINT name CHECK (condition)`, `NOT VALID` on PostgreSQL
@@ -24,7 +24,7 @@ pub enum Constraint {
         not_valid: bool,
     },
     /// A foreign key added `NOT VALID` on PostgreSQL (as it is elsewhere).
-    ForeignKeyNotValid(ForeignKeyCreateStatement),
+    ForeignKeyNotValid(Box<ForeignKeyCreateStatement>),
     /// `ALTER TABLE .. VALIDATE CONSTRAINT name` on PostgreSQL; nothing elsewhere, where
     /// constraints are checked as they are added.
     Validate {
@@ -74,12 +74,12 @@ impl Constraint {
                     ""
                 }
             )),
-            (Constraint::ForeignKeyNotValid(key), Backend::Postgres) => crate::panic::catch(
-                || format!("{} NOT VALID", schema_sql(key, backend)),
-            )
-            .map(Some)?,
+            (Constraint::ForeignKeyNotValid(key), Backend::Postgres) => {
+                crate::panic::catch(|| format!("{} NOT VALID", schema_sql(key.as_ref(), backend)))
+                    .map(Some)?
+            }
             (Constraint::ForeignKeyNotValid(key), _) => {
-                crate::panic::catch(|| schema_sql(key, backend)).map(Some)?
+                crate::panic::catch(|| schema_sql(key.as_ref(), backend)).map(Some)?
             }
             (Constraint::Validate { table, name }, Backend::Postgres) => Some(format!(
                 "ALTER TABLE {} VALIDATE CONSTRAINT {}",
@@ -115,7 +115,13 @@ impl Schema {
         self.constraint(table, name, condition, true)
     }
 
-    fn constraint(&mut self, table: &str, name: &str, condition: &str, not_valid: bool) -> &mut Self {
+    fn constraint(
+        &mut self,
+        table: &str,
+        name: &str,
+        condition: &str,
+        not_valid: bool,
+    ) -> &mut Self {
         let up = Constraint::AddCheck {
             table: table.to_owned(),
             name: name.to_owned(),
@@ -156,9 +162,9 @@ impl Schema {
         statement: impl Owned<ForeignKeyCreateStatement>,
     ) -> &mut Self {
         let statement = statement.owned();
-        let down = super::foreign_key_down(&statement);
+        let down = foreign_key_down(&statement);
         self.push(
-            Statement::Constraint(Constraint::ForeignKeyNotValid(statement)),
+            Statement::Constraint(Constraint::ForeignKeyNotValid(Box::new(statement))),
             down,
         );
         self

@@ -135,6 +135,18 @@ pub struct WithDown<'a> {
 }
 
 impl<'a> WithDown<'a> {
+    pub(super) fn new(step: &'a mut Step) -> Self {
+        WithDown { step }
+    }
+
+    /// Replaces the step's down (derived, or given) with `statement`: a `create_index`
+    /// whose index must be dropped otherwise, a per-backend down
+    /// (`Raw::per_backend()`), ... Add more with [`down`](Self::down).
+    pub fn replace_down(self, statement: impl Into<Statement>) -> Self {
+        self.step.down = Down::Statements(vec![statement.into()]);
+        self
+    }
+
     /// Adds another statement to the step's down, run after the ones before it.
     pub fn down(self, statement: impl Into<Statement>) -> Self {
         if let Down::Statements(statements) = &mut self.step.down {
