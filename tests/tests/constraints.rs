@@ -52,6 +52,42 @@ fn index_plans(s: &mut Schema) {
     );
 }
 
+/// Columns made NOT NULL without restating their types (which carry a collation, a
+/// default, a comment and an `ON UPDATE` on MySQL).
+#[migration(version = 5)]
+fn labels_not_null(s: &mut Schema) {
+    s.raw(
+        Raw::per_backend()
+            .mysql(
+                "CREATE TABLE labels (id INTEGER PRIMARY KEY, \
+                 name VARCHAR(40) COLLATE utf8mb4_bin DEFAULT 'x' COMMENT 'the label', \
+                 touched TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)",
+            )
+            .postgres("CREATE TABLE labels (id INTEGER PRIMARY KEY, name VARCHAR(40) DEFAULT 'x', touched TIMESTAMP)")
+            .sqlite("CREATE TABLE labels (id INTEGER PRIMARY KEY, name VARCHAR(40), touched TIMESTAMP)"),
+    )
+    .down("DROP TABLE labels");
+    s.set_not_null("labels", "name");
+    s.set_not_null("labels", "touched");
+}
+
+/// Each column of `labels` as `name nullable default extra comment collation`.
+async fn labels(db: &TestDb) -> Vec<String> {
+    db.strings(match db.engine() {
+        Engine::MySql => {
+            "SELECT CONCAT_WS(' ', column_name, is_nullable, COALESCE(column_default, '-'), \
+             COALESCE(NULLIF(extra, ''), '-'), COALESCE(NULLIF(column_comment, ''), '-'), \
+             COALESCE(collation_name, '-')) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = 'labels' ORDER BY ordinal_position"
+        }
+        _ => {
+            "SELECT column_name || ' ' || is_nullable || ' ' || COALESCE(column_default, '-') \
+             FROM information_schema.columns WHERE table_name = 'labels' ORDER BY ordinal_position"
+        }
+    })
+    .await
+}
+
 async fn not_valid_then_validated(db: &TestDb) {
     let m = db.migrator("constraints");
     if db.engine() == Engine::Sqlite {
@@ -97,6 +133,20 @@ async fn not_valid_then_validated(db: &TestDb) {
     ] {
         assert!(db.try_execute(bad).await.is_err(), "{bad} was accepted");
     }
+    let after = labels(db).await;
+    // Only the nullability changed; on the way down, back as it was.
+    let expected: &[&str] = match db.engine() {
+        Engine::MySql => &[
+            "id NO - - - -",
+            "name NO 'x' - the label utf8mb4_bin",
+            "touched NO current_timestamp() on update current_timestamp() - -",
+        ],
+        _ => &["id NO -", "name NO 'x'::character varying", "touched NO -"],
+    };
+    assert_eq!(after, expected);
+    m.down(shiplap::DownTarget::Steps(1)).await.unwrap();
+    m.up().await.unwrap();
+    m.down(shiplap::DownTarget::Steps(1)).await.unwrap();
     // Their downs drop them.
     m.down(shiplap::DownTarget::To(1)).await.unwrap();
     assert!(

@@ -40,6 +40,17 @@ pub enum Constraint {
         /// The constraint's name.
         name: String,
     },
+    /// A column made `NOT NULL` (or nullable again) without restating its type: on
+    /// MySQL the type, character set, default, extra and comment are read from the
+    /// catalog when it runs.
+    NotNull {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// `NOT NULL` (true) or nullable (false).
+        not_null: bool,
+    },
 }
 
 /// What SQLite lacks, said where a migration meets it.
@@ -92,9 +103,75 @@ impl Constraint {
                 q(table),
                 q(name)
             )),
+            (Constraint::NotNull { .. }, Backend::Sqlite) => {
+                return Err(
+                    "SQLite cannot change a column's NOT NULL without rebuilding the \
+                     table: rebuild it with raw SQL for SQLite (create the new table, copy \
+                     the rows, drop the old one, rename), or put the step in `only_on` for \
+                     the other backends"
+                        .into(),
+                );
+            }
+            (
+                Constraint::NotNull {
+                    table,
+                    column,
+                    not_null,
+                },
+                Backend::Postgres,
+            ) => Some(format!(
+                "ALTER TABLE {} ALTER COLUMN {} {} NOT NULL",
+                q(table),
+                q(column),
+                if *not_null { "SET" } else { "DROP" }
+            )),
+            (
+                Constraint::NotNull {
+                    table,
+                    column,
+                    not_null,
+                },
+                Backend::MySql,
+            ) => Some(mysql_modify_nullability(table, column, *not_null)),
         })
     }
 }
+
+/// MySQL's `MODIFY` restates the whole column: this script reads it from the catalog as
+/// it runs (type, character set and collation, default, extra such as `ON UPDATE` or
+/// `AUTO_INCREMENT`, comment) and changes only its nullability. MariaDB keeps a default
+/// as an SQL expression, MySQL as a value (an expression's marked `DEFAULT_GENERATED`).
+/// A column that is not there fails the script naming it.
+fn mysql_modify_nullability(table: &str, column: &str, not_null: bool) -> String {
+    // A text inside an SQL string literal, and a name inside a quoted name inside one.
+    let text = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
+    let name = |s: &str| text(&s.replace('`', "``"));
+    MODIFY_NULLABILITY
+        .replace("{table_q}", &name(table))
+        .replace("{column_q}", &name(column))
+        .replace("{table}", &text(table))
+        .replace("{column}", &text(column))
+        .replace("{null}", if not_null { " NOT NULL" } else { " NULL" })
+}
+
+const MODIFY_NULLABILITY: &str = "-- `{column}` of `{table}` as the catalog has it, its nullability changed
+SET @shiplap_modify = (SELECT CONCAT('ALTER TABLE `{table_q}` MODIFY `{column_q}` ', c.column_type,
+    IF(c.character_set_name IS NULL, '', CONCAT(' CHARACTER SET ', c.character_set_name, ' COLLATE ', c.collation_name)),
+    '{null}',
+    CASE
+      WHEN c.column_default IS NULL OR c.column_default = 'NULL' THEN ''
+      WHEN VERSION() LIKE '%MariaDB%' THEN CONCAT(' DEFAULT ', c.column_default)
+      WHEN c.extra LIKE '%DEFAULT_GENERATED%' THEN CONCAT(' DEFAULT (', c.column_default, ')')
+      ELSE CONCAT(' DEFAULT ', QUOTE(c.column_default))
+    END,
+    IF(TRIM(REPLACE(c.extra, 'DEFAULT_GENERATED', '')) = '', '', CONCAT(' ', TRIM(REPLACE(c.extra, 'DEFAULT_GENERATED', '')))),
+    IF(c.column_comment = '', '', CONCAT(' COMMENT ', QUOTE(c.column_comment))))
+  FROM information_schema.columns c
+  WHERE c.table_schema = DATABASE() AND c.table_name = '{table}' AND c.column_name = '{column}');
+SET @shiplap_modify = COALESCE(@shiplap_modify, 'SELECT `{column_q}` FROM `{table_q}` LIMIT 0');
+PREPARE shiplap_modify FROM @shiplap_modify;
+EXECUTE shiplap_modify;
+DEALLOCATE PREPARE shiplap_modify";
 
 impl Schema {
     /// `ALTER TABLE table ADD CONSTRAINT name CHECK (condition)`; down: drop it. Existing
@@ -151,6 +228,35 @@ impl Schema {
             }),
             Down::Nothing("validating changes no schema".into()),
         );
+        self
+    }
+
+    /// Makes `column` of `table` `NOT NULL` without restating its type; down: nullable
+    /// again. PostgreSQL `ALTER COLUMN .. SET NOT NULL` (it reads the table under an
+    /// exclusive lock unless a validated `CHECK (column IS NOT NULL)` proves it: see the
+    /// example's five steps); MySQL `MODIFY` with the rest of the column read from the
+    /// catalog when it runs. SQLite cannot without rebuilding the table: rendering for it
+    /// is an error naming the step.
+    pub fn set_not_null(&mut self, table: &str, column: &str) -> &mut Self {
+        self.nullability(table, column, true)
+    }
+
+    /// Makes `column` of `table` nullable without restating its type; down: `NOT NULL`
+    /// again (which fails if NULLs were written meanwhile). As
+    /// [`set_not_null`](Self::set_not_null) on each backend.
+    pub fn drop_not_null(&mut self, table: &str, column: &str) -> &mut Self {
+        self.nullability(table, column, false)
+    }
+
+    fn nullability(&mut self, table: &str, column: &str, not_null: bool) -> &mut Self {
+        let change = |not_null| {
+            Statement::Constraint(Constraint::NotNull {
+                table: table.to_owned(),
+                column: column.to_owned(),
+                not_null,
+            })
+        };
+        self.push(change(not_null), Down::Statements(vec![change(!not_null)]));
         self
     }
 
