@@ -15,6 +15,8 @@ pub(crate) struct Args {
     pub(crate) environments: Vec<LitStr>,
     /// `callback = "after_run"`: the event's variant name (`AfterRun`).
     pub(crate) event: Option<syn::Ident>,
+    /// `no_transaction_on = ["postgres"]`: the backends it runs on without a transaction.
+    pub(crate) no_transaction_on: Vec<LitStr>,
     pub(crate) name: Option<LitStr>,
     pub(crate) transaction: bool,
     /// `nothing_to_undo = "why"`: a data migration whose revert changes nothing.
@@ -65,7 +67,7 @@ pub(crate) struct Allow {
 }
 
 const KEYS: &str = "`version`, `repeatable`, `seed`, `callback`, `environments`, `name`, \
-                    `transaction`, `nothing_to_undo`, `allow(...)`, `crate`";
+                    `transaction`, `no_transaction_on`, `nothing_to_undo`, `allow(...)`, `crate`";
 
 /// Parses the attribute's arguments, reporting every mistake at once.
 pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
@@ -81,6 +83,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
     let mut flag: Option<(Role, &syn::Path)> = None;
     let mut callback: Option<(syn::Ident, &Expr)> = None;
     let mut environments: Option<Vec<LitStr>> = None;
+    let mut no_transaction_on: Option<Vec<LitStr>> = None;
 
     for meta in &metas {
         if let Meta::Path(path) = meta
@@ -128,6 +131,22 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
             }
             match parse_environments(&nv.value) {
                 Ok(list) => environments = Some(list),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        if let Meta::NameValue(nv) = meta
+            && nv.path.is_ident("no_transaction_on")
+        {
+            if no_transaction_on.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    &nv.path,
+                    "duplicate key `no_transaction_on`: list the backends in one",
+                ));
+                continue;
+            }
+            match parse_backends(&nv.value) {
+                Ok(list) => no_transaction_on = Some(list),
                 Err(e) => errors.push(e),
             }
             continue;
@@ -253,6 +272,7 @@ pub(crate) fn parse(attr: TokenStream) -> syn::Result<Args> {
         role,
         environments: environments.unwrap_or_default(),
         event: callback.map(|(event, _)| event),
+        no_transaction_on: no_transaction_on.unwrap_or_default(),
         name,
         transaction: transaction.unwrap_or(true),
         nothing_to_undo,
@@ -304,6 +324,34 @@ fn parse_environments(value: &Expr) -> syn::Result<Vec<LitStr>> {
         .elems
         .iter()
         .map(|e| parse_name(e, "an environment"))
+        .collect()
+}
+
+/// `no_transaction_on = ["postgres"]`: backend names (`sqlite`, `postgres`, `mysql`).
+fn parse_backends(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let usage = "`no_transaction_on` takes backend names: `no_transaction_on = [\"postgres\"]` \
+                 (sqlite, postgres, mysql)";
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, usage));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new_spanned(
+            value,
+            "`no_transaction_on = []` changes nothing: leave it out",
+        ));
+    }
+    array
+        .elems
+        .iter()
+        .map(|e| match e {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(name),
+                ..
+            }) if ["sqlite", "postgres", "mysql"].contains(&name.value().as_str()) => {
+                Ok(name.clone())
+            }
+            _ => Err(syn::Error::new_spanned(e, usage)),
+        })
         .collect()
 }
 

@@ -12,9 +12,17 @@ use sha2::{Digest, Sha256};
 use syn::ItemFn;
 
 /// The hex SHA-256 of the function's signature and body, and the transaction flag.
-pub(crate) fn source_checksum(func: &ItemFn, transaction: bool) -> String {
+pub(crate) fn source_checksum(
+    func: &ItemFn,
+    transaction: bool,
+    no_transaction_on: &[String],
+) -> String {
     let mut canonical = String::new();
     canonical.push_str(if transaction { "tx " } else { "no-tx " });
+    // Only when given: the checksums of migrations without it stay as they were.
+    for backend in no_transaction_on {
+        canonical.push_str(&format!("no-tx-on:{backend} "));
+    }
     write_tokens(&mut canonical, func.sig.to_token_stream());
     write_tokens(&mut canonical, func.block.to_token_stream());
     let digest = Sha256::digest(canonical.as_bytes());
@@ -81,7 +89,7 @@ mod tests {
     use super::*;
 
     fn checksum_of(source: &str) -> String {
-        source_checksum(&syn::parse_str(source).unwrap(), true)
+        source_checksum(&syn::parse_str(source).unwrap(), true, &[])
     }
 
     /// A golden value: it must never change, whatever the toolchain.

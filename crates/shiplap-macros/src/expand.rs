@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{Expr, ExprLit, ItemFn, Lit, Meta};
+use syn::{Expr, ExprLit, ItemFn, Lit, LitStr, Meta};
 
 use crate::args::{self, Args, Role};
 use crate::checksum::source_checksum;
@@ -83,7 +83,8 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
         None => ident.to_string().trim_start_matches("r#").to_owned(),
     };
     let transaction = args.transaction;
-    let checksum = source_checksum(func, transaction);
+    let no_transaction_on: Vec<String> = args.no_transaction_on.iter().map(LitStr::value).collect();
+    let checksum = source_checksum(func, transaction, &no_transaction_on);
     let doc = doc_text(func);
     let nothing_to_undo = match &args.nothing_to_undo {
         Some(reason) => quote!(::core::option::Option::Some(#reason)),
@@ -147,6 +148,7 @@ fn register(func: &ItemFn, args: &Args, kind: Kind) -> TokenStream {
                     #krate::__private::Role::#role,
                     &[#(#environments),*],
                     #event,
+                    &[#(#no_transaction_on),*],
                 )
             }
         };

@@ -53,6 +53,8 @@ mod signature;
 /// - `name`: default the function's name;
 /// - `transaction`: default `true`; `false` runs each statement on its own (for
 ///   `CREATE INDEX CONCURRENTLY`, or a resumable `Backfill`);
+/// - `no_transaction_on = ["postgres"]`: without a transaction on those backends only
+///   (`sqlite`, `postgres`, `mysql`), with one elsewhere;
 /// - `nothing_to_undo = "why"`: a data migration whose revert needs nothing;
 /// - `allow(rule = "why", ...)`: lint findings acknowledged, with the reason;
 /// - `crate = path`: where the `shiplap` crate is, when the dependency is renamed or

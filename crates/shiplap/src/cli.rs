@@ -531,7 +531,7 @@ fn sql(args: &SqlArgs, format: Format, registry: &Registry) -> Result<String> {
                     name: m.name(),
                     kind: m.kind(),
                     source: m.location().to_string(),
-                    transaction: m.transaction(),
+                    transaction: m.transaction_on(args.backend),
                     source_checksum: m.source_checksum(),
                     direction,
                     backend: args.backend,

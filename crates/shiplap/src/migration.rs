@@ -26,6 +26,9 @@ pub struct Migration {
     environments: &'static [&'static str],
     /// For a callback: when it runs.
     event: Option<Event>,
+    /// The backends it runs on without a transaction although `transaction` is true
+    /// (`no_transaction_on = ["postgres"]`).
+    no_transaction_on: &'static [&'static str],
 }
 
 /// What a registered function is: a versioned migration, or one of the functions that
@@ -186,6 +189,7 @@ impl Migration {
         role: Role,
         environments: &'static [&'static str],
         event: Option<Event>,
+        no_transaction_on: &'static [&'static str],
     ) -> Self {
         Migration {
             version,
@@ -200,6 +204,7 @@ impl Migration {
             role,
             environments,
             event,
+            no_transaction_on,
         }
     }
 
@@ -255,9 +260,18 @@ impl Migration {
         self.run
     }
 
-    /// Whether the migration runs inside a transaction (`transaction = false` turns it off).
+    /// Whether the migration runs inside a transaction on every backend
+    /// (`transaction = false` turns it off; `no_transaction_on` on some: see
+    /// [`transaction_on`](Self::transaction_on)).
     pub fn transaction(&self) -> bool {
-        self.transaction
+        self.transaction && self.no_transaction_on.is_empty()
+    }
+
+    /// Whether it runs inside a transaction on `backend`: `transaction = false` turns it
+    /// off everywhere, `no_transaction_on = ["postgres"]` there only (a `CREATE INDEX
+    /// CONCURRENTLY` migration keeps its transaction on SQLite and MySQL).
+    pub fn transaction_on(&self, backend: crate::backend::Backend) -> bool {
+        self.transaction && !self.no_transaction_on.contains(&backend.name())
     }
 
     /// The SHA-256 (hex) of the function's tokens: changes when its code changes, not when
@@ -382,6 +396,7 @@ pub(crate) mod testing {
             Role::Versioned,
             &[],
             None,
+            &[],
         )))
     }
 }

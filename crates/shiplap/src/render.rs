@@ -238,7 +238,7 @@ pub fn script(
     }
     match render(migration, backend, direction) {
         Ok(rendered) => {
-            if !migration.transaction() {
+            if !migration.transaction_on(backend) {
                 let _ = writeln!(out, "-- transaction: none (each statement runs on its own)");
             }
             if let Some(checksum) = rendered.checksum() {
@@ -259,7 +259,7 @@ pub fn script(
 /// checksums: what a snapshot test stores, so that moving code around changes nothing.
 pub fn snapshot(migration: &'static Migration, backend: Backend) -> Result<String> {
     let mut out = String::new();
-    if !migration.transaction() {
+    if !migration.transaction_on(backend) {
         out.push_str("-- transaction: none\n");
     }
     for direction in [Direction::Up, Direction::Down] {

@@ -66,3 +66,10 @@ async fn fixtures(_ctx: &mut shiplap::DataContext<'_>) -> Result<(), shiplap::Er
 fn analyze_after_run(s: &mut Schema) {
     s.raw("ANALYZE").nothing_to_undo("a callback");
 }
+
+/// Without a transaction on PostgreSQL only (CONCURRENTLY), with one elsewhere.
+#[migration(version = 10, no_transaction_on = ["postgres"])]
+fn index_concurrently(s: &mut Schema) {
+    s.raw("CREATE INDEX users_email_idx ON users (email)")
+        .down("DROP INDEX users_email_idx");
+}

@@ -112,7 +112,7 @@ impl Subject {
             name: migration.name().to_owned(),
             source: migration.location().to_string(),
             kind: migration.kind(),
-            transaction: migration.transaction(),
+            transaction: migration.transaction_on(rendered.backend),
             allow: migration.allowed().to_vec(),
             statements: rendered
                 .statements

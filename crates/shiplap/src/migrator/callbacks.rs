@@ -29,7 +29,7 @@ impl Migrator<'_> {
                     Kind::Data => vec![Op::Data],
                     _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
                 };
-                let ops = if callback.transaction() {
+                let ops = if callback.transaction_on(self.backend()) {
                     [vec![Op::Begin], body, vec![Op::Commit]].concat()
                 } else {
                     body

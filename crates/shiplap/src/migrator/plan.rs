@@ -281,7 +281,7 @@ impl Migrator<'_> {
         }
         for version in versions {
             let m = self.registry.get(version)?;
-            if !m.transaction() {
+            if !m.transaction_on(self.backend()) {
                 return Err(Error::InvalidArgument {
                     message: format!(
                         "--single-transaction cannot include migration {}: it runs without a transaction",
@@ -340,7 +340,7 @@ impl Migrator<'_> {
 
     /// Whether a migration runs in a transaction of its own on this backend.
     pub(super) fn transactional(&self, m: &Migration) -> bool {
-        m.transaction() && !self.backend().ddl_commits_implicitly()
+        m.transaction_on(self.backend()) && !self.backend().ddl_commits_implicitly()
     }
 
     /// The ops that run `m` in `rendered.direction`: its body wrapped in a transaction with
@@ -386,11 +386,11 @@ impl Migrator<'_> {
             // while it has no DDL. Each DDL statement commits what came before it and runs
             // on its own, so a migration mixing both can fail half done: its dirty row says
             // so (and the lint's mysql_mixed_schema_and_data is an error).
-            if m.transaction() {
+            if m.transaction_on(self.backend()) {
                 ops.push(Op::Begin);
             }
             ops.extend(body);
-            if m.transaction() {
+            if m.transaction_on(self.backend()) {
                 ops.push(Op::Commit);
             }
             ops.push(finish);
@@ -558,7 +558,7 @@ impl Migrator<'_> {
                     for line in p.migration.doc().lines() {
                         out.push_str(&format!("--   {line}\n").replace("--   \n", "--\n"));
                     }
-                    if !p.migration.transaction() {
+                    if !p.migration.transaction_on(self.backend()) {
                         out.push_str(
                             "-- (no transaction: its backfills commit batch by batch and resume after an interruption)\n",
                         );

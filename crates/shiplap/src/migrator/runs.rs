@@ -179,7 +179,7 @@ impl Migrator<'_> {
         let mut ops = Vec::with_capacity(body.len() + 4);
         // On MySQL too: a transaction keeps a data seed's writes all or nothing (DDL, which
         // commits as it runs, is the exception there).
-        if m.transaction() {
+        if m.transaction_on(self.backend()) {
             ops.push(Op::Begin);
             if self.options.lock == LockMode::Transaction {
                 ops.push(Op::Claim);
