@@ -18,6 +18,9 @@ enum Arg {
     F64(Option<f64>),
     Text(Option<String>),
     Bytes(Option<Vec<u8>>),
+    /// JSON: `jsonb` on PostgreSQL (which a `json` or `jsonb` column takes without a
+    /// cast), `JSON` on MySQL, text on SQLite.
+    Json(Option<serde_json::Value>),
 }
 
 impl Bound {
@@ -59,6 +62,7 @@ fn arg(value: Value) -> Result<Arg> {
             OptionEnum::None(_) => None,
         }),
         Value::Bytes(v) => Arg::Bytes(v),
+        Value::Json(v) => Arg::Json(v.map(|v| *v)),
         #[allow(unreachable_patterns)] // variants of sea-query features shiplap leaves off
         other => {
             return Err(Error::Data {
@@ -86,6 +90,7 @@ macro_rules! into_arguments {
                         Arg::F64(v) => args.add(v),
                         Arg::Text(v) => args.add(v),
                         Arg::Bytes(v) => args.add(v),
+                        Arg::Json(v) => args.add(v.map(sqlx::types::Json)),
                     };
                 }
                 args
