@@ -62,6 +62,7 @@ mod lock;
 mod migration;
 mod migrator;
 mod panic;
+mod portable;
 mod progress;
 mod registry;
 mod render;
@@ -84,10 +85,11 @@ pub use migrator::{
     Database, Done, DownTarget, Drift, Guards, ImportedRow, Lent, Mark, Migrator, Options,
     Repaired, Report, Up, Verified, VerifyOutcome,
 };
+pub use portable::{new_uuid, uuid_column};
 pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
-pub use schema::{Constraint, Down, NeedsDown, Owned, Plan, Schema, Step, WithDown, plan};
+pub use schema::{Down, NeedsDown, Owned, Plan, Schema, Step, TableChange, WithDown, plan};
 pub use sea_query;
 pub use shiplap_macros::migration;
 /// The sqlx shiplap is built on (0.9): use it for `#[derive(sqlx::FromRow)]` and pools
@@ -98,7 +100,9 @@ pub use status::{MigrationStatus, RepeatableState, RepeatableStatus, State};
 
 /// What a file of migrations needs: `use shiplap::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Backend, Backfill, DataContext, Direction, Raw, Schema, migration};
+    pub use crate::{
+        Backend, Backfill, DataContext, Direction, Raw, Schema, migration, new_uuid, uuid_column,
+    };
     // `#[derive(Iden)]` refers to `sea_query::...`: this makes it resolve without a
     // direct dependency on sea-query.
     pub use sea_query::{

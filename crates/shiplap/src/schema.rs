@@ -10,13 +10,13 @@ use crate::backend::Backend;
 use crate::statement::Statement;
 
 mod collect;
-mod constraint;
 mod step;
+mod table_change;
 
 pub use collect::{Plan, plan};
-pub use constraint::Constraint;
 use step::TableUse;
 pub use step::{Down, NeedsDown, Step, WithDown};
+pub use table_change::TableChange;
 
 /// The steps of one schema migration, in order.
 ///

@@ -36,9 +36,10 @@ pub enum Statement {
     /// A query: the body of a check ([`crate::Schema::check`]).
     Select(SelectStatement),
     Raw(Raw),
-    /// A constraint added, validated or dropped on an existing table, which shiplap
-    /// renders itself ([`crate::Schema::add_check`] and the like).
-    Constraint(crate::schema::Constraint),
+    /// What sea-query has no statement for, rendered by shiplap: a constraint added,
+    /// validated or dropped on an existing table, a column's NOT NULL, a default
+    /// partition ([`crate::Schema::add_check`] and the like).
+    TableChange(crate::schema::TableChange),
 }
 
 /// Raw SQL: one text for every backend, or one per backend.
@@ -186,7 +187,7 @@ impl Statement {
             Statement::Delete(_) => "delete",
             Statement::Select(_) => "select",
             Statement::Raw(_) => "raw SQL",
-            Statement::Constraint(_) => "constraint",
+            Statement::TableChange(_) => "table change",
         }
     }
 
@@ -206,8 +207,12 @@ impl Statement {
                 };
                 sql.trim().to_owned()
             }
-            Statement::CreateTable(s) => catch(|| schema_sql(s, backend))?,
-            Statement::AlterTable(s) => catch(|| schema_sql(s, backend))?,
+            Statement::CreateTable(s) => {
+                crate::portable::resolve(catch(|| schema_sql(s, backend))?, backend)
+            }
+            Statement::AlterTable(s) => {
+                crate::portable::resolve(catch(|| schema_sql(s, backend))?, backend)
+            }
             Statement::DropTable(s) => catch(|| schema_sql(s, backend))?,
             Statement::RenameTable(s) => catch(|| schema_sql(s, backend))?,
             Statement::TruncateTable(s) => catch(|| schema_sql(s, backend))?,
@@ -233,7 +238,7 @@ impl Statement {
             Statement::Update(s) => catch(|| query_sql(s, backend))?,
             Statement::Delete(s) => catch(|| query_sql(s, backend))?,
             Statement::Select(s) => catch(|| query_sql(s, backend))?,
-            Statement::Constraint(c) => return c.render(backend),
+            Statement::TableChange(c) => return c.render(backend),
         };
         Ok((!sql.is_empty()).then_some(sql))
     }

@@ -1,5 +1,6 @@
-//! Constraints on existing tables, which sea-query has no statement for: a CHECK added
-//! (`NOT VALID` on PostgreSQL), a constraint validated, a foreign key added `NOT VALID`.
+//! Changes to existing tables that sea-query has no statement for: a CHECK added (`NOT
+//! VALID` on PostgreSQL), a constraint validated, a foreign key added `NOT VALID`, a
+//! column's NOT NULL set or dropped, a default partition.
 
 use sea_query::ForeignKeyCreateStatement;
 
@@ -7,10 +8,10 @@ use super::{Down, Owned, Schema, foreign_key_down};
 use crate::backend::Backend;
 use crate::statement::{Statement, schema_sql};
 
-/// A change to a table's constraints, rendered by shiplap for each backend.
+/// A change to an existing table, rendered by shiplap for each backend.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum Constraint {
+pub enum TableChange {
     /// `ALTER TABLE .. ADD CONSTRAINT name CHECK (condition)`, `NOT VALID` on PostgreSQL
     /// when asked (existing rows are not checked, and no long lock is taken).
     AddCheck {
@@ -51,6 +52,16 @@ pub enum Constraint {
         /// `NOT NULL` (true) or nullable (false).
         not_null: bool,
     },
+    /// The default partition of a partitioned table (rows no other partition takes), or
+    /// its removal (`drop`).
+    DefaultPartition {
+        /// The partitioned table.
+        parent: String,
+        /// The partition's name.
+        name: String,
+        /// Drop it instead (with its rows).
+        drop: bool,
+    },
 }
 
 /// What SQLite lacks, said where a migration meets it.
@@ -59,16 +70,16 @@ const SQLITE_HAS_NO_ADD_CONSTRAINT: &str = "SQLite cannot add or drop a constrai
      rebuild the table with raw SQL for SQLite, or put the step in `only_on` for the other \
      backends";
 
-impl Constraint {
+impl TableChange {
     /// The SQL for `backend` (`None`: nothing to run there), or why it has none.
     pub(crate) fn render(&self, backend: Backend) -> Result<Option<String>, String> {
         let q = |name: &str| backend.quote_name(name);
         Ok(match (self, backend) {
-            (Constraint::AddCheck { .. } | Constraint::Drop { .. }, Backend::Sqlite) => {
+            (TableChange::AddCheck { .. } | TableChange::Drop { .. }, Backend::Sqlite) => {
                 return Err(SQLITE_HAS_NO_ADD_CONSTRAINT.into());
             }
             (
-                Constraint::AddCheck {
+                TableChange::AddCheck {
                     table,
                     name,
                     condition,
@@ -85,25 +96,25 @@ impl Constraint {
                     ""
                 }
             )),
-            (Constraint::ForeignKeyNotValid(key), Backend::Postgres) => {
+            (TableChange::ForeignKeyNotValid(key), Backend::Postgres) => {
                 crate::panic::catch(|| format!("{} NOT VALID", schema_sql(key.as_ref(), backend)))
                     .map(Some)?
             }
-            (Constraint::ForeignKeyNotValid(key), _) => {
+            (TableChange::ForeignKeyNotValid(key), _) => {
                 crate::panic::catch(|| schema_sql(key.as_ref(), backend)).map(Some)?
             }
-            (Constraint::Validate { table, name }, Backend::Postgres) => Some(format!(
+            (TableChange::Validate { table, name }, Backend::Postgres) => Some(format!(
                 "ALTER TABLE {} VALIDATE CONSTRAINT {}",
                 q(table),
                 q(name)
             )),
-            (Constraint::Validate { .. }, _) => None,
-            (Constraint::Drop { table, name }, _) => Some(format!(
+            (TableChange::Validate { .. }, _) => None,
+            (TableChange::Drop { table, name }, _) => Some(format!(
                 "ALTER TABLE {} DROP CONSTRAINT {}",
                 q(table),
                 q(name)
             )),
-            (Constraint::NotNull { .. }, Backend::Sqlite) => {
+            (TableChange::NotNull { .. }, Backend::Sqlite) => {
                 return Err(
                     "SQLite cannot change a column's NOT NULL without rebuilding the \
                      table: rebuild it with raw SQL for SQLite (create the new table, copy \
@@ -113,7 +124,7 @@ impl Constraint {
                 );
             }
             (
-                Constraint::NotNull {
+                TableChange::NotNull {
                     table,
                     column,
                     not_null,
@@ -126,13 +137,42 @@ impl Constraint {
                 if *not_null { "SET" } else { "DROP" }
             )),
             (
-                Constraint::NotNull {
+                TableChange::NotNull {
                     table,
                     column,
                     not_null,
                 },
                 Backend::MySql,
             ) => Some(mysql_modify_nullability(table, column, *not_null)),
+            (TableChange::DefaultPartition { .. }, Backend::Sqlite) => {
+                return Err(
+                    "SQLite has no partitioned tables: put the step in `only_on` for \
+                     the other backends"
+                        .into(),
+                );
+            }
+            (TableChange::DefaultPartition { parent, name, drop }, Backend::Postgres) => {
+                Some(match drop {
+                    false => format!(
+                        "CREATE TABLE {} PARTITION OF {} DEFAULT",
+                        q(name),
+                        q(parent)
+                    ),
+                    true => format!("DROP TABLE {}", q(name)),
+                })
+            }
+            // MariaDB's LIST partitioning has a DEFAULT partition; MySQL's has none, and
+            // refuses this when it runs.
+            (TableChange::DefaultPartition { parent, name, drop }, Backend::MySql) => {
+                Some(match drop {
+                    false => format!(
+                        "ALTER TABLE {} ADD PARTITION (PARTITION {} DEFAULT)",
+                        q(parent),
+                        q(name)
+                    ),
+                    true => format!("ALTER TABLE {} DROP PARTITION {}", q(parent), q(name)),
+                })
+            }
         })
     }
 }
@@ -199,19 +239,19 @@ impl Schema {
         condition: &str,
         not_valid: bool,
     ) -> &mut Self {
-        let up = Constraint::AddCheck {
+        let up = TableChange::AddCheck {
             table: table.to_owned(),
             name: name.to_owned(),
             condition: condition.to_owned(),
             not_valid,
         };
-        let down = Constraint::Drop {
+        let down = TableChange::Drop {
             table: table.to_owned(),
             name: name.to_owned(),
         };
         self.push(
-            Statement::Constraint(up),
-            Down::Statements(vec![Statement::Constraint(down)]),
+            Statement::TableChange(up),
+            Down::Statements(vec![Statement::TableChange(down)]),
         );
         self
     }
@@ -222,7 +262,7 @@ impl Schema {
     /// is nothing: a valid constraint stays.
     pub fn validate_constraint(&mut self, table: &str, name: &str) -> &mut Self {
         self.push(
-            Statement::Constraint(Constraint::Validate {
+            Statement::TableChange(TableChange::Validate {
                 table: table.to_owned(),
                 name: name.to_owned(),
             }),
@@ -250,13 +290,31 @@ impl Schema {
 
     fn nullability(&mut self, table: &str, column: &str, not_null: bool) -> &mut Self {
         let change = |not_null| {
-            Statement::Constraint(Constraint::NotNull {
+            Statement::TableChange(TableChange::NotNull {
                 table: table.to_owned(),
                 column: column.to_owned(),
                 not_null,
             })
         };
         self.push(change(not_null), Down::Statements(vec![change(!not_null)]));
+        self
+    }
+
+    /// The default partition of the partitioned table `parent`: the rows no other
+    /// partition takes go there instead of failing. PostgreSQL `CREATE TABLE name
+    /// PARTITION OF parent DEFAULT`; MariaDB `ALTER TABLE parent ADD PARTITION (PARTITION
+    /// name DEFAULT)` (LIST partitioning; MySQL has no default partition and refuses it
+    /// when it runs); SQLite has no partitions (an error naming the step). Down: drop it,
+    /// with the rows it holds.
+    pub fn create_default_partition(&mut self, parent: &str, name: &str) -> &mut Self {
+        let change = |drop| {
+            Statement::TableChange(TableChange::DefaultPartition {
+                parent: parent.to_owned(),
+                name: name.to_owned(),
+                drop,
+            })
+        };
+        self.push(change(false), Down::Statements(vec![change(true)]));
         self
     }
 
@@ -270,7 +328,7 @@ impl Schema {
         let statement = statement.owned();
         let down = foreign_key_down(&statement);
         self.push(
-            Statement::Constraint(Constraint::ForeignKeyNotValid(Box::new(statement))),
+            Statement::TableChange(TableChange::ForeignKeyNotValid(Box::new(statement))),
             down,
         );
         self
@@ -283,7 +341,7 @@ mod tests {
 
     #[test]
     fn renders_per_backend() {
-        let add = Constraint::AddCheck {
+        let add = TableChange::AddCheck {
             table: "plans".into(),
             name: "price_positive".into(),
             condition: "price >= 0".into(),
@@ -302,7 +360,7 @@ mod tests {
                 .unwrap_err()
                 .starts_with("SQLite cannot add or drop a constraint")
         );
-        let validate = Constraint::Validate {
+        let validate = TableChange::Validate {
             table: "plans".into(),
             name: "price_positive".into(),
         };
