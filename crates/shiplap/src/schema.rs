@@ -89,15 +89,16 @@ impl Schema {
     }
 
     /// `CREATE TABLE`; down: `DROP TABLE`.
-    pub fn create_table(&mut self, statement: impl Owned<TableCreateStatement>) -> &mut Self {
+    pub fn create_table(&mut self, statement: impl Owned<TableCreateStatement>) -> WithDown<'_> {
         let statement = statement.owned();
         let table = statement.get_table_name().cloned();
         let down = match &table {
             Some(table) => Down::Statements(vec![Table::drop().table(table.clone()).into()]),
             None => Down::Missing,
         };
-        self.push(statement.into(), down).table = table.map(|t| (TableUse::Creates, t));
-        self
+        let step = self.push(statement.into(), down);
+        step.table = table.map(|t| (TableUse::Creates, t));
+        WithDown::new(step)
     }
 
     /// `ALTER TABLE ... ADD COLUMN`; down: `ALTER TABLE ... DROP COLUMN`.
@@ -105,7 +106,7 @@ impl Schema {
         &mut self,
         table: impl IntoTableRef,
         column: impl Owned<ColumnDef>,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let column = column.owned();
         let table = table.into_table_ref();
         let name = Alias::new(column.get_column_name());
@@ -114,8 +115,7 @@ impl Schema {
             .add_column(column)
             .to_owned();
         let down = Table::alter().table(table).drop_column(name).to_owned();
-        self.push(up.into(), Down::Statements(vec![down.into()]));
-        self
+        WithDown::new(self.push(up.into(), Down::Statements(vec![down.into()])))
     }
 
     /// `ALTER TABLE ... DROP COLUMN`: destroys data, so it needs a down (re-adding the
@@ -135,7 +135,7 @@ impl Schema {
         table: impl IntoTableRef,
         from: impl IntoIden,
         to: impl IntoIden,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let table = table.into_table_ref();
         let (from, to) = (from.into_iden(), to.into_iden());
         let up = Table::alter()
@@ -146,17 +146,15 @@ impl Schema {
             .table(table)
             .rename_column(to, from)
             .to_owned();
-        self.push(up.into(), Down::Statements(vec![down.into()]));
-        self
+        WithDown::new(self.push(up.into(), Down::Statements(vec![down.into()])))
     }
 
     /// `ALTER TABLE ... RENAME TO`; down: the reverse rename.
-    pub fn rename_table(&mut self, from: impl IntoTableRef, to: impl IntoTableRef) -> &mut Self {
+    pub fn rename_table(&mut self, from: impl IntoTableRef, to: impl IntoTableRef) -> WithDown<'_> {
         let (from, to) = (from.into_table_ref(), to.into_table_ref());
         let up = Table::rename().table(from.clone(), to.clone()).to_owned();
         let down = Table::rename().table(to, from).to_owned();
-        self.push(up.into(), Down::Statements(vec![down.into()]));
-        self
+        WithDown::new(self.push(up.into(), Down::Statements(vec![down.into()])))
     }
 
     /// Any `ALTER TABLE`: its inverse depends on what it changes, so give a down.
@@ -240,11 +238,10 @@ impl Schema {
     pub fn create_foreign_key(
         &mut self,
         statement: impl Owned<ForeignKeyCreateStatement>,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let statement = statement.owned();
         let down = foreign_key_down(&statement);
-        self.push(statement.into(), down);
-        self
+        WithDown::new(self.push(statement.into(), down))
     }
 
     /// `ALTER TABLE ... DROP CONSTRAINT` (a foreign key): give a down or mark it

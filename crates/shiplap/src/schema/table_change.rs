@@ -4,7 +4,7 @@
 
 use sea_query::ForeignKeyCreateStatement;
 
-use super::{Down, Owned, Schema, foreign_key_down};
+use super::{Down, Owned, Schema, WithDown, foreign_key_down};
 use crate::backend::Backend;
 use crate::statement::{Statement, schema_sql};
 
@@ -218,7 +218,7 @@ impl Schema {
     /// rows are checked while the table is locked: on a big PostgreSQL table prefer
     /// [`add_check_not_valid`](Self::add_check_not_valid) then
     /// [`validate_constraint`](Self::validate_constraint). (SQLite cannot: see there.)
-    pub fn add_check(&mut self, table: &str, name: &str, condition: &str) -> &mut Self {
+    pub fn add_check(&mut self, table: &str, name: &str, condition: &str) -> WithDown<'_> {
         self.constraint(table, name, condition, false)
     }
 
@@ -228,7 +228,12 @@ impl Schema {
     /// `NOT VALID`: they check every row as the constraint is added. SQLite cannot add a
     /// constraint to an existing table at all: rendering for it is an error naming the
     /// step (declare the check in `create_table` there, or use `only_on`).
-    pub fn add_check_not_valid(&mut self, table: &str, name: &str, condition: &str) -> &mut Self {
+    pub fn add_check_not_valid(
+        &mut self,
+        table: &str,
+        name: &str,
+        condition: &str,
+    ) -> WithDown<'_> {
         self.constraint(table, name, condition, true)
     }
 
@@ -238,7 +243,7 @@ impl Schema {
         name: &str,
         condition: &str,
         not_valid: bool,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let up = TableChange::AddCheck {
             table: table.to_owned(),
             name: name.to_owned(),
@@ -249,26 +254,24 @@ impl Schema {
             table: table.to_owned(),
             name: name.to_owned(),
         };
-        self.push(
+        WithDown::new(self.push(
             Statement::TableChange(up),
             Down::Statements(vec![Statement::TableChange(down)]),
-        );
-        self
+        ))
     }
 
     /// `ALTER TABLE table VALIDATE CONSTRAINT name` on PostgreSQL (a check or foreign key
     /// added `NOT VALID`): reads every row under a lock that blocks no reads or writes.
     /// Nothing on MySQL and SQLite, which check rows as a constraint is added. Its down
     /// is nothing: a valid constraint stays.
-    pub fn validate_constraint(&mut self, table: &str, name: &str) -> &mut Self {
-        self.push(
+    pub fn validate_constraint(&mut self, table: &str, name: &str) -> WithDown<'_> {
+        WithDown::new(self.push(
             Statement::TableChange(TableChange::Validate {
                 table: table.to_owned(),
                 name: name.to_owned(),
             }),
             Down::Nothing("validating changes no schema".into()),
-        );
-        self
+        ))
     }
 
     /// Makes `column` of `table` `NOT NULL` without restating its type; down: nullable
@@ -277,18 +280,18 @@ impl Schema {
     /// example's five steps); MySQL `MODIFY` with the rest of the column read from the
     /// catalog when it runs. SQLite cannot without rebuilding the table: rendering for it
     /// is an error naming the step.
-    pub fn set_not_null(&mut self, table: &str, column: &str) -> &mut Self {
+    pub fn set_not_null(&mut self, table: &str, column: &str) -> WithDown<'_> {
         self.nullability(table, column, true)
     }
 
     /// Makes `column` of `table` nullable without restating its type; down: `NOT NULL`
     /// again (which fails if NULLs were written meanwhile). As
     /// [`set_not_null`](Self::set_not_null) on each backend.
-    pub fn drop_not_null(&mut self, table: &str, column: &str) -> &mut Self {
+    pub fn drop_not_null(&mut self, table: &str, column: &str) -> WithDown<'_> {
         self.nullability(table, column, false)
     }
 
-    fn nullability(&mut self, table: &str, column: &str, not_null: bool) -> &mut Self {
+    fn nullability(&mut self, table: &str, column: &str, not_null: bool) -> WithDown<'_> {
         let change = |not_null| {
             Statement::TableChange(TableChange::NotNull {
                 table: table.to_owned(),
@@ -296,8 +299,7 @@ impl Schema {
                 not_null,
             })
         };
-        self.push(change(not_null), Down::Statements(vec![change(!not_null)]));
-        self
+        WithDown::new(self.push(change(not_null), Down::Statements(vec![change(!not_null)])))
     }
 
     /// The default partition of the partitioned table `parent`: the rows no other
@@ -306,7 +308,7 @@ impl Schema {
     /// name DEFAULT)` (LIST partitioning; MySQL has no default partition and refuses it
     /// when it runs); SQLite has no partitions (an error naming the step). Down: drop it,
     /// with the rows it holds.
-    pub fn create_default_partition(&mut self, parent: &str, name: &str) -> &mut Self {
+    pub fn create_default_partition(&mut self, parent: &str, name: &str) -> WithDown<'_> {
         let change = |drop| {
             Statement::TableChange(TableChange::DefaultPartition {
                 parent: parent.to_owned(),
@@ -314,8 +316,7 @@ impl Schema {
                 drop,
             })
         };
-        self.push(change(false), Down::Statements(vec![change(true)]));
-        self
+        WithDown::new(self.push(change(false), Down::Statements(vec![change(true)])))
     }
 
     /// A foreign key added `NOT VALID` on PostgreSQL (existing rows checked later by
@@ -324,14 +325,13 @@ impl Schema {
     pub fn create_foreign_key_not_valid(
         &mut self,
         statement: impl Owned<ForeignKeyCreateStatement>,
-    ) -> &mut Self {
+    ) -> WithDown<'_> {
         let statement = statement.owned();
         let down = foreign_key_down(&statement);
-        self.push(
+        WithDown::new(self.push(
             Statement::TableChange(TableChange::ForeignKeyNotValid(Box::new(statement))),
             down,
-        );
-        self
+        ))
     }
 }
 
