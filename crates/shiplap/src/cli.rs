@@ -77,8 +77,8 @@ pub use args::{
     RedoArgs, RepairArgs, SqlArgs, StatusArgs, UpArgs, ValidateArgs,
 };
 use output::{
-    diff_output, done_output, dry_run_output, history_output, report_output, status_output,
-    verify_output,
+    backups_output, diff_output, done_output, dry_run_output, history_output, report_output,
+    status_output, verify_output,
 };
 
 /// What a command printed, and whether a check failed (exit code 3).
@@ -360,6 +360,23 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let m = m();
             let done = m.fresh_destroying_all_data().await?;
             Ok(done_output(&m, "fresh", &done, json).into())
+        }
+        Command::Backups(args) => {
+            let m = m();
+            let version = match args.purge.as_deref() {
+                None => None,
+                Some("all") => Some(None),
+                Some(v) => Some(Some(v.parse::<i64>().map_err(|_| {
+                    Error::InvalidArgument {
+                        message: format!("--purge `{v}`: a migration's version, or `all`"),
+                    }
+                })?)),
+            };
+            let (backups, emptied) = match version {
+                None => (m.backups().await?, false),
+                Some(version) => (m.empty_backups(version).await?, true),
+            };
+            Ok(backups_output(&m, &backups, emptied, json).into())
         }
         Command::Seed(args) => {
             let m = m();

@@ -82,14 +82,17 @@ pub use history::{DEFAULT_TABLE, HistoryRow, RowState, RunRow, SizeChange, Table
 pub use lock::LockMode;
 pub use migration::{Allow, Event, Kind, Location, Migration, MigrationFn, MigrationRef, Role};
 pub use migrator::{
-    Database, Done, DownTarget, Drift, Guards, ImportedRow, Lent, Mark, Migrator, Options,
+    Backup, Database, Done, DownTarget, Drift, Guards, ImportedRow, Lent, Mark, Migrator, Options,
     Repaired, Report, Up, Verified, VerifyOutcome,
 };
 pub use portable::{new_uuid, uuid_column};
 pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
-pub use schema::{Down, NeedsDown, Owned, Plan, Schema, Step, TableChange, WithDown, plan};
+pub use schema::{
+    BACKUP_PREFIX, BackupOf, Down, NeedsDown, Owned, Plan, RestoreInto, Schema, Step, TableChange,
+    WithDown, plan,
+};
 pub use sea_query;
 pub use shiplap_macros::migration;
 /// The sqlx shiplap is built on (0.9): use it for `#[derive(sqlx::FromRow)]` and pools

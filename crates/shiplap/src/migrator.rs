@@ -28,6 +28,7 @@ use crate::registry::Registry;
 use crate::render::Direction;
 use crate::status::MigrationStatus;
 
+mod backups;
 mod callbacks;
 mod database;
 mod execute;
@@ -40,6 +41,7 @@ mod runs;
 mod sizes;
 mod verify;
 
+pub use backups::Backup;
 use database::Target;
 pub use database::{Database, Lent};
 use execute::taken;

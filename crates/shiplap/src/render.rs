@@ -137,13 +137,25 @@ pub fn render(
         .map(|(i, s)| (i + 1, s))
         .collect();
     let render_one = |step: usize, statement: &crate::statement::Statement| {
-        statement.render(backend).map_err(|message| Error::Render {
-            migration: migration.reference(),
-            step,
-            statement: statement.kind().to_owned(),
-            backend,
-            message,
-        })
+        statement
+            .render(backend)
+            .map(|sql| {
+                sql.map(|sql| match sql.contains(crate::schema::VERSION_MARKER) {
+                    // A backup table's name holds the migration's version.
+                    true => sql.replace(
+                        crate::schema::VERSION_MARKER,
+                        &migration.version().to_string(),
+                    ),
+                    false => sql,
+                })
+            })
+            .map_err(|message| Error::Render {
+                migration: migration.reference(),
+                step,
+                statement: statement.kind().to_owned(),
+                backend,
+                message,
+            })
     };
     match direction {
         Direction::Up => {

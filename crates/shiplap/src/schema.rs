@@ -9,10 +9,13 @@ use sea_query::{
 use crate::backend::Backend;
 use crate::statement::Statement;
 
+mod backup;
 mod collect;
 mod step;
 mod table_change;
 
+pub(crate) use backup::VERSION_MARKER;
+pub use backup::{BACKUP_PREFIX, BackupOf, RestoreInto};
 pub use collect::{Plan, plan};
 use step::TableUse;
 pub use step::{Down, NeedsDown, Step, WithDown};

@@ -177,6 +177,13 @@ pub enum Command {
     /// Drop every table and apply all migrations again. Destroys all data.
     Fresh(FreshArgs),
 
+    /// List the data that drops kept (`drop_column_keeping_data`, `drop_table_keeping_data`)
+    /// and empty it once it is no longer wanted.
+    ///
+    /// Examples: `migrate backups`, `migrate backups --purge 20250301090000`,
+    /// `migrate backups --purge all`.
+    Backups(BackupsArgs),
+
     /// Run the seeds (`#[migration(seed)]`) of the environment, by name, each every time:
     /// reference data everywhere, fixtures where `environments = [...]` names the
     /// environment (`--env`).
@@ -445,6 +452,19 @@ pub struct FreshArgs {
     pub connection: ConnectionArgs,
 }
 
+/// Arguments of `backups`.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Empty the backups of this migration (a version), or `all`: the space is freed, the
+    /// migrations stay applied, and their downs add the column or table back without its
+    /// rows.
+    #[arg(long, value_name = "VERSION|all")]
+    pub purge: Option<String>,
+    /// The database and how to reach it.
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
 /// Arguments of `seed`.
 #[derive(Debug, Args)]
 pub struct SeedArgs {
@@ -516,6 +536,7 @@ impl Command {
             Command::Repair(a) => Some(&a.connection),
             Command::Fresh(a) => Some(&a.connection),
             Command::Seed(a) => Some(&a.connection),
+            Command::Backups(a) => Some(&a.connection),
             Command::New(a) if a.from_diff => Some(&a.connection),
             Command::Sql(_) | Command::New(_) | Command::Import(_) => None,
             #[cfg(feature = "lint")]

@@ -151,6 +151,47 @@ pub(super) fn status_output(
     table.render()
 }
 
+pub(super) fn backups_output(
+    m: &Migrator<'_>,
+    backups: &[crate::migrator::Backup],
+    emptied: bool,
+    json: bool,
+) -> String {
+    if json {
+        return text(&serde_json::json!({
+            "database": m.url().to_string(),
+            "emptied": emptied,
+            "backups": backups,
+        }));
+    }
+    if backups.is_empty() {
+        return format!("no backups in {}\n", m.url());
+    }
+    let mut table = Table::new(["BACKUP", "MIGRATION", "STATE", "ROWS", ""]);
+    for b in backups {
+        table.push([
+            b.table.clone(),
+            b.version.map_or_else(|| "-".to_owned(), |v| v.to_string()),
+            match b.applied {
+                true => "applied: its down restores from it",
+                false => "not applied: left over",
+            }
+            .to_owned(),
+            b.rows.to_string(),
+            String::new(),
+        ]);
+    }
+    let mut out = table.render();
+    if emptied {
+        let _ = writeln!(
+            out,
+            "emptied {} backup(s): their migrations' downs now add the columns or tables back without their rows",
+            backups.len()
+        );
+    }
+    out
+}
+
 pub(super) fn history_output(m: &Migrator<'_>, rows: &[HistoryRow], json: bool) -> String {
     if json {
         return text(&HistoryDoc {

@@ -52,6 +52,21 @@ pub enum TableChange {
         /// `NOT NULL` (true) or nullable (false).
         not_null: bool,
     },
+    /// A copy of what a drop destroys, into a table of shiplap's
+    /// ([`Schema::drop_column_keeping_data`]).
+    Backup {
+        /// The backup table.
+        backup: String,
+        /// What it copies.
+        select: super::backup::BackupOf,
+    },
+    /// The copy put back by the drop's down.
+    Restore {
+        /// The backup table.
+        backup: String,
+        /// Where its rows go.
+        into: super::backup::RestoreInto,
+    },
     /// The default partition of a partitioned table (rows no other partition takes), or
     /// its removal (`drop`).
     DefaultPartition {
@@ -144,6 +159,12 @@ impl TableChange {
                 },
                 Backend::MySql,
             ) => Some(mysql_modify_nullability(table, column, *not_null)),
+            (TableChange::Backup { backup, select }, _) => {
+                Some(super::backup::backup_sql(backup, select, q))
+            }
+            (TableChange::Restore { backup, into }, _) => {
+                Some(super::backup::restore_sql(backup, into, q))
+            }
             (TableChange::DefaultPartition { .. }, Backend::Sqlite) => {
                 return Err(
                     "SQLite has no partitioned tables: put the step in `only_on` for \
