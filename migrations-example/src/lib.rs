@@ -8,6 +8,8 @@
 
 pub mod idens;
 
+mod seeds;
+
 mod m20250101090000_create_users;
 mod m20250101090100_create_products;
 mod m20250101090200_create_orders;

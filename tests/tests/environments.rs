@@ -89,6 +89,24 @@ async fn guards_and_the_recorded_environment(db: &TestDb) {
         rows.iter().all(|r| r["environment"] == "production"),
         "{history}"
     );
+
+    // The example's seed runs in development only; twice, it adds nothing more.
+    let (code, out, stderr) = folder.migrate(&db.url, &["seed", "--env", "production"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("nothing to do"), "{out}");
+    for _ in 0..2 {
+        let (code, out, stderr) = folder.migrate(&db.url, &["seed", "--env", "development"]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            out.contains("applied  seed demo_products (2 statement(s)"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        db.strings("SELECT sku FROM products WHERE sku LIKE 'DEMO-%' ORDER BY sku")
+            .await,
+        ["DEMO-1", "DEMO-2"]
+    );
     let tables = db.tables().await;
 
     // `fresh` is refused, by name, with nothing dropped; so is it through $SHIPLAP_ENV.
