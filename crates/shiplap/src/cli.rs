@@ -73,8 +73,9 @@ mod output;
 #[cfg(feature = "lint")]
 pub use args::LintArgs;
 pub use args::{
-    BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs, HistoryArgs, NewArgs,
-    RedoArgs, RepairArgs, SqlArgs, StatusArgs, UpArgs, ValidateArgs,
+    BackupsArgs, BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs,
+    HistoryArgs, NewArgs, RedoArgs, RepairArgs, SeedArgs, SqlArgs, StatusArgs, UpArgs,
+    ValidateArgs,
 };
 use output::{
     backups_output, diff_output, done_output, dry_run_output, history_output, report_output,

@@ -23,9 +23,9 @@ use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
 use crate::history::{HistoryRow, HistoryTable};
 use crate::lock::{LockMode, RunLock};
-use crate::migration::{Event, Role};
+use crate::migration::{Event, Migration, Role};
 use crate::registry::Registry;
-use crate::render::Direction;
+use crate::render::{Direction, Rendered};
 use crate::status::MigrationStatus;
 
 mod backups;
@@ -374,13 +374,10 @@ impl<'c> Migrator<'c> {
         &self,
         conn: &mut Connection<'_>,
         lock: &RunLock,
-        rendered: &[(
-            &'static crate::migration::Migration,
-            crate::render::Rendered,
-        )],
+        rendered: &[(&'static Migration, Rendered)],
         up: Up,
     ) -> Report {
-        let fired = &mut false;
+        let mut fired = false;
         let Up {
             to,
             single_transaction,
@@ -402,7 +399,7 @@ impl<'c> Migrator<'c> {
                 let resumable = self.resumable(conn, &rows).await?;
                 let plan = self.plan_up(rendered, &rows, &resumable, to, single_transaction)?;
                 self.check_lint(rendered, &plan)?;
-                if !plan.is_empty() && !std::mem::replace(fired, true) {
+                if !plan.is_empty() && !std::mem::replace(&mut fired, true) {
                     self.fire(conn, lock, Event::BeforeRun).await?;
                 }
                 Ok(plan)
@@ -428,7 +425,7 @@ impl<'c> Migrator<'c> {
         if to.is_some() {
             return Report { done, error: None };
         }
-        if !*fired && self.registry.callbacks(Event::BeforeRun).next().is_some() {
+        if !fired && self.registry.callbacks(Event::BeforeRun).next().is_some() {
             let pending = self
                 .planned_runs(conn, Runs::Repeatables(Direction::Up))
                 .await
@@ -438,7 +435,6 @@ impl<'c> Migrator<'c> {
                 Ok(false) => Ok(()),
                 Err(e) => Err(e),
             };
-            *fired = true;
             if let Err(e) = fire {
                 return Report {
                     done,

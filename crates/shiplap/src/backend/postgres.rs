@@ -221,7 +221,7 @@ pub(crate) fn guard(key: i64, timeout: Duration) -> String {
 /// session setting would reach other clients).
 pub(crate) fn claim(
     table: &str,
-    taken: Option<(String, String)>,
+    taken: (String, String),
     timeout: Duration,
     statement_timeout: Option<Duration>,
 ) -> String {
@@ -230,12 +230,12 @@ pub(crate) fn claim(
         Some(t) => format!("'{}ms'", t.as_millis().max(1)),
         None => "previous".to_owned(),
     };
-    let taken = taken.map_or_else(String::new, |(condition, message)| {
-        format!(
-            "IF {condition} THEN RAISE EXCEPTION '{}' USING ERRCODE = '{TAKEN}'; END IF; ",
-            message.replace('\'', "''")
-        )
-    });
+    let (condition, message) = taken;
+    let taken = format!(
+        "IF {condition} THEN RAISE EXCEPTION '{}' USING ERRCODE = '{TAKEN}'; END IF; ",
+        // RAISE reads `%` as a parameter's place.
+        message.replace('\'', "''").replace('%', "%%")
+    );
     format!(
         "DO $shiplap$ DECLARE previous text := current_setting('lock_timeout'); BEGIN \
          PERFORM set_config('lock_timeout', '{}ms', true); \

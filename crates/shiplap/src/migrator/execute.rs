@@ -102,7 +102,7 @@ impl Migrator<'_> {
             Op::Begin => self.begin().to_owned(),
             Op::Claim => postgres::claim(
                 &self.options.table,
-                Some(self.taken_condition(p)),
+                self.taken_condition(p),
                 self.options.lock_timeout,
                 self.options.statement_lock_timeout,
             ),
@@ -455,15 +455,8 @@ impl Migrator<'_> {
                 return Ok(None);
             };
             let reporter = Arc::new(Reporter::new(self.options.progress, p.migration));
-            let mut ctx = conn.data_context().with_run(RunInfo {
-                migration: p.migration,
-                in_transaction,
-                history: self.table_sql(),
-                reporter: Arc::clone(&reporter),
-                pause: self.options.backfill_pause,
-                lock: lock.check().clone(),
-                environment: self.options.environment.clone(),
-            });
+            let run = self.run_info(p.migration, lock, in_transaction, Arc::clone(&reporter));
+            let mut ctx = conn.data_context().with_run(run);
             // A panic in the migration's code is its failure, not the host's.
             let result = match crate::panic::catch_async(f(&mut ctx)).await {
                 Ok(result) => result,
@@ -577,6 +570,25 @@ impl Migrator<'_> {
         }
     }
 
+    /// What a data migration's (or callback's) context knows of the run.
+    fn run_info(
+        &self,
+        migration: &'static Migration,
+        lock: &RunLock,
+        in_transaction: bool,
+        reporter: Arc<Reporter>,
+    ) -> RunInfo {
+        RunInfo {
+            migration,
+            in_transaction,
+            history: self.table_sql(),
+            reporter,
+            pause: self.options.backfill_pause,
+            lock: lock.check().clone(),
+            environment: self.options.environment.clone(),
+        }
+    }
+
     /// Runs the `i`-th callback of `event` as part of `p`: its statements, or its Rust
     /// code on the same connection (in `p`'s transaction when it has one). The error is
     /// said in one line, for [`Error::Callback`].
@@ -595,15 +607,8 @@ impl Migrator<'_> {
         match callback.function() {
             MigrationFn::Data(f) => {
                 let reporter = Arc::new(Reporter::new(self.options.progress, callback));
-                let mut ctx = conn.data_context().with_run(RunInfo {
-                    migration: callback,
-                    in_transaction,
-                    history: self.table_sql(),
-                    reporter,
-                    pause: self.options.backfill_pause,
-                    lock: lock.check().clone(),
-                    environment: self.options.environment.clone(),
-                });
+                let run = self.run_info(callback, lock, in_transaction, reporter);
+                let mut ctx = conn.data_context().with_run(run);
                 match crate::panic::catch_async(f(&mut ctx)).await {
                     Ok(result) => result.map_err(|e| e.to_string()),
                     Err(message) => Err(format!("it panicked: {message}")),
