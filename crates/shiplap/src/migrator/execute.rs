@@ -537,6 +537,32 @@ impl Migrator<'_> {
             of = count,
             "running: {sql}"
         );
+        if self.backend() == Backend::Sqlite
+            && sql.starts_with(crate::backend::sqlite_not_null::MARKER)
+        {
+            use crate::backend::sqlite_not_null::{Failed, run};
+            return match run(conn, &sql).await {
+                Ok(()) => Ok(None),
+                Err(Failed::Statement(source, statement)) => Err(Error::Statement {
+                    migration: p.migration.reference(),
+                    direction: p.rendered.direction.name(),
+                    index: index + 1,
+                    count,
+                    details: crate::error::details(&source, &statement),
+                    sql: format!("{sql}\n  (its rebuild failed at: {statement})"),
+                    dirty,
+                    source: Box::new(source),
+                }),
+                Err(Failed::Table(message)) => Err(Error::Data {
+                    message: format!(
+                        "migration {} failed ({}) at statement {} of {count}: {message}",
+                        p.migration.reference(),
+                        p.rendered.direction.name(),
+                        index + 1
+                    ),
+                }),
+            };
+        }
         let result = still_running(conn.execute(&sql), self.options.progress_every, |elapsed| {
             tracing::warn!(
                 version = p.migration.version(),

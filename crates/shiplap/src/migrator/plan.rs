@@ -624,7 +624,9 @@ pub(super) fn batchable(p: &Planned) -> bool {
             .ops
             .iter()
             .any(|op| matches!(op, Op::Data | Op::Callback(..)))
-        && !p.rendered.statements.iter().any(|s| s.check.is_some())
+        && !p.rendered.statements.iter().any(|s| {
+            s.check.is_some() || s.sql.starts_with(crate::backend::sqlite_not_null::MARKER)
+        })
 }
 
 /// Every migration of `registry` rendered up for `backend`.

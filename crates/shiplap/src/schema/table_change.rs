@@ -129,15 +129,16 @@ impl TableChange {
                 q(table),
                 q(name)
             )),
-            (TableChange::NotNull { .. }, Backend::Sqlite) => {
-                return Err(
-                    "SQLite cannot change a column's NOT NULL without rebuilding the \
-                     table: rebuild it with raw SQL for SQLite (create the new table, copy \
-                     the rows, drop the old one, rename), or put the step in `only_on` for \
-                     the other backends"
-                        .into(),
-                );
-            }
+            (
+                TableChange::NotNull {
+                    table,
+                    column,
+                    not_null,
+                },
+                Backend::Sqlite,
+            ) => Some(crate::backend::sqlite_not_null::marker(
+                table, column, *not_null,
+            )),
             (
                 TableChange::NotNull {
                     table,
@@ -299,8 +300,8 @@ impl Schema {
     /// again. PostgreSQL `ALTER COLUMN .. SET NOT NULL` (it reads the table under an
     /// exclusive lock unless a validated `CHECK (column IS NOT NULL)` proves it: see the
     /// example's five steps); MySQL `MODIFY` with the rest of the column read from the
-    /// catalog when it runs. SQLite cannot without rebuilding the table: rendering for it
-    /// is an error naming the step.
+    /// catalog when it runs; SQLite, which has no such statement, in the table's recorded
+    /// definition as it runs (a NULL left fails it, naming the column).
     pub fn set_not_null(&mut self, table: &str, column: &str) -> WithDown<'_> {
         self.nullability(table, column, true)
     }
