@@ -187,14 +187,14 @@ pub const RULES: &[Rule] = &[
         severity: Error,
         backends: ALL,
         why: "dropping a table destroys its data, and running code that still uses it fails",
-        fix: "stop using it in a release first, then drop it, acknowledged with `allow(drop_table = \"why\")`",
+        fix: "stop using it in a release first, then drop it, acknowledged with `allow(drop_table = \"why\")`; `drop_table_keeping_data` lets its down bring the rows back",
     },
     Rule {
         id: "drop_column",
         severity: Error,
         backends: ALL,
         why: "dropping a column destroys its data, and running code that still reads it fails",
-        fix: "stop reading it in a release first, then drop it, acknowledged with `allow(drop_column = \"why\")`",
+        fix: "stop reading it in a release first, then drop it, acknowledged with `allow(drop_column = \"why\")`; `drop_column_keeping_data` lets its down bring the values back",
     },
     Rule {
         id: "drop_object",
