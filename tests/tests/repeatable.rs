@@ -68,6 +68,34 @@ mod second {
     }
 }
 
+mod slow {
+    use shiplap::prelude::*;
+
+    /// Half a second inside its transaction (PostgreSQL only: the race test's).
+    #[migration(repeatable)]
+    fn a_slow(s: &mut Schema) {
+        s.raw(
+            Raw::per_backend()
+                .postgres("SELECT pg_sleep(0.5)")
+                .mysql("")
+                .sqlite(""),
+        )
+        .nothing_to_undo("it changes nothing");
+    }
+
+    /// The same, shorter, applied after it.
+    #[migration(repeatable)]
+    fn b_slow(s: &mut Schema) {
+        s.raw(
+            Raw::per_backend()
+                .postgres("SELECT pg_sleep(0.3)")
+                .mysql("")
+                .sqlite(""),
+        )
+        .nothing_to_undo("it changes nothing");
+    }
+}
+
 mod broken {
     use shiplap::prelude::*;
 
@@ -343,5 +371,34 @@ async fn racing_runners_in_transaction_mode_apply_each_once() {
     }
     let runs = runs(&db).await;
     assert_eq!(runs.len(), 20, "{runs:?}");
+    db.drop().await;
+}
+
+/// In transaction lock mode, a runner that planned a repeatable migration while another
+/// was about to apply it finds it taken once it holds the lock, and plans again: each is
+/// applied once. PostgreSQL grants a waited-for lock in the order it was asked for: the
+/// second runner reads the runs as soon as the first commits `a_slow`, before the first
+/// takes the lock again for `b_slow`, and asks for it again only after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_planned_meanwhile_is_found_taken() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    migrator(&db, registry(2, &[])).up().await.unwrap();
+    let runner = || {
+        let m = migrator(&db, registry(2, &["slow::a_slow", "slow::b_slow"]))
+            .lock(shiplap::LockMode::Transaction);
+        tokio::spawn(async move { m.up().await })
+    };
+    let first = runner();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = runner();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    let applied = first.unwrap().len() + second.unwrap().len();
+    assert_eq!(applied, 2);
+    assert_eq!(
+        runs(&db).await,
+        ["a_slow 1 applied staging", "b_slow 1 applied staging"]
+    );
     db.drop().await;
 }
