@@ -152,9 +152,11 @@ pub enum RestoreInto {
     },
 }
 
-/// The SQL of a backup and of its restore, quoted with `q`.
+/// The SQL of a backup and of its restore, quoted with `q`. A copy left by an earlier
+/// attempt is dropped first: on MySQL the copy commits at once, and a drop after it that
+/// failed leaves it behind for the run that follows the repair.
 pub(crate) fn backup_sql(backup: &str, select: &BackupOf, q: impl Fn(&str) -> String) -> String {
-    match select {
+    let copy = match select {
         BackupOf::Table(table) => {
             format!("CREATE TABLE {} AS SELECT * FROM {}", q(backup), q(table))
         }
@@ -164,7 +166,8 @@ pub(crate) fn backup_sql(backup: &str, select: &BackupOf, q: impl Fn(&str) -> St
             columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
             q(table)
         ),
-    }
+    };
+    format!("DROP TABLE IF EXISTS {};\n{copy}", q(backup))
 }
 
 pub(crate) fn restore_sql(backup: &str, into: &RestoreInto, q: impl Fn(&str) -> String) -> String {
