@@ -38,6 +38,7 @@ mod options;
 mod plan;
 mod repair;
 mod runs;
+mod script;
 mod sizes;
 mod verify;
 

@@ -4,7 +4,7 @@
 use sea_query::{Alias, ColumnDef, Index, Query, Table};
 use serde::Serialize;
 
-use super::HistoryTable;
+use super::{HistoryRow, HistoryTable};
 use crate::backend::Backend;
 
 /// One application of a repeatable migration (or a seed), as recorded.
@@ -159,4 +159,17 @@ impl RunRow {
             environment: next()?,
         })
     }
+}
+
+/// What a repeatable migration's application records of the versioned history it came
+/// after: the rows (dirty ones too), the newest version, and the latest time of
+/// application. A migration applied or reverted since changes it.
+pub(crate) fn history_mark(rows: &[HistoryRow]) -> String {
+    let newest = rows.iter().map(|r| r.version).max().unwrap_or(0);
+    let latest = rows
+        .iter()
+        .map(|r| r.applied_at.as_str())
+        .max()
+        .unwrap_or("");
+    format!("{}:{newest}:{latest}", rows.len())
 }
