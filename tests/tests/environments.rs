@@ -16,6 +16,7 @@ const CONFIG: &str = r#"
 [environments.development]
 url_from = "SHIPLAP_TEST_DEV_URL"
 lint = "warn"
+seed_after_up = true
 
 [environments.production]
 url_from = "SHIPLAP_TEST_PROD_URL"
@@ -160,6 +161,10 @@ async fn guards_and_the_recorded_environment(db: &TestDb) {
             .all(|m| m["state"] == "pending"),
         "{status}"
     );
+    // `seed_after_up`: up in development runs its seeds too.
+    let (code, out, stderr) = folder.migrate(&db.url, &["up", "--env", "development"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("applied  seed demo_products"), "{out}");
 }
 
 async fn bad_environments_are_named(db: &TestDb) {

@@ -317,8 +317,6 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let m = m();
             // The environment's lint policy may have turned it off already.
             let lint = m.options().lint && !args.skip_lint;
-            let seed_after_up =
-                environment::selected(cli)?.is_some_and(|e| e.settings.seed_after_up);
             let m = m
                 .allow_out_of_order(args.allow_out_of_order)
                 .ignore_missing(args.ignore_missing)
@@ -327,7 +325,8 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
             let up = Up {
                 to: args.to,
                 single_transaction: args.single_transaction,
-                seed: args.seed || seed_after_up,
+                // Or the environment's `seed_after_up`.
+                seed: args.seed || m.options().seed_after_up,
             };
             if args.dry_run {
                 let script = m.up_dry_run(up).await?;
@@ -390,8 +389,7 @@ pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
         }
         Command::Status(args) => {
             let m = m();
-            let statuses = m.status().await?;
-            let repeatables = m.repeatable_status().await?;
+            let (statuses, repeatables) = m.status_with_repeatables().await?;
             // Applied is applied, however sea-query spells it now (`validate` reports that).
             let check_failed = args.check
                 && (statuses

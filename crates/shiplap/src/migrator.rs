@@ -26,7 +26,7 @@ use crate::lock::{LockMode, RunLock};
 use crate::migration::{Event, Migration, Role};
 use crate::registry::Registry;
 use crate::render::{Direction, Rendered};
-use crate::status::MigrationStatus;
+use crate::status::{MigrationStatus, RepeatableStatus};
 
 mod backups;
 mod callbacks;
@@ -306,13 +306,33 @@ impl<'c> Migrator<'c> {
 
     /// Every migration's state. Reads only: creates nothing, takes no lock.
     pub async fn status(&self) -> Result<Vec<MigrationStatus>> {
+        Ok(self.status_with_repeatables().await?.0)
+    }
+
+    /// Every migration's state, and every repeatable migration's ([`RepeatableStatus`]),
+    /// from one connection and one read of the history. Reads only.
+    pub async fn status_with_repeatables(
+        &self,
+    ) -> Result<(Vec<MigrationStatus>, Vec<RepeatableStatus>)> {
         let rendered = self.render_up_meanwhile();
         let mut conn = self.connect().await?;
-        let rows = self.read_history(&mut conn).await;
+        let read = async {
+            let rows = self.read_history(&mut conn).await?;
+            let runs = match self.registry.repeatables().is_empty() {
+                true => Vec::new(),
+                false => self.latest_runs(&mut conn, REPEATABLE).await?,
+            };
+            Ok::<_, Error>((rows, runs))
+        }
+        .await;
         // Closing is the SQLite worker thread's job: it can go on while we compare.
-        let failed = rows.is_err();
+        let failed = read.is_err();
         let (_, statuses) = tokio::join!(self.finish(conn, failed), async {
-            Ok(self.statuses(&rendered.await?, &rows?))
+            let (rows, runs) = read?;
+            Ok((
+                self.statuses(&rendered.await?, &rows),
+                self.repeatable_statuses(&rows, &runs)?,
+            ))
         });
         statuses
     }

@@ -85,7 +85,8 @@ impl Selected {
         })
     }
 
-    /// `m` with the environment's name (recorded in the history), guards and lint policy.
+    /// `m` with the environment's name (recorded in the history), guards, lint policy and
+    /// whether `up` runs the seeds.
     pub(super) fn apply(self, m: Migrator<'static>) -> Migrator<'static> {
         let guards = Guards {
             refuse_fresh: self.settings.refuse_fresh,
@@ -93,6 +94,8 @@ impl Selected {
             lint_warns_only: self.settings.lint == Some(LintPolicy::Warn),
         };
         let lint = self.settings.lint != Some(LintPolicy::Off);
-        m.environment(self.name).guards(guards).lint(lint)
+        let mut m = m.environment(self.name).guards(guards).lint(lint);
+        m.options_mut().seed_after_up = self.settings.seed_after_up;
+        m
     }
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use crate::backend::connection::Connection;
 use crate::error::Result;
 use crate::lock::RunLock;
-use crate::migration::{Event, Kind, MigrationFn};
+use crate::migration::{Event, MigrationFn};
 use crate::progress::Reporter;
 use crate::render::{Direction, render};
 
 use super::Migrator;
-use super::plan::{Op, Planned};
+use super::plan::Planned;
 
 impl Migrator<'_> {
     /// Runs the callbacks of a run-level `event`, by name, each in a transaction of its
@@ -28,15 +28,7 @@ impl Migrator<'_> {
             .callbacks(event)
             .map(|callback| {
                 let rendered = render(callback, self.backend(), Direction::Up)?;
-                let body: Vec<Op> = match callback.kind() {
-                    Kind::Data => vec![Op::Data],
-                    _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
-                };
-                let ops = if callback.transaction_on(self.backend()) {
-                    [vec![Op::Begin], body, vec![Op::Commit]].concat()
-                } else {
-                    body
-                };
+                let ops = self.ops_alone(callback, &rendered, false, None);
                 Ok(Planned {
                     migration: callback,
                     rendered,

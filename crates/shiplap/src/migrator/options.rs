@@ -51,6 +51,9 @@ pub struct Options {
     pub revert_repeatables: bool,
     /// What the environment forbids (`shiplap.toml`'s guards).
     pub guards: Guards,
+    /// The environment runs its seeds after every `up` (`seed_after_up` in its
+    /// `shiplap.toml` table): the command line's `up` asks for [`Up::seed`] then.
+    pub seed_after_up: bool,
 }
 
 /// What an environment forbids, from `[environments.NAME]` in `shiplap.toml` (or set by
@@ -85,6 +88,7 @@ impl Default for Options {
             environment: None,
             revert_repeatables: false,
             guards: Guards::default(),
+            seed_after_up: false,
         }
     }
 }

@@ -346,10 +346,7 @@ impl Migrator<'_> {
     /// The ops that run `m` in `rendered.direction`: its body wrapped in a transaction with
     /// its history write, or, without one, between a dirty mark and the final history write.
     pub(super) fn ops_for(&self, m: &Migration, rendered: &Rendered) -> Vec<Op> {
-        let mut body: Vec<Op> = match (m.kind(), rendered.direction) {
-            (Kind::Data, Direction::Up) => vec![Op::Data],
-            _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
-        };
+        let mut body = body(m, rendered);
         // `before_each` and `after_each` callbacks run with each migration `up` applies,
         // as part of it: in its transaction, before its history write.
         if rendered.direction == Direction::Up && m.role() == Role::Versioned {
@@ -394,6 +391,34 @@ impl Migrator<'_> {
                 ops.push(Op::Commit);
             }
             ops.push(finish);
+        }
+        ops
+    }
+
+    /// The ops of a function run on its own beside the versioned migrations (a repeatable
+    /// migration, a seed, a callback): its body, then `record` if any, in a transaction of
+    /// its own where it has one on this backend (on MySQL too: it keeps a data seed's
+    /// writes all or nothing; DDL commits as it runs there). `claim`: in transaction lock
+    /// mode, the transaction first takes the lock and checks it was not done meanwhile.
+    pub(super) fn ops_alone(
+        &self,
+        m: &Migration,
+        rendered: &Rendered,
+        claim: bool,
+        record: Option<Op>,
+    ) -> Vec<Op> {
+        let transaction = m.transaction_on(self.backend());
+        let mut ops = Vec::with_capacity(rendered.statements.len() + 4);
+        if transaction {
+            ops.push(Op::Begin);
+            if claim && self.options.lock == LockMode::Transaction {
+                ops.push(Op::Claim);
+            }
+        }
+        ops.extend(body(m, rendered));
+        ops.extend(record);
+        if transaction {
+            ops.push(Op::Commit);
         }
         ops
     }
@@ -613,6 +638,15 @@ pub(super) struct Planned {
     /// For a repeatable migration: the runs table row its application writes (its time
     /// and duration filled in as it is written).
     pub(super) run: Option<RunRow>,
+}
+
+/// What runs `m` in `rendered.direction`: its Rust code (a data migration going up), or
+/// its statements.
+fn body(m: &Migration, rendered: &Rendered) -> Vec<Op> {
+    match (m.kind(), rendered.direction) {
+        (Kind::Data, Direction::Up) => vec![Op::Data],
+        _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
+    }
 }
 
 /// Whether `p` can run in a batch: a transactional SQL migration (its ops begin a

@@ -9,9 +9,9 @@
 //!   name, in the environments they name.
 
 use crate::backend::connection::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::history::{HistoryRow, RunRow, history_mark};
-use crate::lock::{LockMode, RunLock};
+use crate::lock::RunLock;
 use crate::migration::{Kind, Migration};
 use crate::render::{Direction, render};
 use crate::status::{RepeatableState, RepeatableStatus};
@@ -172,25 +172,7 @@ impl Migrator<'_> {
             (Direction::Down, _) => "",
         }
         .to_owned();
-        let body: Vec<Op> = match m.kind() {
-            Kind::Data => vec![Op::Data],
-            _ => (0..rendered.statements.len()).map(Op::Statement).collect(),
-        };
-        let mut ops = Vec::with_capacity(body.len() + 4);
-        // On MySQL too: a transaction keeps a data seed's writes all or nothing (DDL, which
-        // commits as it runs, is the exception there).
-        if m.transaction_on(self.backend()) {
-            ops.push(Op::Begin);
-            if self.options.lock == LockMode::Transaction {
-                ops.push(Op::Claim);
-            }
-            ops.extend(body);
-            ops.push(Op::RecordRun);
-            ops.push(Op::Commit);
-        } else {
-            ops.extend(body);
-            ops.push(Op::RecordRun);
-        }
+        let ops = self.ops_alone(m, &rendered, true, Some(Op::RecordRun));
         Ok(Planned {
             migration: m,
             ops,
@@ -282,19 +264,7 @@ impl Migrator<'_> {
 
     /// The repeatable migrations' states: read only.
     pub async fn repeatable_status(&self) -> Result<Vec<RepeatableStatus>> {
-        if self.registry.repeatables().is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.connect().await?;
-        let read = async {
-            let history = self.read_history(&mut conn).await?;
-            let runs = self.latest_runs(&mut conn, REPEATABLE).await?;
-            Ok::<_, Error>((history, runs))
-        }
-        .await;
-        self.finish(conn, read.is_err()).await;
-        let (history, runs) = read?;
-        self.repeatable_statuses(&history, &runs)
+        Ok(self.status_with_repeatables().await?.1)
     }
 
     /// Runs the seeds of this environment (each every time: write them to be
