@@ -132,6 +132,11 @@ async fn each_environment_gets_its_seeds(db: &TestDb) {
 
     // `up` then the seeds, in production: the fixtures are left out.
     let production = migrator(db, false).environment("production");
+    let script = production.up_dry_run(Up::all().and_seed()).await.unwrap();
+    assert!(
+        script.contains("-- seed countries (up,") && !script.contains("dev_users"),
+        "{script}"
+    );
     let done = production.up_report(Up::all().and_seed()).await;
     assert!(done.error.is_none(), "{:?}", done.error);
     assert_eq!(names(&done.done), ["countries"]);

@@ -492,18 +492,33 @@ impl<'c> Migrator<'c> {
             Some(url) => missing_sqlite_file(url)?,
             None => None,
         };
-        let (rows, resumable) = if missing.is_some() {
+        let repeatables_due = to.is_none() && !self.registry.repeatables().is_empty();
+        let seeds_due = seed && !self.registry.seeds().is_empty();
+        // Everything the plan reads, on one connection.
+        let (rows, resumable, repeatable_runs, seed_runs) = if missing.is_some() {
             check_table_name(&self.options.table)?;
-            (None, HashSet::new())
+            (None, HashSet::new(), Vec::new(), Vec::new())
         } else {
             let mut conn = self.connect().await?;
-            let rows = self.history_if_exists(&mut conn).await;
-            let resumable = match &rows {
-                Ok(Some(rows)) => self.resumable(&mut conn, rows).await,
-                _ => Ok(HashSet::new()),
-            };
-            self.finish(conn, rows.is_err() || resumable.is_err()).await;
-            (rows?, resumable?)
+            let read = async {
+                let rows = self.history_if_exists(&mut conn).await?;
+                let resumable = match &rows {
+                    Some(rows) => self.resumable(&mut conn, rows).await?,
+                    None => HashSet::new(),
+                };
+                let repeatable_runs = match repeatables_due {
+                    true => self.latest_runs(&mut conn, REPEATABLE).await?,
+                    false => Vec::new(),
+                };
+                let seed_runs = match seeds_due {
+                    true => self.latest_runs(&mut conn, runs::SEED).await?,
+                    false => Vec::new(),
+                };
+                Ok::<_, Error>((rows, resumable, repeatable_runs, seed_runs))
+            }
+            .await;
+            self.finish(conn, read.is_err()).await;
+            read?
         };
         let rendered = self.rendered_up()?;
         let plan = self.plan_up(
@@ -535,23 +550,14 @@ impl<'c> Migrator<'c> {
             script.push_str(&table.layout_insert());
             script.push_str(";\n\n");
         }
-        let repeatables = if to.is_none() && !self.registry.repeatables().is_empty() {
+        let repeatables = if repeatables_due {
             // What this read of the history is from before the versioned migrations run:
             // any of them pending makes every repeatable one due again.
             let rows = match rows {
                 Some(rows) if plan.is_empty() => rows,
                 _ => Vec::new(),
             };
-            let runs = match missing {
-                Some(_) => Vec::new(),
-                None => {
-                    let mut conn = self.connect().await?;
-                    let runs = self.latest_runs(&mut conn, REPEATABLE).await;
-                    self.finish(conn, runs.is_err()).await;
-                    runs?
-                }
-            };
-            self.plan_repeatables(&rows, &runs)?
+            self.plan_repeatables(&rows, &repeatable_runs)?
         } else {
             Vec::new()
         };
@@ -564,17 +570,8 @@ impl<'c> Migrator<'c> {
             script.push_str(";\n");
             script.push_str(&self.script(&repeatables, false));
         }
-        if seed && !self.registry.seeds().is_empty() {
-            let runs = match missing {
-                Some(_) => Vec::new(),
-                None => {
-                    let mut conn = self.connect().await?;
-                    let runs = self.latest_runs(&mut conn, runs::SEED).await;
-                    self.finish(conn, runs.is_err()).await;
-                    runs?
-                }
-            };
-            let seeds = self.plan_seeds(&runs)?;
+        if seeds_due {
+            let seeds = self.plan_seeds(&seed_runs)?;
             if !seeds.is_empty() {
                 script.push('\n');
                 script.push_str(&self.script(&seeds, false));
