@@ -104,7 +104,10 @@ impl Db {
                  ORDER BY 1"
             }
         };
-        self.strings(sql).await
+        // The copy that dropping users.name keeps stays after the down: shiplap's own.
+        let mut lines = self.strings(sql).await;
+        lines.retain(|line| !line.contains("shiplap_backup_"));
+        lines
     }
 }
 

@@ -46,15 +46,20 @@ async fn the_down_brings_the_data_back(db: &TestDb) {
     let tables = db.tables().await;
     assert!(!tables.contains(&"notes".to_owned()));
     let backups = m.backups().await.unwrap();
-    let listed: Vec<(String, Option<i64>, bool, i64)> = backups
+    let listed: Vec<String> = backups
         .iter()
-        .map(|b| (b.table.clone(), b.version, b.applied, b.rows))
+        .map(|b| {
+            format!(
+                "{} version={:?} applied={} restored_by_down={:?} rows={}",
+                b.table, b.version, b.applied, b.restored_by_down, b.rows
+            )
+        })
         .collect();
     assert_eq!(
         listed,
         [
-            ("shiplap_backup_2_users_name".to_owned(), Some(2), true, 3),
-            ("shiplap_backup_3_notes".to_owned(), Some(3), true, 2),
+            "shiplap_backup_2_users_name version=Some(2) applied=true restored_by_down=Some(true) rows=3",
+            "shiplap_backup_3_notes version=Some(3) applied=true restored_by_down=Some(true) rows=2",
         ]
     );
 
@@ -71,12 +76,16 @@ async fn the_down_brings_the_data_back(db: &TestDb) {
     );
 
     // Emptied from the command line, the copies free their space; the downs still run.
+    // (The command line is built with migrations-example, which lacks these migrations:
+    // it keeps the copies it cannot tell are unread.)
     m.up().await.unwrap();
     let listed = migrate(&db.url, &["backups"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert!(
         listed.stdout.contains("shiplap_backup_2_users_name")
-            && listed.stdout.contains("applied: its down restores from it"),
+            && listed
+                .stdout
+                .contains("applied (by a migration this build lacks)"),
         "{}",
         listed.stdout
     );

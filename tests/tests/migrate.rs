@@ -75,8 +75,13 @@ async fn lifecycle(db: &TestDb) {
     assert_eq!(all_down.code, 0, "{}", all_down.stderr);
     assert_eq!(
         db.tables().await,
-        [HISTORY, BACKFILL],
-        "only shiplap's own tables are left"
+        [
+            "shiplap_backup_20250301090000_users_name",
+            HISTORY,
+            BACKFILL
+        ],
+        "only shiplap's own tables are left: the history, and the copy kept of users \
+         when its column name was dropped"
     );
     let up = migrate(&db.url, &["up", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();

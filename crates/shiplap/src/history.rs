@@ -21,8 +21,10 @@ pub(crate) use layout::{LAYOUT, Layout, Shape};
 pub use runs::RunRow;
 pub(crate) use runs::history_mark;
 pub(crate) use script_clock::{SQLITE_CLOCK, began, elapsed_ms};
+#[cfg(feature = "lint")]
+pub(crate) use sizes::human_bytes;
+pub(crate) use sizes::sizes_text;
 pub use sizes::{SizeChange, TableSize};
-pub(crate) use sizes::{human_bytes, sizes_text};
 
 /// The default name of the history table.
 pub const DEFAULT_TABLE: &str = "shiplap_migrations";

@@ -157,7 +157,7 @@ impl fmt::Display for Change {
 impl DatabaseSchema {
     /// Reads the schema of the database `conn` is connected to (PostgreSQL: its current
     /// schema; MySQL: its current database), leaving out shiplap's own tables (`history`
-    /// and those named after it).
+    /// and those named after it, and the copies that drops keep).
     pub(crate) async fn read(
         conn: &mut Connection<'_>,
         history: &str,
@@ -167,7 +167,9 @@ impl DatabaseSchema {
             Backend::MySql => mysql::read(conn).await?,
             Backend::Sqlite => sqlite::read(conn).await?,
         };
-        schema.tables.retain(|name, _| !name.starts_with(history));
+        schema.tables.retain(|name, _| {
+            !name.starts_with(history) && !name.starts_with(crate::schema::BACKUP_PREFIX)
+        });
         schema.triggers.retain(|name, _| !name.starts_with(history));
         Ok(schema)
     }

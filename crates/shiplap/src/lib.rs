@@ -90,8 +90,8 @@ pub use progress::ProgressOutput;
 pub use registry::Registry;
 pub use render::{Direction, Rendered, RenderedStatement, render, script, snapshot};
 pub use schema::{
-    BACKUP_PREFIX, BackupOf, Down, NeedsDown, Owned, Plan, RestoreInto, Schema, Step, TableChange,
-    WithDown, plan,
+    BACKUP_PREFIX, BackupOf, Down, KEEP_ROWS, NeedsDown, Owned, Plan, RestoreInto, Schema, Step,
+    TableChange, WithDown, plan,
 };
 pub use sea_query;
 pub use shiplap_macros::migration;

@@ -62,6 +62,11 @@ pub struct RenderedStatement {
     /// For a check: what must hold (the query must return no row).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// Whether it is shiplap's copy of the rows a plain drop destroys (or their way
+    /// back): not part of the migration's checksum, which stays what it was before
+    /// shiplap kept copies.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
 }
 
 impl Rendered {
@@ -85,7 +90,7 @@ impl Rendered {
         }
         let (mut all, mut raw) = (Sha256::new(), Sha256::new());
         let mut normalized = String::new();
-        for statement in &self.statements {
+        for statement in self.statements.iter().filter(|s| !s.kept) {
             normalized.clear();
             normalize_sql_into(&statement.sql, &mut normalized);
             all.update(normalized.as_bytes());
@@ -157,9 +162,25 @@ pub fn render(
                 message,
             })
     };
+    let versioned = |sql: String| {
+        sql.replace(
+            crate::schema::VERSION_MARKER,
+            &migration.version().to_string(),
+        )
+    };
+    let q = |name: &str| backend.quote_name(name);
     match direction {
         Direction::Up => {
             for (number, step) in steps.iter().filter(|(_, s)| s.runs_on(backend)) {
+                if let Some(keep) = step.kept() {
+                    rendered.statements.push(RenderedStatement {
+                        step: *number,
+                        sql: versioned(crate::schema::keep_sql(keep, q)),
+                        raw: false,
+                        check: None,
+                        kept: true,
+                    });
+                }
                 if let Some(mut sql) = render_one(*number, step.up())? {
                     let check = step.checked().map(str::to_owned);
                     if let Some(what) = &check {
@@ -173,6 +194,7 @@ pub fn render(
                         sql,
                         raw: step.up().is_raw(),
                         check,
+                        kept: false,
                     });
                 }
             }
@@ -218,8 +240,18 @@ pub fn render(
                             sql,
                             raw: statement.is_raw(),
                             check: None,
+                            kept: false,
                         });
                     }
+                }
+                for sql in crate::schema::keep_restore_sql(step, statements, backend) {
+                    rendered.statements.push(RenderedStatement {
+                        step: *number,
+                        sql: versioned(sql),
+                        raw: false,
+                        check: None,
+                        kept: true,
+                    });
                 }
             }
         }
@@ -391,6 +423,7 @@ mod tests {
                 sql: sql.into(),
                 raw: i == 1,
                 check: None,
+                kept: false,
             })
             .collect(),
             sql_checksum: None,

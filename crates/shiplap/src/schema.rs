@@ -14,11 +14,13 @@ mod collect;
 mod step;
 mod table_change;
 
-pub(crate) use backup::VERSION_MARKER;
 pub use backup::{BACKUP_PREFIX, BackupOf, RestoreInto};
+pub(crate) use backup::{VERSION_MARKER, keep_restore_sql, keep_sql};
+use backup::{dropped_table, unqualified};
 pub use collect::{Plan, plan};
+pub(crate) use step::Keep;
 use step::TableUse;
-pub use step::{Down, NeedsDown, Step, WithDown};
+pub use step::{Down, KEEP_ROWS, NeedsDown, Step, WithDown};
 pub use table_change::TableChange;
 
 /// The steps of one schema migration, in order.
@@ -122,14 +124,27 @@ impl Schema {
     }
 
     /// `ALTER TABLE ... DROP COLUMN`: destroys data, so it needs a down (re-adding the
-    /// column, and its data if it matters) or an explicit `irreversible`.
+    /// column, and its data if it matters) or an explicit `irreversible`. When the table
+    /// holds at most [`KEEP_ROWS`] rows, its rows are copied first into
+    /// `shiplap_backup_<version>_<table>_<column>`, kept until `migrate backups --purge`
+    /// (turn it off with [`NeedsDown::no_backup`]; for a down that puts the values back,
+    /// use [`drop_column_keeping_data`](Self::drop_column_keeping_data)).
     pub fn drop_column(
         &mut self,
         table: impl IntoTableRef,
         column: impl IntoIden,
     ) -> NeedsDown<'_> {
+        let (table, column) = (table.into_table_ref(), column.into_iden());
+        let keep = unqualified(&table).map(|name| Keep {
+            backup: backup::backup_name(&format!("{name}_{column}")),
+            table: name,
+            rows: KEEP_ROWS,
+            table_dropped: false,
+        });
         let up = Table::alter().table(table).drop_column(column).to_owned();
-        self.needs_down(up.into())
+        let step = self.push(up.into(), Down::Missing);
+        step.keep = keep;
+        NeedsDown::new(step)
     }
 
     /// `ALTER TABLE ... RENAME COLUMN`; down: the reverse rename.
@@ -166,9 +181,24 @@ impl Schema {
     }
 
     /// `DROP TABLE`: destroys data; give a down (the table's creation) or mark it
-    /// irreversible.
+    /// irreversible. When the table holds at most [`KEEP_ROWS`] rows, they are copied
+    /// first into `shiplap_backup_<version>_<table>`, and a down that creates the table
+    /// again (`Table::create()`) puts them back (turn it off with
+    /// [`NeedsDown::no_backup`]). Not for `IF EXISTS`, several tables or raw SQL.
     pub fn drop_table(&mut self, statement: impl Into<Statement>) -> NeedsDown<'_> {
-        self.needs_down(statement.into())
+        let statement = statement.into();
+        let keep = match &statement {
+            Statement::DropTable(drop) => dropped_table(drop).map(|name| Keep {
+                backup: backup::backup_name(&name),
+                table: name,
+                rows: KEEP_ROWS,
+                table_dropped: true,
+            }),
+            _ => None,
+        };
+        let step = self.push(statement, Down::Missing);
+        step.keep = keep;
+        NeedsDown::new(step)
     }
 
     /// `TRUNCATE TABLE`: destroys data; usually irreversible.
@@ -453,9 +483,44 @@ mod tests {
                 "UPDATE users SET nickname = email",
             ]
         );
+        let up = sql(f, Backend::Postgres, Direction::Up);
+        assert!(up[0].contains("shiplap_backup_"), "{up:?}");
+        assert_eq!(up[2], r#"UPDATE "users" SET "email" = 'x'"#);
+    }
+
+    #[test]
+    fn plain_drops_keep_a_copy_of_a_small_table_unless_told_not_to() {
+        fn f(s: &mut Schema) {
+            s.drop_column(Users::Table, Users::Nickname)
+                .backup_up_to(50)
+                .irreversible("test");
+            s.drop_table(Table::drop().table("a \"b\"").cascade())
+                .irreversible("test");
+            s.drop_table(Table::drop().table("gone").if_exists())
+                .irreversible("test: it may not exist, so no copy");
+            s.drop_table(Table::drop().table("x").table("y"))
+                .irreversible("test: two tables, no copy");
+            s.drop_table(Table::drop().table("z"))
+                .no_backup()
+                .irreversible("test");
+            s.drop_column("t", "c").backup_up_to(0).irreversible("test");
+            s.drop_table("DROP TABLE raw")
+                .irreversible("test: raw SQL, no copy");
+        }
+        let kept: Vec<String> = sql(f, Backend::MySql, Direction::Up)
+            .into_iter()
+            .filter(|sql| sql.contains("shiplap_backup_"))
+            .collect();
         assert_eq!(
-            sql(f, Backend::Postgres, Direction::Up)[1],
-            r#"UPDATE "users" SET "email" = 'x'"#
+            kept,
+            [
+                "-- shiplap keeps the rows of `users` if there are at most 50 (`.no_backup()` turns this off)\n\
+                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_users_nickname` AS SELECT * FROM `users` \
+                 WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM `users` LIMIT 51) AS shiplap_rows) <= 50",
+                "-- shiplap keeps the rows of `a \"b\"` if there are at most 10000 (`.no_backup()` turns this off)\n\
+                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_a \"b\"` AS SELECT * FROM `a \"b\"` \
+                 WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM `a \"b\"` LIMIT 10001) AS shiplap_rows) <= 10000",
+            ]
         );
     }
 

@@ -172,9 +172,11 @@ pub(super) fn backups_output(
         table.push([
             b.table.clone(),
             b.version.map_or_else(|| "-".to_owned(), |v| v.to_string()),
-            match b.applied {
-                true => "applied: its down restores from it",
-                false => "not applied: left over",
+            match (b.applied, b.restored_by_down) {
+                (true, Some(true)) => "applied: its down restores from it",
+                (true, Some(false)) => "applied: a copy to restore from by hand",
+                (true, None) => "applied (by a migration this build lacks)",
+                (false, _) => "not applied: left over",
             }
             .to_owned(),
             b.rows.to_string(),
@@ -185,7 +187,7 @@ pub(super) fn backups_output(
     if emptied {
         let _ = writeln!(
             out,
-            "emptied {} backup(s): their migrations' downs now add the columns or tables back without their rows",
+            "emptied {} backup(s): their migrations' downs now add the columns or tables back without their rows (copies that no down reads are dropped)",
             backups.len()
         );
     }

@@ -1,6 +1,7 @@
-//! What `drop_column_keeping_data` and `drop_table_keeping_data` keep: the
-//! `shiplap_backup_<version>_<name>` tables, listed, and emptied once their data is no
-//! longer wanted (a down then adds the column or table back without its rows).
+//! What `drop_column_keeping_data` and `drop_table_keeping_data` keep, and the copies
+//! that plain drops of small tables keep: the `shiplap_backup_<version>_<name>` tables,
+//! listed, and emptied once their data is no longer wanted (a down then adds the column
+//! or table back without its rows).
 
 use serde::Serialize;
 
@@ -19,8 +20,12 @@ pub struct Backup {
     pub table: String,
     /// The migration that made it.
     pub version: Option<i64>,
-    /// Whether that migration is applied (its down restores from this table).
+    /// Whether that migration is applied.
     pub applied: bool,
+    /// Whether that migration's down puts the rows back from this table (otherwise it
+    /// is a copy to restore from by hand); `None` when the migration is not among those
+    /// this migrator knows.
+    pub restored_by_down: Option<bool>,
     /// How many rows it holds.
     pub rows: i64,
 }
@@ -36,7 +41,8 @@ impl Migrator<'_> {
 
     /// Empties the backups of migration `version` (all of them with `None`), under the
     /// run lock, and returns them as they were. The migrations stay applied; their downs
-    /// then add the column or table back without the rows.
+    /// then add the column or table back without the rows. A backup that no down reads
+    /// (a plain drop's copy, or one left by a migration not applied) is dropped.
     pub async fn empty_backups(&self, version: Option<i64>) -> Result<Vec<Backup>> {
         self.locked(false, async |conn, _lock| {
             let chosen: Vec<Backup> = self
@@ -47,7 +53,9 @@ impl Migrator<'_> {
                 .collect();
             for backup in &chosen {
                 let table = self.backend().quote_name(&backup.table);
+                let read_by_down = backup.applied && backup.restored_by_down != Some(false);
                 let sql = match self.backend() {
+                    _ if !read_by_down => format!("DROP TABLE {table}"),
                     Backend::Sqlite => format!("DELETE FROM {table}"),
                     _ => format!("TRUNCATE TABLE {table}"),
                 };
@@ -96,8 +104,14 @@ impl Migrator<'_> {
                 .first()
                 .and_then(|n| n.trim().parse().ok())
                 .unwrap_or(0);
+            let quoted = self.backend().quote_name(&table);
+            let restored_by_down = version.and_then(|v| self.registry().get(v).ok()).map(|m| {
+                crate::render(m, self.backend(), crate::Direction::Down)
+                    .is_ok_and(|down| down.statements.iter().any(|s| s.sql.contains(&quoted)))
+            });
             backups.push(Backup {
                 applied: version.is_some_and(|v| history.iter().any(|r| r.version == v)),
+                restored_by_down,
                 table,
                 version,
                 rows,

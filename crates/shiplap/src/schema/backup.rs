@@ -3,9 +3,13 @@
 //! the same migration (in its transaction where the backend allows DDL in one), and the
 //! down re-creates the column or table and fills it again from there.
 
-use sea_query::{Alias, ColumnDef, Table, TableCreateStatement};
+use sea_query::{
+    Alias, ColumnDef, PostgresQueryBuilder, Table, TableCreateStatement, TableDropStatement,
+    TableName, TableRef,
+};
 
-use super::{Down, Owned, Schema, WithDown};
+use super::{Down, Owned, Schema, Step, WithDown};
+use crate::backend::Backend;
 use crate::statement::Statement;
 
 /// What a backup table's name holds in place of the migration's version until it is
@@ -17,7 +21,7 @@ pub const BACKUP_PREFIX: &str = "shiplap_backup_";
 
 /// The name of the backup of `what` (a table, or `table_column`): within PostgreSQL's 63
 /// bytes once the marker is a version of up to 19 digits.
-fn backup_name(what: &str) -> String {
+pub(super) fn backup_name(what: &str) -> String {
     let room = 63 - BACKUP_PREFIX.len() - 19 - 1;
     let mut end = what.len().min(room);
     while !what.is_char_boundary(end) {
@@ -115,6 +119,50 @@ impl Schema {
     }
 }
 
+/// The name of an unqualified table (a copy is kept only of those).
+pub(super) fn unqualified(table: &TableRef) -> Option<String> {
+    match table {
+        TableRef::Table(TableName(None, name), _) => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+/// The one unqualified table a `DROP TABLE` without `IF EXISTS` drops (read back from its
+/// PostgreSQL rendering, as sea-query keeps its tables to itself).
+pub(super) fn dropped_table(drop: &TableDropStatement) -> Option<String> {
+    let sql = drop.to_string(PostgresQueryBuilder);
+    let rest = sql.strip_prefix("DROP TABLE \"")?;
+    let mut name = String::new();
+    let mut chars = rest.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '"' {
+            name.push(c);
+        } else if chars.peek().is_some_and(|(_, c)| *c == '"') {
+            chars.next();
+            name.push('"');
+        } else {
+            return matches!(&rest[i + 1..], "" | " CASCADE" | " RESTRICT").then_some(name);
+        }
+    }
+    None
+}
+
+/// The SQL of the copy a plain drop keeps: `DROP`-free, so that the first copy of a
+/// version stays (a re-run after a down, or after a failure on MySQL, where the copy has
+/// committed, keeps the rows as they were before the first drop); empty when the table
+/// holds more than `rows` rows.
+pub(crate) fn keep_sql(keep: &super::Keep, q: impl Fn(&str) -> String) -> String {
+    let table = q(&keep.table);
+    format!(
+        "-- shiplap keeps the rows of {table} if there are at most {rows} (`.no_backup()` turns this off)\n\
+         CREATE TABLE IF NOT EXISTS {backup} AS SELECT * FROM {table} \
+         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT {over}) AS shiplap_rows) <= {rows}",
+        backup = q(&keep.backup),
+        rows = keep.rows,
+        over = keep.rows.saturating_add(1),
+    )
+}
+
 /// What a backup copies.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -170,15 +218,23 @@ pub(crate) fn backup_sql(backup: &str, select: &BackupOf, q: impl Fn(&str) -> St
     format!("DROP TABLE IF EXISTS {};\n{copy}", q(backup))
 }
 
-pub(crate) fn restore_sql(backup: &str, into: &RestoreInto, q: impl Fn(&str) -> String) -> String {
+pub(crate) fn restore_sql(backup: &str, into: &RestoreInto, backend: Backend) -> String {
+    let q = |name: &str| backend.quote_name(name);
     match into {
         RestoreInto::Table { table, columns } => {
             let list = columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
-            format!(
+            let insert = format!(
                 "INSERT INTO {} ({list}) SELECT {list} FROM {}",
                 q(table),
                 q(backup)
-            )
+            );
+            match backend {
+                // The rows come back with their keys, which the table's sequences have
+                // not counted: without this the next insert would take key 1 again.
+                // (MySQL's AUTO_INCREMENT and SQLite's rowid follow explicit keys.)
+                Backend::Postgres => format!("{insert};\n{}", resync_sequences(table)),
+                _ => insert,
+            }
         }
         RestoreInto::Column { table, column, key } => format!(
             "UPDATE {t} SET {c} = (SELECT b.{c} FROM {b} b WHERE b.{k} = {t}.{k})",
@@ -188,4 +244,55 @@ pub(crate) fn restore_sql(backup: &str, into: &RestoreInto, q: impl Fn(&str) -> 
             b = q(backup)
         ),
     }
+}
+
+/// PostgreSQL: moves each sequence that a column of `table` takes its values from
+/// (serial or identity) past the largest value the column holds.
+fn resync_sequences(table: &str) -> String {
+    let literal = table.replace('\'', "''");
+    format!(
+        "DO $shiplap$ DECLARE c record; BEGIN \
+         FOR c IN SELECT a.attname AS name, \
+         pg_get_serial_sequence(quote_ident('{literal}'), a.attname) AS seq \
+         FROM pg_attribute a WHERE a.attrelid = quote_ident('{literal}')::regclass \
+         AND a.attnum > 0 AND NOT a.attisdropped LOOP \
+         IF c.seq IS NOT NULL THEN EXECUTE format(\
+         'SELECT setval(%L, COALESCE((SELECT max(%I) FROM %I), 0) + 1, false)', \
+         c.seq, c.name, '{literal}'); END IF; END LOOP; END $shiplap$"
+    )
+}
+
+/// Going down a plain `drop_table` whose rows were kept (see `Keep`): when the step's
+/// down creates the table again (`Table::create()`), the rows go back into it and the
+/// copy is dropped.
+pub(crate) fn keep_restore_sql(step: &Step, down: &[Statement], backend: Backend) -> Vec<String> {
+    let Some(keep) = step.kept().filter(|k| k.table_dropped) else {
+        return Vec::new();
+    };
+    let created = down.iter().find_map(|s| match s {
+        Statement::CreateTable(create)
+            if create.get_table_name().and_then(unqualified).as_deref()
+                == Some(keep.table.as_str()) =>
+        {
+            Some(
+                create
+                    .get_columns()
+                    .iter()
+                    .map(|c| c.get_column_name())
+                    .collect(),
+            )
+        }
+        _ => None,
+    });
+    let Some(columns) = created else {
+        return Vec::new();
+    };
+    let into = RestoreInto::Table {
+        table: keep.table.clone(),
+        columns,
+    };
+    vec![
+        restore_sql(&keep.backup, &into, backend),
+        format!("DROP TABLE {}", backend.quote_name(&keep.backup)),
+    ]
 }

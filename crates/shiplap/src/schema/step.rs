@@ -23,7 +23,29 @@ pub struct Step {
     inexact: Vec<(Backend, String)>,
     /// For a check ([`Schema::check`](crate::Schema::check)): what must hold.
     pub(super) check: Option<String>,
+    /// For a plain `drop_column` or `drop_table`: the copy of a small table kept first
+    /// (see [`NeedsDown::no_backup`]).
+    pub(super) keep: Option<Keep>,
 }
+
+/// The copy that a plain drop keeps of its table's rows when the table is small: taken
+/// by `CREATE TABLE IF NOT EXISTS <backup> AS SELECT * ... WHERE <at most rows>`, so a
+/// table over the limit leaves an empty copy and the first copy of a version is kept.
+#[derive(Debug, Clone)]
+pub(crate) struct Keep {
+    /// The copy's name, with [`VERSION_MARKER`](super::VERSION_MARKER) for the version.
+    pub(crate) backup: String,
+    /// The table dropped, or whose column is dropped.
+    pub(crate) table: String,
+    /// The most rows a table may hold for its copy to be kept.
+    pub(crate) rows: u64,
+    /// Whether the whole table is dropped (its down may re-create it: then the rows go
+    /// back).
+    pub(crate) table_dropped: bool,
+}
+
+/// How many rows a table may hold for a plain drop to keep a copy of them by default.
+pub const KEEP_ROWS: u64 = 10_000;
 
 /// What a step does to its table (see [`Step`]'s `table`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +78,7 @@ impl Step {
             table: None,
             inexact: Vec::new(),
             check: None,
+            keep: None,
         }
     }
 
@@ -96,6 +119,11 @@ impl Step {
             spec.get_name()?.to_owned(),
             spec.get_column_names().first()?.clone(),
         ))
+    }
+
+    /// The copy a plain drop keeps of a small table (see [`NeedsDown::no_backup`]).
+    pub(crate) fn kept(&self) -> Option<&Keep> {
+        self.keep.as_ref()
     }
 
     /// For a check: what must hold (see [`Schema::check`](crate::Schema::check)).
@@ -183,6 +211,29 @@ impl<'a> NeedsDown<'a> {
     /// that an earlier step's down drops, for instance. The reason shows in the down SQL.
     pub fn nothing_to_undo(self, reason: impl Into<String>) {
         self.step.down = Down::Nothing(reason.into());
+    }
+
+    /// Keeps no copy of the rows this drop destroys. By default a `drop_column` or
+    /// `drop_table` of a table that holds at most [`KEEP_ROWS`] rows copies them first
+    /// into `shiplap_backup_<version>_<name>`, which `migrate backups` lists and empties;
+    /// a larger table leaves an empty copy.
+    pub fn no_backup(self) -> Self {
+        self.step.keep = None;
+        self
+    }
+
+    /// Keeps the copy of the rows this drop destroys when the table holds at most `rows`
+    /// rows (instead of [`KEEP_ROWS`]); `0` is [`no_backup`](Self::no_backup).
+    pub fn backup_up_to(self, rows: u64) -> Self {
+        match rows {
+            0 => self.step.keep = None,
+            _ => {
+                if let Some(keep) = &mut self.step.keep {
+                    keep.rows = rows;
+                }
+            }
+        }
+        self
     }
 
     /// Marks the step irreversible: `down` will refuse to revert this migration, before

@@ -164,7 +164,7 @@ impl TableChange {
                 Some(super::backup::backup_sql(backup, select, q))
             }
             (TableChange::Restore { backup, into }, _) => {
-                Some(super::backup::restore_sql(backup, into, q))
+                Some(super::backup::restore_sql(backup, into, backend))
             }
             (TableChange::DefaultPartition { .. }, Backend::Sqlite) => {
                 return Err(
