@@ -152,9 +152,9 @@ impl TestDb {
     /// A fresh database, or `None` (the test is skipped) when the backend's server URL is
     /// not set. Panics when the server cannot be reached.
     pub async fn new(engine: Engine) -> Option<TestDb> {
-        let name = unique_name();
-        let (server, create) = match engine {
+        let server = match engine {
             Engine::Sqlite => {
+                let name = unique_name();
                 let path = std::env::temp_dir().join(format!("{name}.db"));
                 // An empty file is an empty database: the test's own SQL can run first.
                 std::fs::File::create(&path).expect("a file in the temporary folder");
@@ -166,23 +166,34 @@ impl TestDb {
                     dropped: false,
                 });
             }
-            Engine::Postgres => (
-                server_url("TEST_POSTGRES_URL")?,
-                format!("CREATE DATABASE \"{name}\""),
-            ),
-            Engine::MySql => (
-                server_url("TEST_MYSQL_URL")?,
-                format!("CREATE DATABASE `{name}`"),
-            ),
+            Engine::Postgres => server_url("TEST_POSTGRES_URL")?,
+            Engine::MySql => server_url("TEST_MYSQL_URL")?,
         };
-        run(engine, &server, &create).await;
-        Some(TestDb {
-            url: with_database(&server, &name),
+        Some(TestDb::on_server(engine, &server).await)
+    }
+
+    /// A fresh database on the PostgreSQL or MySQL server of `server` (a URL). Panics
+    /// when the server cannot be reached.
+    pub async fn on_server(engine: Engine, server: &str) -> TestDb {
+        let name = unique_name();
+        let create = match engine {
+            Engine::Postgres => format!("CREATE DATABASE \"{name}\""),
+            Engine::MySql => format!("CREATE DATABASE `{name}`"),
+            Engine::Sqlite => panic!("an SQLite database has no server"),
+        };
+        run(engine, server, &create).await;
+        TestDb {
+            url: with_database(server, &name),
             engine,
             name,
-            server,
+            server: server.to_owned(),
             dropped: false,
-        })
+        }
+    }
+
+    /// This database's URL on another server of the same cluster (`server`, a URL).
+    pub fn url_on(&self, server: &str) -> String {
+        with_database(server, &self.name)
     }
 
     /// Runs SQL on this database (a test's own setup and checks).

@@ -274,6 +274,7 @@ fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrat
         .table(c.table.clone())
         .lock_timeout(lock_timeout)
         .lock(c.lock)
+        .lease(c.lease)
         .connect_retries(c.connect_retries)
         .progress_every(c.progress_every)
         .progress(match (cli.format, cli.quiet) {

@@ -194,7 +194,10 @@ pub enum Error {
          Nothing more ran; what had committed stays (see `migrate status`), and a run that \
          took the lock meanwhile goes on. Run `migrate up` again once it is done{}",
         match source { Some(e) => format!(" ({})", message(e)), None => String::new() },
-        if source.is_none() && url.starts_with("postgres") {
+        if *lease {
+            " (the lease in the lock table expired or was taken over: its heartbeat could not \
+             renew it in time; a longer --lease rides out longer outages)"
+        } else if source.is_none() && url.starts_with("postgres") {
             " (behind a pooler in transaction mode, PgBouncer, a session lock cannot hold: \
              use --lock transaction)"
         } else { "" }
@@ -204,6 +207,8 @@ pub enum Error {
         url: String,
         /// The history table the lock protects.
         table: String,
+        /// Whether the lock was a lease ([`LockMode::Lease`](crate::LockMode::Lease)).
+        lease: bool,
         /// What would have run next: a migration or a backfill batch.
         next: String,
         /// The driver's error, when the check itself failed (the session is gone).

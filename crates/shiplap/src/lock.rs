@@ -20,11 +20,15 @@
 //! run's other writes to the history take it in a transaction of their own
 //! ([`RunLock::guard`]).
 //!
+//! Where no session lock holds for the whole database (a Galera cluster, whose
+//! `GET_LOCK` is one node's; engines without advisory locks) [`LockMode::Lease`] keeps a
+//! row with an expiry in a lock table, renewed by a heartbeat ([`lease`]). On MariaDB
+//! with `wsrep_on` shiplap takes it instead of `GET_LOCK` by itself.
+//!
 //! The interface every kind of lock implements is [`RunLock`]'s: `acquire` on the run's
 //! connection, `check`/`verify` before each migration and each backfill batch (a lock
 //! that can be lost says so there, before anything else runs), `guard` for writes outside
-//! a migration, and `release`. A lease lock (a row with an expiry, renewed at each check)
-//! fits the same five.
+//! a migration, and `release`.
 
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -35,6 +39,10 @@ use crate::backend::connection::Connection;
 use crate::backend::{mysql, postgres, sqlite};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
+
+pub(crate) mod lease;
+
+use lease::{Attempt, Lease};
 
 /// How long a waiting runner stays silent before it says whom it waits for, and how often
 /// it says so again.
@@ -55,8 +63,14 @@ pub enum LockMode {
     /// reverted) it meanwhile. For a pooler in transaction mode (PgBouncer), where a
     /// session lock cannot hold. Every migration must run in a transaction.
     Transaction,
-    /// No lock: for engines without any (CockroachDB). Two runners at once can apply a
-    /// migration twice: run one at a time yourself.
+    /// A lease: a row in a lock table (`<history table>_lock`) with an expiry, taken by
+    /// an insert, renewed by a heartbeat on a second connection, taken over only once
+    /// expired. Holds wherever rows replicate: across a Galera cluster's nodes (chosen by
+    /// itself there), behind poolers in transaction mode, on engines without session
+    /// locks (CockroachDB). Its length is `--lease` (`Migrator::lease`).
+    Lease,
+    /// No lock: two runners at once can apply a migration twice: run one at a time
+    /// yourself.
     None,
 }
 
@@ -79,6 +93,8 @@ enum Held {
     MySql { name: String },
     /// An OS lock on the lock file beside the SQLite database.
     SqliteFile { file: File, path: PathBuf },
+    /// A lease row in the lock table.
+    Lease(Lease),
     /// Nothing to hold: an in-memory SQLite database.
     Nothing,
 }
@@ -86,7 +102,7 @@ enum Held {
 impl RunLock {
     /// Waits up to `timeout` for the lock of `table` in the database of `url`, taking it on
     /// `conn`: the connection the run goes on to use. `sqlite_file` is the SQLite database's
-    /// file (`None` in memory).
+    /// file (`None` in memory); `lease` the length of a lease.
     pub(crate) async fn acquire(
         conn: &mut Connection<'_>,
         url: &DatabaseUrl,
@@ -94,9 +110,24 @@ impl RunLock {
         table: &str,
         timeout: Duration,
         mode: LockMode,
+        lease: Duration,
     ) -> Result<Self> {
         let mut wait = Wait::new(url, table, timeout);
+        let mode = match (mode, url.backend()) {
+            (LockMode::Session, Backend::MySql) if galera(conn, url, table).await? => {
+                tracing::info!(
+                    "{url} is a node of a Galera cluster (wsrep_on): GET_LOCK would hold on \
+                     this node only, so the run takes a lease in `{table}_lock` instead"
+                );
+                LockMode::Lease
+            }
+            _ => mode,
+        };
         match (mode, url.backend()) {
+            (LockMode::Lease, backend) => {
+                let lease = Lease::new(backend, table, lease);
+                return Self::take_lease(conn, url, table, lease, &mut wait).await;
+            }
             (LockMode::None, _) => {
                 tracing::warn!(
                     "running without a run lock (--lock none): another runner at the same time \
@@ -187,6 +218,7 @@ impl RunLock {
         let query = match &held {
             Held::Postgres { key } => Some(postgres::held(*key)),
             Held::MySql { name } => Some(mysql::held(name)),
+            Held::Lease(lease) => Some(lease.held()),
             // Cannot be lost while the process lives; or taken anew by each transaction.
             Held::SqliteFile { .. } | Held::PerTransaction { .. } | Held::Nothing => None,
         };
@@ -194,6 +226,7 @@ impl RunLock {
             query,
             url: url.to_string(),
             table: table.to_owned(),
+            lease: matches!(held, Held::Lease(_)),
         };
         RunLock { held, check }
     }
@@ -205,12 +238,64 @@ impl RunLock {
     }
 
     /// Makes sure the lock is still held before `next` runs (a migration or a batch).
+    /// A lease without a heartbeat (a lent connection: there is no second one) is renewed
+    /// here.
     pub(crate) async fn verify(&self, conn: &mut Connection<'_>, next: &str) -> Result<()> {
+        if let Held::Lease(lease) = &self.held {
+            if lease.lost() {
+                return self.check.verified(Ok(false), next);
+            }
+            if !lease.has_heartbeat() {
+                let held = lease.renew(conn).await;
+                return self.check.verified(held, next);
+            }
+        }
         let Some(query) = &self.check.query else {
             return Ok(());
         };
         let held = conn.has_rows(query).await;
         self.check.verified(held, next)
+    }
+
+    /// The lease, when the lock is one: the run renews it on a second connection.
+    pub(crate) fn lease(&self) -> Option<&Lease> {
+        match &self.held {
+            Held::Lease(lease) => Some(lease),
+            _ => None,
+        }
+    }
+
+    /// Takes the lease, waiting up to the timeout while another runner holds it.
+    async fn take_lease(
+        conn: &mut Connection<'_>,
+        url: &DatabaseUrl,
+        table: &str,
+        lease: Lease,
+        wait: &mut Wait,
+    ) -> Result<Self> {
+        lease
+            .create_table(conn)
+            .await
+            .map_err(|e| lock_error(url, table, "take", e))?;
+        loop {
+            match lease
+                .attempt(conn)
+                .await
+                .map_err(|e| lock_error(url, table, "take", e))?
+            {
+                Attempt::Taken => break,
+                Attempt::TookOver(previous) => {
+                    tracing::warn!(
+                        "took over the run lock on {url} (history table `{table}`) from {previous}, \
+                         whose lease had expired: that runner stopped renewing it (killed, or cut \
+                         off from the database) and stops before its next migration if it still runs"
+                    );
+                    break;
+                }
+                Attempt::Busy => wait.next(conn, &lease.holder()).await?,
+            }
+        }
+        Ok(RunLock::new(Held::Lease(lease), url, table))
     }
 
     /// In transaction mode, the statement to run first in a transaction that changes the
@@ -230,6 +315,7 @@ impl RunLock {
         let sql = match &self.held {
             Held::Postgres { key } => postgres::unlock(*key),
             Held::MySql { name } => mysql::unlock(name),
+            Held::Lease(lease) => lease.release(),
             Held::SqliteFile { file, path } => {
                 let _ = file.set_len(0);
                 return file.unlock().map_err(|source| Error::Io {
@@ -255,6 +341,7 @@ pub(crate) struct LockCheck {
     pub(crate) query: Option<String>,
     url: String,
     table: String,
+    lease: bool,
 }
 
 impl LockCheck {
@@ -269,6 +356,7 @@ impl LockCheck {
         Err(Error::LockLost {
             url: self.url.clone(),
             table: self.table.clone(),
+            lease: self.lease,
             next: next.to_owned(),
             source,
         })
@@ -344,6 +432,21 @@ impl Wait {
         );
         self.next_report = self.started.elapsed() + WAIT_REPORT_EVERY;
     }
+}
+
+/// Whether the MySQL server is a Galera node (`wsrep_on`); then the run's session reads
+/// with `wsrep_sync_wait = 1`, so it sees every write the cluster committed before (the
+/// history another node's runner just wrote), not only its own node's.
+async fn galera(conn: &mut Connection<'_>, url: &DatabaseUrl, table: &str) -> Result<bool> {
+    // MySQL has no such variable: an error there means no.
+    let on = conn.strings(mysql::WSREP_ON).await.unwrap_or_default();
+    if !matches!(on.first().map(String::as_str), Some("1" | "ON")) {
+        return Ok(false);
+    }
+    conn.execute(mysql::SYNC_WAIT)
+        .await
+        .map_err(|e| lock_error(url, table, "take", e))?;
+    Ok(true)
 }
 
 fn lock_error(url: &DatabaseUrl, table: &str, action: &'static str, source: sqlx::Error) -> Error {

@@ -278,6 +278,7 @@ impl<'c> Migrator<'c> {
             &self.options.table,
             self.options.lock_timeout,
             self.options.lock,
+            self.options.lease,
         )
         .await
         {
@@ -287,9 +288,34 @@ impl<'c> Migrator<'c> {
                 return T::failure(e);
             }
         };
-        let outcome = f(&mut conn, &lock).await;
+        let mut heartbeat = match lock.lease() {
+            Some(_) => self.heartbeat_connection(sqlite_file.is_some()).await,
+            None => None,
+        };
+        let outcome = match (lock.lease(), heartbeat.as_mut()) {
+            (Some(lease), Some(beat)) => {
+                let (done, stop) = tokio::sync::watch::channel(false);
+                let work = async {
+                    let outcome = f(&mut conn, &lock).await;
+                    let _ = done.send(true);
+                    outcome
+                };
+                tokio::join!(work, lease.heartbeat(beat, stop)).0
+            }
+            _ => f(&mut conn, &lock).await,
+        };
         let mut failed = outcome.failed();
-        match lock.release(&mut conn).await {
+        // A lease is released on the heartbeat's connection, which a failed run's
+        // connection cannot break.
+        let released = match heartbeat {
+            Some(mut beat) => {
+                let released = lock.release(&mut beat).await;
+                self.finish(beat, released.is_err()).await;
+                released
+            }
+            None => lock.release(&mut conn).await,
+        };
+        match released {
             Ok(()) => {}
             // After a failure the connection may be gone: the error says what matters.
             Err(e) if failed => tracing::debug!("{e}"),
@@ -302,6 +328,27 @@ impl<'c> Migrator<'c> {
         }
         self.finish(conn, failed).await;
         outcome
+    }
+
+    /// A second connection, for a lease's heartbeat: not for a lent connection (there is
+    /// no second one) or an in-memory SQLite database (a second one is another database);
+    /// without one, the lease is renewed before each migration instead.
+    async fn heartbeat_connection(&self, sqlite_file: bool) -> Option<Connection<'_>> {
+        let possible = matches!(self.target, Target::Database(_))
+            && (self.backend() != Backend::Sqlite || sqlite_file);
+        if !possible {
+            return None;
+        }
+        match self.open(false).await {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                tracing::warn!(
+                    "no second connection for the lease's heartbeat ({e}): the lease is \
+                     renewed before each migration instead, so one migration must not outlast it"
+                );
+                None
+            }
+        }
     }
 
     /// Every migration's state. Reads only: creates nothing, takes no lock.

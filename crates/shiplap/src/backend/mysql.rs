@@ -145,6 +145,13 @@ pub(crate) fn held(name: &str) -> String {
     format!("SELECT 1 FROM DUAL WHERE IS_USED_LOCK('{name}') = CONNECTION_ID()")
 }
 
+/// `ON` on a node of a Galera cluster (MariaDB's `wsrep_on`); an error on MySQL.
+pub(crate) const WSREP_ON: &str = "SELECT CAST(@@global.wsrep_on AS CHAR)";
+
+/// Makes the session's reads wait until the node has applied what the cluster committed
+/// before them (Galera's causality check for reads).
+pub(crate) const SYNC_WAIT: &str = "SET SESSION wsrep_sync_wait = 1";
+
 /// Releases the session's lock.
 pub(crate) fn unlock(name: &str) -> String {
     format!("SELECT RELEASE_LOCK('{name}')")

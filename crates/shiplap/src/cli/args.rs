@@ -68,11 +68,18 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: Option<Duration>,
 
-    /// How other runners are kept out: `session` (one lock for the run), `transaction`
-    /// (PostgreSQL behind a pooler in transaction mode, e.g. PgBouncer: each migration's
-    /// transaction locks and checks), `none` (no lock: run one at a time yourself).
+    /// How other runners are kept out: `session` (one lock for the run; on a Galera
+    /// cluster a lease), `transaction` (PostgreSQL behind a pooler in transaction mode,
+    /// e.g. PgBouncer: each migration's transaction locks and checks), `lease` (a row in
+    /// `<table>_lock` with an expiry, renewed while the run goes on), `none` (no lock: run
+    /// one at a time yourself).
     #[arg(long, value_enum, env = "SHIPLAP_LOCK", default_value_t = crate::lock::LockMode::Session)]
     pub lock: crate::lock::LockMode,
+
+    /// The length of a lease (`--lock lease`, Galera): how long a killed runner keeps
+    /// the others waiting; renewed every third of it.
+    #[arg(long, value_name = "DURATION", env = "SHIPLAP_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub lease: Duration,
 
     /// Retries, with backoff, while the server does not accept connections yet.
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -42,6 +42,10 @@ pub struct Options {
     pub strict_checksums: bool,
     /// How other runners are kept out.
     pub lock: LockMode,
+    /// The length of a lease ([`LockMode::Lease`], and on a Galera cluster): renewed every
+    /// third of it while the run goes on; a runner that stops renewing it (killed, cut
+    /// off) is taken over once it has passed.
+    pub lease: Duration,
     /// The environment this run is in (`--env`, `SHIPLAP_ENV`): recorded in each history
     /// row it writes, and what [`DataContext::environment`](crate::DataContext::environment)
     /// answers.
@@ -85,6 +89,7 @@ impl Default for Options {
             lint: false,
             strict_checksums: false,
             lock: LockMode::Session,
+            lease: crate::lock::lease::DEFAULT_LEASE,
             environment: None,
             revert_repeatables: false,
             guards: Guards::default(),
@@ -150,6 +155,13 @@ impl Migrator<'_> {
     /// How other runners are kept out (default [`LockMode::Session`]).
     pub fn lock(mut self, mode: LockMode) -> Self {
         self.options.lock = mode;
+        self
+    }
+
+    /// The length of a lease (default 30 s), for [`LockMode::Lease`] and on a Galera
+    /// cluster: the longest a killed runner keeps others waiting. At least 1 s.
+    pub fn lease(mut self, length: Duration) -> Self {
+        self.options.lease = length;
         self
     }
 

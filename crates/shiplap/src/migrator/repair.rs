@@ -209,7 +209,8 @@ impl Migrator<'_> {
             });
         }
         self.locked(true, async |conn, lock| {
-            drop_everything(conn).await?;
+            // A lease's lock table stays: the run holds its row.
+            drop_everything(conn, lock.lease().map(|l| l.table_name.as_str())).await?;
             self.prepared_history(conn, lock, true).await?;
             let plan = self.plan_up(&self.rendered_up()?, &[], &HashSet::new(), None, false)?;
             let mut done = self.run(conn, lock, plan, false).await.into_result()?;
@@ -256,15 +257,17 @@ pub struct Repaired {
     pub action: &'static str,
 }
 
-/// Drops every table, view, sequence and enum type of the current schema.
-pub(super) async fn drop_everything(conn: &mut Connection<'_>) -> Result<()> {
+/// Drops every table, view, sequence and enum type of the current schema, but the table
+/// `keep` (a checked name).
+pub(super) async fn drop_everything(conn: &mut Connection<'_>, keep: Option<&str>) -> Result<()> {
+    let keep = keep.unwrap_or_default();
     match conn.backend() {
         Backend::Sqlite => {
             let objects = conn
-                .strings(
+                .strings(&format!(
                     "SELECT type || ' \"' || replace(name, '\"', '\"\"') || '\"' FROM sqlite_master \
-                     WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
-                )
+                     WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' AND name <> '{keep}'"
+                ))
                 .await?;
             conn.execute("PRAGMA foreign_keys = OFF").await?;
             for object in objects {
@@ -280,7 +283,9 @@ pub(super) async fn drop_everything(conn: &mut Connection<'_>) -> Result<()> {
                 ),
                 (
                     "TABLE",
-                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()",
+                    &format!(
+                        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND tablename <> '{keep}'"
+                    ),
                 ),
                 (
                     "SEQUENCE",
@@ -304,10 +309,10 @@ pub(super) async fn drop_everything(conn: &mut Connection<'_>) -> Result<()> {
         }
         Backend::MySql => {
             let objects = conn
-                .strings(
+                .strings(&format!(
                     "SELECT CAST(CONCAT(IF(table_type = 'VIEW', 'VIEW', 'TABLE'), ' `', REPLACE(table_name, '`', '``'), '`') AS CHAR) \
-                     FROM information_schema.tables WHERE table_schema = DATABASE()",
-                )
+                     FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> '{keep}'"
+                ))
                 .await?;
             conn.execute("SET FOREIGN_KEY_CHECKS = 0").await?;
             for object in objects {
