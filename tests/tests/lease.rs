@@ -8,7 +8,8 @@
 //! - a lease held by someone else that does not expire: `--lock-timeout` gives up and names
 //!   the holder;
 //! - two runners at once: each migration applied once; the lock table empty after;
-//! - `fresh` keeps the lock table (the run holds its row).
+//! - `fresh` keeps the lock table (the run holds its row);
+//! - a statement longer than the lease: the heartbeat keeps it, the second runner waits.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,12 +19,17 @@ use tests::{Engine, TestDb};
 const COUNTERS: i64 = 40_000;
 const LOCK: &str = "shiplap_migrations_lock";
 
+/// `fault_runner migrate <args>` under a lease of 2 s.
 fn runner(url: &str, args: &[&str]) -> Command {
+    runner_with(url, args, "2s")
+}
+
+fn runner_with(url: &str, args: &[&str], lease: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fault_runner"));
     command
         .arg("migrate")
         .args(args)
-        .args(["--database-url", url, "--lock", "lease", "--lease", "2s"])
+        .args(["--database-url", url, "--lock", "lease", "--lease", lease])
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -177,6 +183,45 @@ async fn two_runners_at_once_apply_each_migration_once(db: &TestDb) {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// A statement longer than the lease: the heartbeat renews it meanwhile, so a second
+/// runner waits instead of taking it over and applying the migration again.
+async fn the_heartbeat_keeps_the_lease_through_a_long_statement(db: &TestDb) {
+    if db.engine() == Engine::Sqlite {
+        return; // no sleep there; an SQLite write transaction blocks a takeover anyway
+    }
+    let short = |args: &[&str]| runner_with(&db.url, args, "1s");
+    let (code, stderr) = finish(short(&["baseline", "--version", "700"]).spawn().unwrap());
+    assert_eq!(code, 0, "{stderr}");
+    let first = short(&["up", "--to", "701"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db
+        .strings(&format!("SELECT owner FROM {LOCK}"))
+        .await
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first runner never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = short(&["up", "--to", "701"]).spawn().unwrap();
+    let mut applied = Vec::new();
+    for run in [first, second] {
+        let out = run.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("took over"), "{stderr}");
+        applied.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with("applied"))
+                .map(str::to_owned),
+        );
+    }
+    assert_eq!(applied.len(), 1, "701 applied once: {applied:?}");
+}
+
 /// `fresh` drops every table but the lease's, whose row it holds.
 async fn fresh_under_a_lease_keeps_the_lock_table(db: &TestDb) {
     for command in [&["up"][..], &["fresh", "--yes-destroy-all-data"]] {
@@ -224,4 +269,5 @@ on_every_backend_with_a_file!(
     a_live_lease_keeps_others_out_until_the_timeout,
     two_runners_at_once_apply_each_migration_once,
     fresh_under_a_lease_keeps_the_lock_table,
+    the_heartbeat_keeps_the_lease_through_a_long_statement,
 );

@@ -15,7 +15,8 @@
 //! - 501 and 502 (SQLite): the first caps the database at its size for this connection, as
 //!   a full disk would, so that the second, which writes, fails;
 //! - 601 (PostgreSQL): a unique index built CONCURRENTLY on `recovery_codes`, which the
-//!   test creates (with duplicates, to make the build fail and leave an INVALID index).
+//!   test creates (with duplicates, to make the build fail and leave an INVALID index);
+//! - 701 (PostgreSQL, MySQL): one statement of 2.5 s, longer than a lease of 1 s.
 
 use std::process::ExitCode;
 
@@ -160,6 +161,19 @@ fn unique_codes(s: &mut Schema) {
             .mysql("")
             .sqlite(""),
     );
+}
+
+/// One statement longer than a lease of 1 s (PostgreSQL, MySQL), for the heartbeat test
+/// (`tests/lease.rs`).
+#[migration(version = 701)]
+fn longer_than_a_lease(s: &mut Schema) {
+    let sleep = || {
+        Raw::per_backend()
+            .postgres("SELECT pg_sleep(2.5)")
+            .mysql("DO SLEEP(2.5)")
+            .sqlite("")
+    };
+    s.raw(sleep()).down(sleep());
 }
 
 shiplap::migrations!();
