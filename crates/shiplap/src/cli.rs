@@ -64,6 +64,7 @@ use crate::status::{MigrationStatus, RepeatableState, State};
 mod args;
 mod config;
 mod environment;
+mod fleet;
 mod json;
 #[cfg(feature = "lint")]
 mod lint;
@@ -73,8 +74,8 @@ mod output;
 #[cfg(feature = "lint")]
 pub use args::LintArgs;
 pub use args::{
-    BackupsArgs, BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, Format, FreshArgs,
-    HistoryArgs, NewArgs, RedoArgs, RepairArgs, SeedArgs, SqlArgs, StatusArgs, UpArgs,
+    BackupsArgs, BaselineArgs, Cli, Command, ConnectionArgs, DownArgs, FleetArgs, Format,
+    FreshArgs, HistoryArgs, NewArgs, RedoArgs, RepairArgs, SeedArgs, SqlArgs, StatusArgs, UpArgs,
     ValidateArgs,
 };
 use output::{
@@ -245,16 +246,7 @@ fn init_logging(cli: &Cli) {
 /// the command works on (unless `-q`).
 fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrator<'static>> {
     let selected = environment::selected(cli)?;
-    let (url, source) = match selected.as_ref().and_then(|s| s.url_from(c)) {
-        Some(found) => found?,
-        None => {
-            let env = std::env::var("DATABASE_URL").ok();
-            let url =
-                DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
-            let source = url.source().to_string();
-            (url, source)
-        }
-    };
+    let (url, source) = database_url(c, selected.as_ref())?;
     if !cli.quiet {
         if let Some(selected) = &selected {
             let _ = writeln!(
@@ -266,6 +258,38 @@ fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrat
         }
         let _ = writeln!(std::io::stderr(), "shiplap: database {url} ({source})");
     }
+    let progress = match (cli.format, cli.quiet) {
+        (Format::Json, _) => ProgressOutput::Json,
+        (_, true) => ProgressOutput::Silent,
+        _ if std::io::stderr().is_terminal() => ProgressOutput::Bar,
+        _ => ProgressOutput::Lines,
+    };
+    Ok(configured(c, registry, url, selected, progress))
+}
+
+/// The database the connection options name (or the environment's, or `DATABASE_URL`),
+/// and where it came from.
+fn database_url(
+    c: &ConnectionArgs,
+    selected: Option<&environment::Selected>,
+) -> Result<(DatabaseUrl, String)> {
+    if let Some(found) = selected.and_then(|s| s.url_from(c)) {
+        return found;
+    }
+    let env = std::env::var("DATABASE_URL").ok();
+    let url = DatabaseUrl::resolve(c.database_url.as_deref(), env.as_deref(), Path::new(".env"))?;
+    let source = url.source().to_string();
+    Ok((url, source))
+}
+
+/// A migrator of `url` with the connection options and the environment's settings.
+fn configured(
+    c: &ConnectionArgs,
+    registry: &Registry,
+    url: DatabaseUrl,
+    selected: Option<environment::Selected>,
+    progress: ProgressOutput,
+) -> Migrator<'static> {
     let lock_timeout = c
         .lock_timeout
         .or_else(|| selected.as_ref().and_then(|s| s.settings.lock_timeout))
@@ -277,12 +301,7 @@ fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrat
         .lease(c.lease)
         .connect_retries(c.connect_retries)
         .progress_every(c.progress_every)
-        .progress(match (cli.format, cli.quiet) {
-            (Format::Json, _) => ProgressOutput::Json,
-            (_, true) => ProgressOutput::Silent,
-            _ if std::io::stderr().is_terminal() => ProgressOutput::Bar,
-            _ => ProgressOutput::Lines,
-        })
+        .progress(progress)
         // The command line's `up` refuses what the lint flags (`--skip-lint` overrides).
         .lint(true);
     if let Some(timeout) = c.statement_lock_timeout {
@@ -294,16 +313,28 @@ fn migrator(cli: &Cli, c: &ConnectionArgs, registry: &Registry) -> Result<Migrat
     if let Some(selected) = selected {
         m = selected.apply(m);
     }
-    Ok(m)
+    m
 }
 
 /// Runs a parsed command and returns what it prints on stdout.
 pub async fn execute(cli: &Cli, registry: &Registry) -> Result<Outcome> {
-    let json = cli.format == Format::Json;
+    if let (Some(fleet), Some(connection)) = (cli.command.fleet(), cli.command.connection()) {
+        return fleet::execute(cli, connection, fleet, registry).await;
+    }
     let migrator = match cli.command.connection() {
         Some(connection) => Some(migrator(cli, connection, registry)?),
         None => None,
     };
+    execute_on(cli, registry, migrator).await
+}
+
+/// Runs a parsed command on `migrator` (`None` for the commands without a database).
+async fn execute_on(
+    cli: &Cli,
+    registry: &Registry,
+    migrator: Option<Migrator<'static>>,
+) -> Result<Outcome> {
+    let json = cli.format == Format::Json;
     // Called once, by the commands that have connection options.
     let m = || migrator.expect("a command with connection options");
     match &cli.command {

@@ -33,6 +33,8 @@ pub enum UrlSource {
     Default,
     /// Not a URL: the application's pool or connection, described.
     Application,
+    /// A target of a fleet: a `--targets` file, or a schema of `--schemas`.
+    Fleet,
 }
 
 impl DatabaseUrl {
@@ -138,6 +140,7 @@ impl fmt::Display for UrlSource {
             UrlSource::DotEnv => "from DATABASE_URL in .env",
             UrlSource::Default => "the default: no --database-url, $DATABASE_URL or .env",
             UrlSource::Application => "the application's",
+            UrlSource::Fleet => "a target of --targets or --schemas",
         })
     }
 }

@@ -406,6 +406,21 @@ pub enum Error {
         version: i64,
     },
 
+    /// A command run on many targets (`--targets`, `--schemas`) failed on some of them;
+    /// the others finished. Each one's error is in the command's report.
+    #[error(
+        "{} of {total} target(s) failed: {}; the others finished. Each failed target's error is \
+         in the report above: fix it and run the same command again (the targets that finished \
+         have nothing left to do)",
+        failed.len(), failed.join(", ")
+    )]
+    FleetFailed {
+        /// The names of the targets that failed.
+        failed: Vec<String>,
+        /// How many targets there were.
+        total: usize,
+    },
+
     /// A command's arguments do not make sense together.
     #[error("{message}")]
     InvalidArgument {

@@ -158,7 +158,15 @@ impl RunLock {
                 conn.execute(postgres::CLIENT_CHECK)
                     .await
                     .map_err(|e| lock_error(url, table, "take", e))?;
-                let key = postgres::advisory_key(table);
+                // The history table of another schema (`--schemas`) is another lock.
+                let schema = conn
+                    .strings(postgres::CURRENT_SCHEMA)
+                    .await
+                    .map_err(|e| lock_error(url, table, "take", e))?;
+                let key = match schema.first().map(String::as_str) {
+                    None | Some("public" | "") => postgres::advisory_key(table),
+                    Some(schema) => postgres::advisory_key(&format!("{schema}.{table}")),
+                };
                 loop {
                     let locked = conn
                         .has_rows(&postgres::try_lock(key))

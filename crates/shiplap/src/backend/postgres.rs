@@ -152,7 +152,12 @@ pub(crate) fn lock_timeout(timeout: Duration) -> String {
     format!("SET lock_timeout = '{}ms'", timeout.as_millis())
 }
 
-/// The advisory lock key of a history table: the first 8 bytes of a SHA-256.
+/// The schema unqualified names resolve to (none when the search_path names none that
+/// exists).
+pub(crate) const CURRENT_SCHEMA: &str = "SELECT COALESCE(current_schema(), '')";
+
+/// The advisory lock key of a history table (`schema.table` outside `public`): the first
+/// 8 bytes of a SHA-256.
 pub(crate) fn advisory_key(table: &str) -> i64 {
     let digest = Sha256::digest(format!("shiplap:{table}").as_bytes());
     let mut bytes = [0u8; 8];

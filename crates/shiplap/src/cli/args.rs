@@ -300,6 +300,9 @@ pub struct UpArgs {
     /// The database and how to reach it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Many databases or schemas at once.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// Arguments of `down`.
@@ -321,6 +324,9 @@ pub struct DownArgs {
     /// The database and how to reach it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Many databases or schemas at once.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// Arguments of `redo`.
@@ -343,6 +349,9 @@ pub struct StatusArgs {
     /// The database and how to reach it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Many databases or schemas at once.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// Arguments of `history`.
@@ -359,6 +368,9 @@ pub struct ValidateArgs {
     /// The database and how to reach it.
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    /// Many databases or schemas at once.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// Arguments of `schema`.
@@ -523,7 +535,58 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     Ok(duration)
 }
 
+/// Running one command on many databases (`--targets`) or PostgreSQL schemas
+/// (`--schemas`, `--schemas-from`), each locked and migrated on its own.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Fleets")]
+#[non_exhaustive]
+pub struct FleetArgs {
+    /// A TOML file of `[[target]]` tables, each with a `name` and a `url` (or `url_from`,
+    /// an environment variable holding it): the command runs on each.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["schemas", "schemas_from", "database_url"])]
+    pub targets: Option<std::path::PathBuf>,
+
+    /// PostgreSQL schemas of the database (comma-separated): the command runs on each,
+    /// with its own history table, its search_path set to it (`up` creates a missing one).
+    #[arg(
+        long,
+        value_name = "A,B,C",
+        value_delimiter = ',',
+        conflicts_with = "schemas_from"
+    )]
+    pub schemas: Vec<String>,
+
+    /// A query whose first column lists the schemas, run on the database first, e.g.
+    /// "SELECT schema_name FROM tenants".
+    #[arg(long, value_name = "SQL")]
+    pub schemas_from: Option<String>,
+
+    /// How many targets run at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+impl FleetArgs {
+    /// Whether any target was asked for.
+    pub fn any(&self) -> bool {
+        self.targets.is_some() || !self.schemas.is_empty() || self.schemas_from.is_some()
+    }
+}
+
 impl Command {
+    /// The fleet options of a command that can run on many targets (`up`, `down`,
+    /// `status`, `validate`), when some were given.
+    pub fn fleet(&self) -> Option<&FleetArgs> {
+        let fleet = match self {
+            Command::Up(a) => &a.fleet,
+            Command::Down(a) => &a.fleet,
+            Command::Status(a) => &a.fleet,
+            Command::Validate(a) => &a.fleet,
+            _ => return None,
+        };
+        fleet.any().then_some(fleet)
+    }
+
     /// The connection options of a command that reaches a database (`None` for `sql`,
     /// `lint` and `new`, which need none).
     pub fn connection(&self) -> Option<&ConnectionArgs> {

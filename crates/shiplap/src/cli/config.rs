@@ -23,7 +23,7 @@ pub(super) struct Config {
 }
 
 /// `[environments.NAME]`: where an environment's database is, and what it allows.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Environment {
     /// The environment variable holding the database URL (the URL itself never sits in

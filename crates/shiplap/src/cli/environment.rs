@@ -12,6 +12,7 @@ use super::config::{Config, Environment, FILE, LintPolicy};
 pub(super) const VARIABLE: &str = "SHIPLAP_ENV";
 
 /// The environment a command runs in.
+#[derive(Clone)]
 pub(super) struct Selected {
     pub(super) name: String,
     /// How it was selected, for the line that says so: `from --env`, `from $SHIPLAP_ENV`.
