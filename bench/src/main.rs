@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use shiplap::{Backend, Direction, Registry, render};
 
 mod backfill;
+mod fleet;
 
 mod generated {
     use shiplap::prelude::*;
@@ -58,6 +59,13 @@ cargo xtask bench lint-dir DIR [--show-unparsed] [--fresh]
   (a real project's history, say): statements, unparsed ones, findings per rule, time.
   --fresh lints them as for an empty database: every migration pending.
 
+cargo xtask bench fleet [--databases 100] [--concurrency 1,4,16] [--postgres-url URL]
+                        [--galera-url URL] [--mysql-url URL]
+  `migrate up --targets` of migrations-example on that many PostgreSQL databases at each
+  concurrency (wall time, speed-up over 1); with --galera-url (a node; default
+  $TEST_GALERA_URLS' first) and --mysql-url (default $TEST_MYSQL_URL), the same `up` on a
+  Galera cluster against one MariaDB server (median of 5, ratio).
+
 cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]
   A batched Backfill against one plain UPDATE of every row of a PostgreSQL table:
   throughput, and the longest wait of a concurrent single-row UPDATE.";
@@ -73,6 +81,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("lint") {
         return lint_main();
+    }
+    if args.first().map(String::as_str) == Some("fleet") {
+        return fleet::main(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("lint-dir") {
         return lint_dir_main(&args[1..]);
@@ -220,7 +231,14 @@ fn backfill_main(args: &[String]) -> ExitCode {
             ("--postgres-url", Some(url)) => server = url.clone(),
             _ => {
                 eprintln!(
-                    "usage: cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]\n\
+                    "usage: cargo xtask bench fleet [--databases 100] [--concurrency 1,4,16] [--postgres-url URL]
+                        [--galera-url URL] [--mysql-url URL]
+  `migrate up --targets` of migrations-example on that many PostgreSQL databases at each
+  concurrency (wall time, speed-up over 1); with --galera-url (a node; default
+  $TEST_GALERA_URLS' first) and --mysql-url (default $TEST_MYSQL_URL), the same `up` on a
+  Galera cluster against one MariaDB server (median of 5, ratio).
+
+cargo xtask bench backfill [--rows 1000000] [--postgres-url URL]\n\
                      (it creates and drops the database shiplap_bench on that server)"
                 );
                 return ExitCode::from(2);

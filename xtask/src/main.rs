@@ -31,6 +31,11 @@ fn main() -> ExitCode {
                     "--",
                 ])
                 .args(args)
+                // `bench fleet` runs `migrate` of migrations-example: this very binary.
+                .env(
+                    "SHIPLAP_BENCH_XTASK",
+                    std::env::current_exe().unwrap_or_default(),
+                )
                 .status();
             match status {
                 Ok(status) if status.success() => ExitCode::SUCCESS,
