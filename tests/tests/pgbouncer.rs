@@ -2,7 +2,8 @@
 //! services: each transaction may run on another server connection, so a session lock
 //! cannot work and named prepared statements of different clients meet. With
 //! `--lock transaction`, `up`, `status` and eight concurrent runners apply each migration
-//! exactly once (the thirty migrations of `fault_runner` that each take 20 ms on the server).
+//! exactly once (the thirty migrations of `fault_runner` that each take 20 ms on the server);
+//! with `--lock lease` too, a backfill without a transaction included.
 
 use std::process::{Command, Stdio};
 
@@ -82,6 +83,62 @@ async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
     );
     let down = migrate(&url, &["down", "--steps", "2", "--lock", "transaction"]);
     assert_eq!(down.code, 0, "{}", down.stderr);
+    drop(bouncer);
+    db.drop().await;
+}
+
+/// `--lock lease` holds behind PgBouncer too (a row, not a session's lock), and, unlike
+/// `--lock transaction`, lets a migration without a transaction run: eight runners at
+/// once apply the thirty migrations once each, then four run the non-idempotent backfill,
+/// each counter bumped exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_with_a_lease_through_pgbouncer_apply_each_migration_once() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start() else {
+        db.drop().await;
+        return;
+    };
+    let url = bouncer.url(db.name());
+    let run_all = |count: usize, to: &str| -> usize {
+        let runners: Vec<_> = (0..count)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_fault_runner"))
+                    .args(["migrate", "up", "--to", to, "--lock", "lease"])
+                    .args(["--database-url", &url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut applied = 0;
+        for runner in runners {
+            let out = runner.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{}{}",
+                stdout,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            applied += stdout.lines().filter(|l| l.starts_with("applied ")).count();
+        }
+        applied
+    };
+    assert_eq!(
+        run_all(8, "30"),
+        PAUSES,
+        "each migration applied exactly once"
+    );
+    assert_eq!(run_all(1, "101"), 1);
+    db.insert_series("counters", "id, n", "i, 0", 20_000).await;
+    assert_eq!(run_all(4, "102"), 1, "the backfill applied once");
+    let wrong = db
+        .strings("SELECT CAST(COUNT(*) AS TEXT) FROM counters WHERE n <> 1")
+        .await;
+    assert_eq!(wrong, ["0"], "each counter bumped exactly once");
     drop(bouncer);
     db.drop().await;
 }

@@ -1,7 +1,8 @@
 //! MySQL and MariaDB: connecting, and the SQL of the run lock and session settings.
 //!
 //! The run lock is a `GET_LOCK` named lock; its name holds the database and the table,
-//! since MySQL's named locks are server-wide. (On a Galera cluster they are node-local.)
+//! since MySQL's named locks are server-wide. On a Galera cluster they are node-local, so
+//! a run there takes a lease instead ([`crate::lock::lease`]).
 
 use std::time::Duration;
 
