@@ -40,6 +40,20 @@ async fn read_on(url: &str, sql: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{sql} on {url}: {e}"))
 }
 
+/// A database made on one node: waits until every node has it (DDL runs on each node
+/// in total order, but the node that ran it first may answer before the others have).
+async fn on_cluster(nodes: &[String]) -> TestDb {
+    let db = TestDb::on_server(Engine::MySql, &nodes[0]).await;
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.schemata WHERE schema_name = '{}'",
+        db.name()
+    );
+    for node in nodes {
+        assert_eq!(read_on(node, &sql).await, ["1"], "{node}");
+    }
+    db
+}
+
 const HISTORY: &str = "SELECT CAST(CONCAT(version, ' ', name, ' ', sql_checksum, ' ', state) AS CHAR) \
                        FROM shiplap_migrations ORDER BY version";
 
@@ -48,7 +62,7 @@ async fn runners_on_every_node_apply_each_migration_once() {
     let Some(nodes) = nodes() else { return };
     let expected = tests::example_versions_in_source().len();
     for round in 0..ROUNDS {
-        let db = TestDb::on_server(Engine::MySql, &nodes[0]).await;
+        let db = on_cluster(&nodes).await;
         let started = Instant::now();
         let runners: Vec<(String, Child)> = (0..RUNNERS)
             .map(|i| {
@@ -132,7 +146,7 @@ async fn number(url: &str, sql: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_holder_on_one_node_is_taken_over_from_another() {
     let Some(nodes) = nodes() else { return };
-    let db = TestDb::on_server(Engine::MySql, &nodes[0]).await;
+    let db = on_cluster(&nodes).await;
     let (one, two, three) = (
         db.url_on(&nodes[0]),
         db.url_on(&nodes[1]),

@@ -295,12 +295,13 @@ impl<'c> Migrator<'c> {
         let outcome = match (lock.lease(), heartbeat.as_mut()) {
             (Some(lease), Some(beat)) => {
                 let (done, stop) = tokio::sync::watch::channel(false);
+                let heartbeat = lease.heartbeat(beat, stop);
                 let work = async {
                     let outcome = f(&mut conn, &lock).await;
                     let _ = done.send(true);
                     outcome
                 };
-                tokio::join!(work, lease.heartbeat(beat, stop)).0
+                tokio::join!(work, heartbeat).0
             }
             _ => f(&mut conn, &lock).await,
         };

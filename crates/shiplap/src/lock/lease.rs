@@ -194,35 +194,38 @@ impl Lease {
     /// Renews the lease every third of its length on `conn`, a connection of its own,
     /// until `done` says the run is over. A failed renewal is a warning (the next one may
     /// work, and the check before the next migration decides); a lease found taken over
-    /// ends the heartbeat.
-    pub(crate) async fn heartbeat(
-        &self,
-        conn: &mut Connection<'_>,
+    /// ends the heartbeat. From the call on, the checks no longer renew the lease
+    /// themselves (so none does inside a migration's transaction).
+    pub(crate) fn heartbeat<'a, 'c: 'a>(
+        &'a self,
+        conn: &'a mut Connection<'c>,
         mut done: tokio::sync::watch::Receiver<bool>,
-    ) {
+    ) -> impl Future<Output = ()> + 'a {
         self.heartbeat.store(true, Ordering::Relaxed);
         let every = self.ttl / 3;
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = done.changed() => return,
-            }
-            match self.renew(conn).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(
-                        "the lease on `{}` is no longer this run's ({}): it stops before its \
-                         next migration",
-                        self.table_name,
-                        self.owner
-                    );
-                    return;
+        async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = done.changed() => return,
                 }
-                Err(e) => tracing::warn!(
-                    "could not renew the lease on `{}` ({e}); trying again in {} ms",
-                    self.table_name,
-                    every.as_millis()
-                ),
+                match self.renew(conn).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            "the lease on `{}` is no longer this run's ({}): it stops before \
+                             its next migration",
+                            self.table_name,
+                            self.owner
+                        );
+                        return;
+                    }
+                    Err(e) => tracing::warn!(
+                        "could not renew the lease on `{}` ({e}); trying again in {} ms",
+                        self.table_name,
+                        every.as_millis()
+                    ),
+                }
             }
         }
     }
