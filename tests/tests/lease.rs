@@ -9,7 +9,8 @@
 //!   the holder;
 //! - two runners at once: each migration applied once; the lock table empty after;
 //! - `fresh` keeps the lock table (the run holds its row);
-//! - a statement longer than the lease: the heartbeat keeps it, the second runner waits.
+//! - a statement longer than the lease: the heartbeat keeps it, the second runner waits;
+//!   and so when the heartbeat's own session is killed meanwhile (it reconnects).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -222,6 +223,56 @@ async fn the_heartbeat_keeps_the_lease_through_a_long_statement(db: &TestDb) {
     assert_eq!(applied.len(), 1, "701 applied once: {applied:?}");
 }
 
+/// The heartbeat's own session killed (an administrator, a proxy) while the run's long
+/// statement goes on: the heartbeat reconnects and renews the lease in time, so a second
+/// runner still waits, and the migration is applied once.
+async fn the_heartbeat_reconnects_when_its_session_is_killed(db: &TestDb) {
+    let kill_idle = match db.engine() {
+        Engine::Sqlite => return, // no sessions to kill
+        // The heartbeat's session is the one whose last statement renewed the lease.
+        Engine::Postgres => {
+            "SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND query LIKE 'UPDATE %_lock% SET expires_at%'"
+        }
+        // The run's session is busy in its statement; the heartbeat's sleeps between beats.
+        Engine::MySql => {
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist \
+             WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command = 'Sleep'"
+        }
+    };
+    let short = |args: &[&str]| runner_with(&db.url, args, "1s");
+    let (code, stderr) = finish(short(&["baseline", "--version", "700"]).spawn().unwrap());
+    assert_eq!(code, 0, "{stderr}");
+    let first = short(&["up", "--to", "701"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let killed = loop {
+        let found = db.strings(kill_idle).await;
+        if let Some(found) = found.first() {
+            break found.clone();
+        }
+        assert!(Instant::now() < deadline, "no heartbeat session to kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if db.engine() == Engine::MySql {
+        db.execute(&format!("KILL {killed}")).await;
+    }
+    let second = short(&["up", "--to", "701"]).spawn().unwrap();
+    let (first_code, first_err) = finish(first);
+    assert_eq!(first_code, 0, "{first_err}");
+    assert!(
+        first_err.contains("it reconnected and renewed the lease"),
+        "{first_err}"
+    );
+    let (second_code, second_err) = finish(second);
+    assert_eq!(second_code, 0, "{second_err}");
+    assert!(!second_err.contains("took over"), "{second_err}");
+    let applied = db
+        .strings("SELECT state FROM shiplap_migrations WHERE version = 701")
+        .await;
+    assert_eq!(applied, ["applied"]);
+}
+
 /// `fresh` drops every table but the lease's, whose row it holds.
 async fn fresh_under_a_lease_keeps_the_lock_table(db: &TestDb) {
     for command in [&["up"][..], &["fresh", "--yes-destroy-all-data"]] {
@@ -270,4 +321,5 @@ on_every_backend_with_a_file!(
     two_runners_at_once_apply_each_migration_once,
     fresh_under_a_lease_keeps_the_lock_table,
     the_heartbeat_keeps_the_lease_through_a_long_statement,
+    the_heartbeat_reconnects_when_its_session_is_killed,
 );

@@ -295,7 +295,7 @@ impl<'c> Migrator<'c> {
         let outcome = match (lock.lease(), heartbeat.as_mut()) {
             (Some(lease), Some(beat)) => {
                 let (done, stop) = tokio::sync::watch::channel(false);
-                let heartbeat = lease.heartbeat(beat, stop);
+                let heartbeat = lease.heartbeat(beat, || self.open(false), stop);
                 let work = async {
                     let outcome = f(&mut conn, &lock).await;
                     let _ = done.send(true);

@@ -192,15 +192,21 @@ impl Lease {
     }
 
     /// Renews the lease every third of its length on `conn`, a connection of its own,
-    /// until `done` says the run is over. A failed renewal is a warning (the next one may
-    /// work, and the check before the next migration decides); a lease found taken over
-    /// ends the heartbeat. From the call on, the checks no longer renew the lease
-    /// themselves (so none does inside a migration's transaction).
-    pub(crate) fn heartbeat<'a, 'c: 'a>(
+    /// until `done` says the run is over. When a renewal fails (the connection was killed
+    /// or cut), `reopen` gives a new connection and the lease is renewed on it at once;
+    /// if that fails too, the next tick tries again, and the check before the next
+    /// migration decides. A lease found taken over ends the heartbeat. From the call on,
+    /// the checks no longer renew the lease themselves (so none does inside a migration's
+    /// transaction).
+    pub(crate) fn heartbeat<'a, 'c: 'a, F>(
         &'a self,
         conn: &'a mut Connection<'c>,
+        reopen: impl Fn() -> F + 'a,
         mut done: tokio::sync::watch::Receiver<bool>,
-    ) -> impl Future<Output = ()> + 'a {
+    ) -> impl Future<Output = ()> + 'a
+    where
+        F: Future<Output = Result<Connection<'c>>> + 'a,
+    {
         self.heartbeat.store(true, Ordering::Relaxed);
         let every = self.ttl / 3;
         async move {
@@ -209,7 +215,28 @@ impl Lease {
                     () = tokio::time::sleep(every) => {}
                     _ = done.changed() => return,
                 }
-                match self.renew(conn).await {
+                let renewed = match self.renew(conn).await {
+                    Err(e) => match reopen().await {
+                        Ok(new) => {
+                            let old = std::mem::replace(conn, new);
+                            old.finish(true).await;
+                            let renewed = self.renew(conn).await;
+                            if let Ok(true) = renewed {
+                                tracing::warn!(
+                                    "the lease's heartbeat lost its connection ({e}); it \
+                                     reconnected and renewed the lease on `{}`",
+                                    self.table_name
+                                );
+                            }
+                            renewed
+                        }
+                        Err(reconnect) => Err(sqlx::Error::Protocol(format!(
+                            "{e}; reconnecting failed: {reconnect}"
+                        ))),
+                    },
+                    renewed => renewed,
+                };
+                match renewed {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(
