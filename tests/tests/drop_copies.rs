@@ -158,14 +158,11 @@ async fn small_tables_keep_their_rows(db: &TestDb) {
     // v3's down creates gone again: its rows come back, the copy goes, and the next
     // insert takes a key of its own (PostgreSQL's sequence moved past the rows).
     m.down(DownTarget::To(2)).await.unwrap();
+    // (Without the sequence moved, PostgreSQL would give it key 1, taken: the insert fails.)
     db.execute("INSERT INTO gone (body) VALUES ('third')").await;
     assert_eq!(
         db.strings("SELECT body FROM gone ORDER BY id").await,
         ["first", "second", "third"]
-    );
-    assert_eq!(
-        db.strings("SELECT body FROM gone WHERE id = 3").await,
-        ["third"]
     );
     assert_eq!(copies(&m).await.len(), 2, "the copy of gone is dropped");
 

@@ -168,14 +168,13 @@ pub fn render(
             &migration.version().to_string(),
         )
     };
-    let q = |name: &str| backend.quote_name(name);
     match direction {
         Direction::Up => {
             for (number, step) in steps.iter().filter(|(_, s)| s.runs_on(backend)) {
                 if let Some(keep) = step.kept() {
                     rendered.statements.push(RenderedStatement {
                         step: *number,
-                        sql: versioned(crate::schema::keep_sql(keep, q)),
+                        sql: versioned(crate::schema::keep_sql(keep, backend)),
                         raw: false,
                         check: None,
                         kept: true,

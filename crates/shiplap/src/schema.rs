@@ -515,10 +515,12 @@ mod tests {
             kept,
             [
                 "-- shiplap keeps the rows of `users` if there are at most 50 (`.no_backup()` turns this off)\n\
-                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_users_nickname` AS SELECT * FROM `users` \
+                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_users_nickname` \
+                 (shiplap_copy_row BIGINT AUTO_INCREMENT PRIMARY KEY) AS SELECT * FROM `users` \
                  WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM `users` LIMIT 51) AS shiplap_rows) <= 50",
                 "-- shiplap keeps the rows of `a \"b\"` if there are at most 10000 (`.no_backup()` turns this off)\n\
-                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_a \"b\"` AS SELECT * FROM `a \"b\"` \
+                 CREATE TABLE IF NOT EXISTS `shiplap_backup_1_a \"b\"` \
+                 (shiplap_copy_row BIGINT AUTO_INCREMENT PRIMARY KEY) AS SELECT * FROM `a \"b\"` \
                  WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM `a \"b\"` LIMIT 10001) AS shiplap_rows) <= 10000",
             ]
         );

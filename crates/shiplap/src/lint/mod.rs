@@ -114,9 +114,11 @@ impl Subject {
             kind: migration.kind(),
             transaction: migration.transaction_on(rendered.backend),
             allow: migration.allowed().to_vec(),
+            // The copies shiplap keeps before a drop are its own, not the migration's SQL.
             statements: rendered
                 .statements
                 .iter()
+                .filter(|s| !s.kept)
                 .map(|s| (s.step, s.sql.clone()))
                 .collect(),
             pending: false,

@@ -151,16 +151,30 @@ pub(super) fn dropped_table(drop: &TableDropStatement) -> Option<String> {
 /// version stays (a re-run after a down, or after a failure on MySQL, where the copy has
 /// committed, keeps the rows as they were before the first drop); empty when the table
 /// holds more than `rows` rows.
-pub(crate) fn keep_sql(keep: &super::Keep, q: impl Fn(&str) -> String) -> String {
-    let table = q(&keep.table);
+///
+/// On MySQL the copy gets a primary key of its own (`shiplap_copy_row`, which the
+/// restores, naming their columns, leave out): servers with `sql_require_primary_key`
+/// (managed MySQL) and Galera clusters with `wsrep_mode = REQUIRED_PRIMARY_KEY` refuse a
+/// table without one (MariaDB's Galera refuses `CREATE TABLE ... LIKE` there too).
+pub(crate) fn keep_sql(keep: &super::Keep, backend: Backend) -> String {
+    let q = |name: &str| backend.quote_name(name);
+    let (table, backup) = (q(&keep.table), q(&keep.backup));
+    let key = copy_key(backend);
     format!(
         "-- shiplap keeps the rows of {table} if there are at most {rows} (`.no_backup()` turns this off)\n\
-         CREATE TABLE IF NOT EXISTS {backup} AS SELECT * FROM {table} \
+         CREATE TABLE IF NOT EXISTS {backup}{key} AS SELECT * FROM {table} \
          WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT {over}) AS shiplap_rows) <= {rows}",
-        backup = q(&keep.backup),
         rows = keep.rows,
         over = keep.rows.saturating_add(1),
     )
+}
+
+/// The primary key a copy gets on MySQL, where servers may refuse tables without one.
+fn copy_key(backend: Backend) -> &'static str {
+    match backend {
+        Backend::MySql => " (shiplap_copy_row BIGINT AUTO_INCREMENT PRIMARY KEY)",
+        Backend::Postgres | Backend::Sqlite => "",
+    }
 }
 
 /// What a backup copies.
@@ -200,16 +214,23 @@ pub enum RestoreInto {
     },
 }
 
-/// The SQL of a backup and of its restore, quoted with `q`. A copy left by an earlier
-/// attempt is dropped first: on MySQL the copy commits at once, and a drop after it that
-/// failed leaves it behind for the run that follows the repair.
-pub(crate) fn backup_sql(backup: &str, select: &BackupOf, q: impl Fn(&str) -> String) -> String {
+/// The SQL of a backup, for `backend`. A copy left by an earlier attempt is dropped
+/// first: on MySQL the copy commits at once, and a drop after it that failed leaves it
+/// behind for the run that follows the repair. On MySQL the copy has a key of its own,
+/// as [`keep_sql`]'s.
+pub(crate) fn backup_sql(backup: &str, select: &BackupOf, backend: Backend) -> String {
+    let q = |name: &str| backend.quote_name(name);
+    let key = copy_key(backend);
     let copy = match select {
         BackupOf::Table(table) => {
-            format!("CREATE TABLE {} AS SELECT * FROM {}", q(backup), q(table))
+            format!(
+                "CREATE TABLE {}{key} AS SELECT * FROM {}",
+                q(backup),
+                q(table)
+            )
         }
         BackupOf::Columns { table, columns } => format!(
-            "CREATE TABLE {} AS SELECT {} FROM {}",
+            "CREATE TABLE {}{key} AS SELECT {} FROM {}",
             q(backup),
             columns.iter().map(|c| q(c)).collect::<Vec<_>>().join(", "),
             q(table)

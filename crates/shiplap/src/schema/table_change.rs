@@ -161,7 +161,7 @@ impl TableChange {
                 Backend::MySql,
             ) => Some(mysql_modify_nullability(table, column, *not_null)),
             (TableChange::Backup { backup, select }, _) => {
-                Some(super::backup::backup_sql(backup, select, q))
+                Some(super::backup::backup_sql(backup, select, backend))
             }
             (TableChange::Restore { backup, into }, _) => {
                 Some(super::backup::restore_sql(backup, into, backend))
