@@ -293,21 +293,11 @@ impl<'c> Migrator<'c> {
             None => None,
         };
         let outcome = match (lock.lease(), heartbeat.as_mut()) {
-            (Some(lease), Some(beat)) => {
-                let (done, stop) = tokio::sync::watch::channel(false);
-                let heartbeat = lease.heartbeat(beat, || self.open(false), stop);
-                let work = async {
-                    let outcome = f(&mut conn, &lock).await;
-                    let _ = done.send(true);
-                    outcome
-                };
-                tokio::join!(work, heartbeat).0
-            }
+            (Some(lease), Some(beat)) => self.beating(lease, beat, f(&mut conn, &lock)).await,
             _ => f(&mut conn, &lock).await,
         };
         let mut failed = outcome.failed();
-        // A lease is released on the heartbeat's connection, which a failed run's
-        // connection cannot break.
+        // A lease is released on the heartbeat's connection: the run's may be broken.
         let released = match heartbeat {
             Some(mut beat) => {
                 let released = lock.release(&mut beat).await;
@@ -329,27 +319,6 @@ impl<'c> Migrator<'c> {
         }
         self.finish(conn, failed).await;
         outcome
-    }
-
-    /// A second connection, for a lease's heartbeat: not for a lent connection (there is
-    /// no second one) or an in-memory SQLite database (a second one is another database);
-    /// without one, the lease is renewed before each migration instead.
-    async fn heartbeat_connection(&self, sqlite_file: bool) -> Option<Connection<'_>> {
-        let possible = matches!(self.target, Target::Database(_))
-            && (self.backend() != Backend::Sqlite || sqlite_file);
-        if !possible {
-            return None;
-        }
-        match self.open(false).await {
-            Ok(conn) => Some(conn),
-            Err(e) => {
-                tracing::warn!(
-                    "no second connection for the lease's heartbeat ({e}): the lease is \
-                     renewed before each migration instead, so one migration must not outlast it"
-                );
-                None
-            }
-        }
     }
 
     /// Every migration's state. Reads only: creates nothing, takes no lock.

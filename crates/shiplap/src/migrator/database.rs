@@ -8,6 +8,7 @@ use crate::backend::connection::{Connection, Handle, connect};
 use crate::backend::{mysql, postgres};
 use crate::database_url::DatabaseUrl;
 use crate::error::{Error, Result};
+use crate::lock::lease::Lease;
 
 use super::Migrator;
 
@@ -219,6 +220,45 @@ impl Migrator<'_> {
             #[cfg(not(any(feature = "_sqlite", feature = "postgres", feature = "mysql")))]
             Target::None(never, _) => match *never {},
         }
+    }
+
+    /// A second connection, for a lease's heartbeat: not for a lent connection (there is
+    /// no second one) or an in-memory SQLite database (a second one is another database);
+    /// without one, the lease is renewed before each migration instead.
+    pub(super) async fn heartbeat_connection(&self, sqlite_file: bool) -> Option<Connection<'_>> {
+        let possible = matches!(self.target, Target::Database(_))
+            && (self.backend() != Backend::Sqlite || sqlite_file);
+        if !possible {
+            return None;
+        }
+        match self.open(false).await {
+            Ok(conn) => Some(conn),
+            Err(e) => {
+                tracing::warn!(
+                    "no second connection for the lease's heartbeat ({e}): the lease is \
+                     renewed before each migration instead, so one migration must not outlast it"
+                );
+                None
+            }
+        }
+    }
+
+    /// Runs `work` while a lease's heartbeat renews it on `beat` (reopened by it when
+    /// killed or cut), until `work` is done.
+    pub(super) async fn beating<'s, T>(
+        &'s self,
+        lease: &Lease,
+        beat: &mut Connection<'s>,
+        work: impl Future<Output = T>,
+    ) -> T {
+        let (done, stop) = tokio::sync::watch::channel(false);
+        let heartbeat = lease.heartbeat(beat, || self.open(false), stop);
+        let work = async {
+            let outcome = work.await;
+            let _ = done.send(true);
+            outcome
+        };
+        tokio::join!(work, heartbeat).0
     }
 
     /// Ends the use of a connection: one shiplap opened is closed; the application's
