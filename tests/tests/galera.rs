@@ -130,6 +130,11 @@ async fn runners_on_every_node_apply_each_migration_once() {
                 .await
                 .is_empty()
         );
+        // Right after, each node's `status` (no lock) reads the whole cluster's history.
+        for node in &nodes {
+            let status = tests::migrate(&db.url_on(node), &["status", "--check"]);
+            assert_eq!(status.code, 0, "round {round}, {node}: {}", status.stdout);
+        }
         eprintln!("round {round}: {RUNNERS} runners in {elapsed:?}");
         db.drop().await;
     }

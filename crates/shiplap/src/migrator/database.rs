@@ -191,7 +191,15 @@ impl Migrator<'_> {
         };
         match &self.target {
             Target::Database(Database::Url(url)) => {
-                connect(url, self.options.connect, create).await
+                let mut conn = connect(url, self.options.connect, create).await?;
+                // On a Galera node, read what the whole cluster committed (the history
+                // another node's runner just wrote). Harmless on MariaDB without Galera;
+                // MySQL has no such setting (the error is ignored). Only on connections
+                // shiplap opened: on an application's it would outlive the call.
+                if url.backend() == Backend::MySql {
+                    let _ = conn.execute(mysql::SYNC_WAIT).await;
+                }
+                Ok(conn)
             }
             #[cfg(feature = "_sqlite")]
             Target::Database(Database::SqlitePool(pool)) => Ok(Connection::Sqlite(Handle::Pooled(
