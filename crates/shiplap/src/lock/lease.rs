@@ -84,9 +84,12 @@ impl Lease {
         );
         match conn.execute(&sql).await {
             Ok(_) => Ok(()),
-            // Two runners creating it at once (PostgreSQL's catalog race, a Galera
-            // conflict): the other one made it.
-            Err(e) if lost_race(&e) => Ok(()),
+            // Two runners creating it at once (PostgreSQL's catalog race: its row type
+            // "already exists", 42710, or the table, 42P07; a Galera conflict): the other
+            // one made it, and once more finds it.
+            Err(e) if lost_race(&e) || is_code(&e, "42710") || is_code(&e, "42P07") => {
+                conn.execute(&sql).await.map(drop)
+            }
             Err(e) => Err(e),
         }
     }
@@ -295,6 +298,13 @@ pub(crate) fn lost_race(e: &sqlx::Error) -> bool {
         db.code().as_deref(),
         Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517")
     )
+}
+
+/// Whether `e` is the database's error `code` (SQLSTATE, or SQLite's extended code).
+fn is_code(e: &sqlx::Error, code: &str) -> bool {
+    e.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|c| c == code)
 }
 
 /// Who this runner is, unique per run: the host, the process and a random part. Only
