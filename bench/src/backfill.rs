@@ -26,13 +26,13 @@ async fn backfill_bench_rows(ctx: &mut DataContext<'_>) -> shiplap::Result<()> {
     Ok(())
 }
 
-async fn connect(url: &str) -> Result<PgConnection, String> {
+pub(crate) async fn connect(url: &str) -> Result<PgConnection, String> {
     PgConnection::connect(url)
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", shiplap::redact(url)))
 }
 
-async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
+pub(crate) async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(conn)
         .await

@@ -5,10 +5,12 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
 
-use sqlx::{Connection as _, MySqlConnection, PgConnection};
+use sqlx::{Connection as _, MySqlConnection};
+
+use crate::backfill::{connect, execute};
 
 struct Settings {
     databases: usize,
@@ -88,14 +90,6 @@ fn on_database(url: &str, database: &str) -> Result<String, String> {
     Ok(parsed.to_string())
 }
 
-async fn pg_execute(conn: &mut PgConnection, sql: &str) -> Result<(), String> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(conn)
-        .await
-        .map(drop)
-        .map_err(|e| format!("{sql}: {e}"))
-}
-
 async fn my_execute(url: &str, sql: &str) -> Result<(), String> {
     let mut conn = MySqlConnection::connect(url)
         .await
@@ -109,32 +103,18 @@ async fn my_execute(url: &str, sql: &str) -> Result<(), String> {
 
 /// Runs `migrate <args>` of migrations-example quietly; its wall time.
 fn migrate(xtask: &PathBuf, args: &[&str]) -> Result<Duration, String> {
-    let started = Instant::now();
-    let out = Command::new(xtask)
-        .arg("migrate")
-        .args(args)
-        .arg("--quiet")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
-    let took = started.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "migrate {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(took)
+    crate::timed(
+        Command::new(xtask)
+            .arg("migrate")
+            .args(args)
+            .arg("--quiet")
+            .env_remove("DATABASE_URL"),
+    )
 }
 
 async fn run(s: &Settings) -> Result<String, String> {
     let mut report = String::new();
-    let mut admin = PgConnection::connect(&s.postgres)
-        .await
-        .map_err(|e| format!("cannot connect to {}: {e}", shiplap::redact(&s.postgres)))?;
+    let mut admin = connect(&s.postgres).await?;
     let names: Vec<String> = (0..s.databases)
         .map(|i| format!("shiplap_fleet_{i:03}"))
         .collect();
@@ -154,8 +134,8 @@ async fn run(s: &Settings) -> Result<String, String> {
     let mut sequential = None;
     for &concurrency in &s.concurrency {
         for name in &names {
-            pg_execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name}")).await?;
-            pg_execute(&mut admin, &format!("CREATE DATABASE {name}")).await?;
+            execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name}")).await?;
+            execute(&mut admin, &format!("CREATE DATABASE {name}")).await?;
         }
         let took = migrate(
             &s.xtask,
@@ -176,7 +156,7 @@ async fn run(s: &Settings) -> Result<String, String> {
         );
     }
     for name in &names {
-        pg_execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name}")).await?;
+        execute(&mut admin, &format!("DROP DATABASE IF EXISTS {name}")).await?;
     }
     let _ = std::fs::remove_file(&targets);
 

@@ -431,6 +431,42 @@ macro_rules! on_every_backend {
     };
 }
 
+/// The fault tests' helpers (`faults.rs`, `lease.rs`, `galera.rs`), around the
+/// `fault_runner` binary and its backfill (migration 102).
+pub mod fault {
+    use std::process::Child;
+    use std::time::{Duration, Instant};
+
+    use crate::TestDb;
+
+    /// Where migration 102's backfill got to: its last committed key.
+    pub const BACKFILL_KEY: &str = "SELECT CAST(COALESCE(MAX(last_key), 0) AS CHAR(20)) \
+                                    FROM shiplap_migrations_backfill WHERE version = 102";
+
+    /// Waits for a spawned runner: (exit code, stderr).
+    pub fn finish(child: Child) -> (i32, String) {
+        let out = child.wait_with_output().expect("fault_runner ends");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The integer in the first row of `sql`.
+    pub async fn number(db: &TestDb, sql: &str) -> i64 {
+        db.strings(sql).await[0].parse().unwrap()
+    }
+
+    /// Waits until `sql` (a count) reaches `at_least`, failing after a minute.
+    pub async fn wait_for(db: &TestDb, sql: &str, at_least: i64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while number(db, sql).await < at_least {
+            assert!(Instant::now() < deadline, "never reached {at_least}: {sql}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// A PgBouncer in transaction pooling mode (the default of many hosted PostgreSQL
 /// services) in front of `TEST_POSTGRES_URL`'s server, on a free port of 127.0.0.1, for as
 /// long as this value lives. `None` (and a `skipped` line) without `TEST_POSTGRES_URL`, or

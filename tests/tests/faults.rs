@@ -7,6 +7,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tests::fault::{BACKFILL_KEY, finish, number, wait_for};
 use tests::{Engine, TestDb};
 
 const COUNTERS: i64 = 100_000;
@@ -33,31 +34,8 @@ fn run(url: &str, args: &[&str]) -> (i32, String) {
     )
 }
 
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().expect("fault_runner ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn number(db: &TestDb, sql: &str) -> i64 {
-    db.strings(sql).await[0].parse().unwrap()
-}
-
-/// Waits until `sql` (a count) reaches `at_least`, failing after a minute.
-async fn wait_for(db: &TestDb, sql: &str, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while number(db, sql).await < at_least {
-        assert!(Instant::now() < deadline, "never reached {at_least}: {sql}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 const APPLIED_PAUSES: &str = "SELECT CAST(COUNT(*) AS CHAR(20)) FROM shiplap_migrations \
                               WHERE version <= 30 AND state = 'applied'";
-const BACKFILL_KEY: &str = "SELECT CAST(COALESCE(MAX(last_key), 0) AS CHAR(20)) \
-                            FROM shiplap_migrations_backfill WHERE version = 102";
 
 /// After a run of `up --to 30`: all thirty recorded once and their tables there.
 async fn all_pauses_applied(db: &TestDb, context: &str) {

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection as _;
+use tests::fault::finish;
 use tests::{Engine, TestDb};
 
 const RUNNERS: usize = 8;
@@ -150,14 +151,6 @@ fn fault_runner(url: &str, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
-}
-
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 async fn number(url: &str, sql: &str) -> i64 {

@@ -15,6 +15,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tests::fault::{BACKFILL_KEY, finish, number, wait_for};
 use tests::{Engine, TestDb};
 
 const COUNTERS: i64 = 40_000;
@@ -36,29 +37,6 @@ fn runner_with(url: &str, args: &[&str], lease: &str) -> Command {
         .stderr(Stdio::piped());
     command
 }
-
-fn finish(child: Child) -> (i32, String) {
-    let out = child.wait_with_output().expect("fault_runner ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn number(db: &TestDb, sql: &str) -> i64 {
-    db.strings(sql).await[0].parse().unwrap()
-}
-
-async fn wait_for(db: &TestDb, sql: &str, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while number(db, sql).await < at_least {
-        assert!(Instant::now() < deadline, "never reached {at_least}: {sql}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-const BACKFILL_KEY: &str = "SELECT CAST(COALESCE(MAX(last_key), 0) AS CHAR(20)) \
-                            FROM shiplap_migrations_backfill WHERE version = 102";
 
 /// Starts the backfill (migration 102) over fresh counters under a lease; returns the
 /// running binary once a few batches have committed.
@@ -285,36 +263,7 @@ async fn fresh_under_a_lease_keeps_the_lock_table(db: &TestDb) {
     assert_eq!(status.code, 0, "{}", status.stderr);
 }
 
-macro_rules! on_every_backend_with_a_file {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let db = tests::TestDb::new(tests::Engine::Sqlite).await.unwrap();
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let Some(db) = tests::TestDb::new(tests::Engine::Postgres).await else { return };
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $scenario() {
-                let Some(db) = tests::TestDb::new(tests::Engine::MySql).await else { return };
-                super::$scenario(&db).await;
-                db.drop().await;
-            })*
-        }
-    };
-}
-
-on_every_backend_with_a_file!(
+tests::on_every_backend!(
     killed_holder_is_taken_over_once_its_lease_expires,
     a_runner_whose_lease_is_taken_stops_before_its_next_batch,
     a_live_lease_keeps_others_out_until_the_timeout,

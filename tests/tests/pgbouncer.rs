@@ -15,24 +15,15 @@ fn migrate(url: &str, args: &[&str]) -> Run {
     migrate_with(env!("CARGO_BIN_EXE_fault_runner"), url, args)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
-    let Some(db) = TestDb::new(Engine::Postgres).await else {
-        return;
-    };
-    let Some(bouncer) = PgBouncer::start() else {
-        db.drop().await;
-        return;
-    };
-    let url = bouncer.url(db.name());
-    let status = migrate(&url, &["status", "--lock", "transaction"]);
-    assert_eq!(status.code, 0, "{}", status.stderr);
-
-    let runners: Vec<_> = (0..8)
+/// Runs `fault_runner migrate <args>` `count` times at once on `url`; all must succeed.
+/// How many migrations they applied together.
+fn at_once(count: usize, url: &str, args: &[&str]) -> usize {
+    let runners: Vec<_> = (0..count)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_fault_runner"))
-                .args(["migrate", "up", "--to", "30", "--lock", "transaction"])
-                .args(["--database-url", &url])
+                .arg("migrate")
+                .args(args)
+                .args(["--database-url", url])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -51,6 +42,23 @@ async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
         );
         applied += stdout.lines().filter(|l| l.starts_with("applied ")).count();
     }
+    applied
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_runners_through_pgbouncer_apply_each_migration_once() {
+    let Some(db) = TestDb::new(Engine::Postgres).await else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start() else {
+        db.drop().await;
+        return;
+    };
+    let url = bouncer.url(db.name());
+    let status = migrate(&url, &["status", "--lock", "transaction"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+
+    let applied = at_once(8, &url, &["up", "--to", "30", "--lock", "transaction"]);
     assert_eq!(applied, PAUSES, "each migration applied exactly once");
     let rows = db
         .strings("SELECT CAST(COUNT(*) AS TEXT) FROM shiplap_migrations WHERE version > 0")
@@ -101,32 +109,8 @@ async fn runners_with_a_lease_through_pgbouncer_apply_each_migration_once() {
         return;
     };
     let url = bouncer.url(db.name());
-    let run_all = |count: usize, to: &str| -> usize {
-        let runners: Vec<_> = (0..count)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_fault_runner"))
-                    .args(["migrate", "up", "--to", to, "--lock", "lease"])
-                    .args(["--database-url", &url])
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut applied = 0;
-        for runner in runners {
-            let out = runner.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "{}{}",
-                stdout,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            applied += stdout.lines().filter(|l| l.starts_with("applied ")).count();
-        }
-        applied
-    };
+    let run_all =
+        |count: usize, to: &str| at_once(count, &url, &["up", "--to", to, "--lock", "lease"]);
     assert_eq!(
         run_all(8, "30"),
         PAUSES,

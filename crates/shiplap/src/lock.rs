@@ -444,12 +444,16 @@ impl Wait {
 
 /// Whether the MySQL server is a Galera node (`wsrep_on`); then the run's session reads
 /// with `wsrep_sync_wait = 1`, so it sees every write the cluster committed before (the
-/// history another node's runner just wrote), not only its own node's.
+/// history another node's runner just wrote), not only its own node's. (A connection
+/// shiplap opened has it already; an application's pooled or lent one gets it here.)
 async fn galera(conn: &mut Connection<'_>, url: &DatabaseUrl, table: &str) -> Result<bool> {
     // MySQL has no such variable: an error there means no.
     let on = conn.strings(mysql::WSREP_ON).await.unwrap_or_default();
     if !matches!(on.first().map(String::as_str), Some("1" | "ON")) {
         return Ok(false);
+    }
+    if conn.owned() {
+        return Ok(true);
     }
     conn.execute(mysql::SYNC_WAIT)
         .await

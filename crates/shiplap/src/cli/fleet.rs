@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::environment::{self, Selected};
 use super::{Cli, Command, ConnectionArgs, FleetArgs, Format, Outcome, configured, database_url};
 use crate::backend::Backend;
-use crate::backend::connection::{Retry, connect};
+use crate::backend::connection::{Connection, Retry, connect};
 use crate::database_url::{DatabaseUrl, UrlSource};
 use crate::error::{Error, Result};
 use crate::progress::ProgressOutput;
@@ -27,8 +27,6 @@ use crate::registry::Registry;
 struct Target {
     name: String,
     url: DatabaseUrl,
-    /// The PostgreSQL schema (`--schemas`): its search_path is in `url`.
-    schema: Option<String>,
 }
 
 /// A `--targets` file.
@@ -76,7 +74,8 @@ pub(super) async fn execute(
         Some(path) => (read_targets(path)?, format!("{}", path.display())),
         None => {
             let (base, _) = database_url(c, selected.as_ref())?;
-            let targets = schema_targets(&base, fleet, c.connect_retries).await?;
+            let create = matches!(cli.command, Command::Up(_));
+            let targets = schema_targets(&base, fleet, c.connect_retries, create).await?;
             (targets, format!("schemas of {base}"))
         }
     };
@@ -88,7 +87,6 @@ pub(super) async fn execute(
             "shiplap: {total} target(s) ({from}), {concurrency} at a time"
         );
     }
-    let creates_schemas = matches!(cli.command, Command::Up(_));
     let mut done = 0;
     let mut finished: Vec<Finished> = futures_util::stream::iter(targets.into_iter().enumerate())
         .map(|(index, target)| {
@@ -97,7 +95,7 @@ pub(super) async fn execute(
                 let started = Instant::now();
                 let name = target.name.clone();
                 let database = target.url.to_string();
-                let outcome = run_target(cli, c, registry, target, selected, creates_schemas).await;
+                let outcome = run_target(cli, c, registry, target, selected).await;
                 Finished {
                     index,
                     name,
@@ -139,28 +137,14 @@ fn progress_line(f: &Finished, done: usize, total: usize) {
 }
 
 /// One target: its migrator, with the command's options, its progress silent (the
-/// targets run at once); on `up`, its schema created first when missing.
+/// targets run at once).
 async fn run_target(
     cli: &Cli,
     c: &ConnectionArgs,
     registry: &Registry,
     target: Target,
     selected: Option<Selected>,
-    creates_schema: bool,
 ) -> Result<Outcome> {
-    if let (Some(schema), true) = (&target.schema, creates_schema) {
-        let mut conn = connect(&target.url, retry(c.connect_retries), false).await?;
-        let created = conn
-            .execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .await;
-        conn.finish(created.is_err()).await;
-        created.map_err(|source| Error::InvalidArgument {
-            message: format!(
-                "cannot create the schema `{schema}` in {}: {source}",
-                target.url
-            ),
-        })?;
-    }
     let m = configured(c, registry, target.url, selected, ProgressOutput::Silent);
     super::execute_on(cli, registry, Some(m)).await
 }
@@ -311,21 +295,19 @@ fn read_targets(path: &Path) -> Result<Vec<Target>> {
         };
         let url = DatabaseUrl::parse(&url, UrlSource::Fleet)
             .map_err(|e| bad(format!("target `{name}`: {e}")))?;
-        targets.push(Target {
-            name,
-            url,
-            schema: None,
-        });
+        targets.push(Target { name, url });
     }
     Ok(targets)
 }
 
 /// The schemas of `--schemas` or `--schemas-from`, each a target whose URL sets its
-/// search_path.
+/// search_path; with `create` (`up`), those missing are created first, on the one
+/// connection that also lists them.
 async fn schema_targets(
     base: &DatabaseUrl,
     fleet: &FleetArgs,
     retries: u32,
+    create: bool,
 ) -> Result<Vec<Target>> {
     if base.backend() != Backend::Postgres {
         return Err(Error::InvalidArgument {
@@ -337,16 +319,31 @@ async fn schema_targets(
             ),
         });
     }
-    let names = match &fleet.schemas_from {
-        Some(sql) => {
-            let mut conn = connect(base, retry(retries), false).await?;
-            let listed = conn.strings(sql).await;
-            conn.finish(listed.is_err()).await;
-            listed.map_err(|e| Error::InvalidArgument {
+    let mut conn = match create || fleet.schemas_from.is_some() {
+        true => Some(connect(base, retry(retries), false).await?),
+        false => None,
+    };
+    let result = named_schemas(base, fleet, conn.as_mut(), create).await;
+    if let Some(conn) = conn {
+        conn.finish(result.is_err()).await;
+    }
+    result
+}
+
+async fn named_schemas(
+    base: &DatabaseUrl,
+    fleet: &FleetArgs,
+    mut conn: Option<&mut Connection<'_>>,
+    create: bool,
+) -> Result<Vec<Target>> {
+    let names = match (&fleet.schemas_from, conn.as_deref_mut()) {
+        (Some(sql), Some(conn)) => conn
+            .strings(sql)
+            .await
+            .map_err(|e| Error::InvalidArgument {
                 message: format!("--schemas-from `{sql}` failed on {base}: {e}"),
-            })?
-        }
-        None => fleet.schemas.clone(),
+            })?,
+        _ => fleet.schemas.clone(),
     };
     let mut targets: Vec<Target> = Vec::new();
     for name in names {
@@ -359,7 +356,6 @@ async fn schema_targets(
         }
         targets.push(Target {
             url: with_search_path(base, &name)?,
-            schema: Some(name.clone()),
             name,
         });
     }
@@ -367,6 +363,18 @@ async fn schema_targets(
         return Err(Error::InvalidArgument {
             message: "--schemas / --schemas-from gave no schema".into(),
         });
+    }
+    if let (true, Some(conn)) = (create, conn) {
+        for target in &targets {
+            let schema = &target.name;
+            conn.execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .await
+                .map_err(|source| Error::InvalidArgument {
+                    message: format!(
+                        "cannot create the schema `{schema}` in {base}: {source}; no target ran"
+                    ),
+                })?;
+        }
     }
     Ok(targets)
 }
